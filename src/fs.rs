@@ -1,0 +1,88 @@
+//! The static root as the core sees it: one trait, "open this checked path", so
+//! the static-file logic runs on `wasi:filesystem` in the component and on an
+//! in-memory tree in unit tests.
+
+use crate::site_path::SitePath;
+use std::time::SystemTime;
+
+/// A read-only tree of files below a root the paths cannot leave.
+pub trait StaticFs {
+    /// An open file, handed back in the response body to be streamed.
+    type File;
+
+    fn open(&self, path: &SitePath) -> Result<Entry<Self::File>, FsError>;
+}
+
+pub enum Entry<F> {
+    File { file: F, meta: FileMeta },
+    Directory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMeta {
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsError {
+    NotFound,
+    /// The host refused: a symlink out of the root, or permissions.
+    Forbidden,
+    /// Anything else; the text is for the log, never for the client.
+    Io(String),
+}
+
+/// An in-memory tree for unit tests: file contents by `/`-joined path;
+/// directories are implied by the files below them.
+#[cfg(test)]
+pub mod memory {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Default)]
+    pub struct MemoryFs {
+        files: BTreeMap<String, Vec<u8>>,
+        forbidden: Vec<String>,
+    }
+
+    impl MemoryFs {
+        pub fn with(mut self, path: &str, contents: impl Into<Vec<u8>>) -> Self {
+            self.files.insert(path.to_owned(), contents.into());
+            self
+        }
+
+        /// Makes `open(path)` fail the way an escaping symlink does.
+        pub fn forbid(mut self, path: &str) -> Self {
+            self.forbidden.push(path.to_owned());
+            self
+        }
+    }
+
+    impl StaticFs for MemoryFs {
+        type File = Vec<u8>;
+
+        fn open(&self, path: &SitePath) -> Result<Entry<Vec<u8>>, FsError> {
+            let key = path.segments().join("/");
+            if self.forbidden.contains(&key) {
+                return Err(FsError::Forbidden);
+            }
+            if let Some(contents) = self.files.get(&key) {
+                let meta = FileMeta {
+                    len: contents.len() as u64,
+                    modified: None,
+                };
+                return Ok(Entry::File {
+                    file: contents.clone(),
+                    meta,
+                });
+            }
+            let prefix = format!("{key}/");
+            if key.is_empty() || self.files.keys().any(|k| k.starts_with(&prefix)) {
+                Ok(Entry::Directory)
+            } else {
+                Err(FsError::NotFound)
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Responses as the core builds them: `http` status and headers plus a body that
+//! is either bytes or an open file the glue streams. Every constructor sets a
+//! `Content-Length` that matches the body.
+
+use http::StatusCode;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+
+pub enum Body<F> {
+    Empty,
+    Bytes(Vec<u8>),
+    /// `len` bytes of `file` from `offset`, streamed without buffering.
+    File {
+        file: F,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl<F> Body<F> {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<F> std::fmt::Debug for Body<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Empty => f.write_str("Empty"),
+            Body::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Body::File { offset, len, .. } => write!(f, "File({len} bytes at {offset})"),
+        }
+    }
+}
+
+pub type Response<F> = http::Response<Body<F>>;
+
+pub const TEXT_HTML: &str = "text/html; charset=utf-8";
+
+/// A response with `body`, its `Content-Length` and `Content-Type`.
+pub fn with_body<F>(status: StatusCode, content_type: HeaderValue, body: Body<F>) -> Response<F> {
+    let mut response = http::Response::new(Body::Empty);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, content_type);
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    *response.body_mut() = body;
+    response
+}
+
+pub fn html<F>(status: StatusCode, page: String) -> Response<F> {
+    with_body(
+        status,
+        HeaderValue::from_static(TEXT_HTML),
+        Body::Bytes(page.into_bytes()),
+    )
+}
+
+/// A response without content (`Content-Length: 0`), e.g. a redirect.
+pub fn empty<F>(status: StatusCode) -> Response<F> {
+    let mut response = http::Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    response
+}
+
+/// The answer to `HEAD`: the `GET` response's status and headers (its
+/// `Content-Length` included), without the body.
+pub fn head<F>(response: Response<F>) -> Response<F> {
+    let (parts, _body) = response.into_parts();
+    http::Response::from_parts(parts, Body::Empty)
+}

@@ -1,0 +1,129 @@
+//! A small HTTP client for the tests: hyper over one connection per call (or a
+//! kept-alive one), and raw bytes over TCP for requests hyper would refuse to
+//! send (backslashes, bad escapes, missing Host).
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// The header's value; panics (naming it) if it is missing.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+            .to_str()
+            .unwrap()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A kept-alive HTTP/1.1 connection.
+pub struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+}
+
+impl Connection {
+    pub async fn open(addr: SocketAddr) -> Connection {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(connection);
+        Connection { sender, addr }
+    }
+
+    pub async fn send(&mut self, method: Method, target: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(target)
+            .header("host", self.addr.to_string());
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(Full::new(Bytes::new())).unwrap();
+        self.sender.ready().await.unwrap();
+        let response = self.sender.send_request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// Whether the server has closed this connection.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
+pub async fn request(
+    addr: SocketAddr,
+    method: Method,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    Connection::open(addr)
+        .await
+        .send(method, target, headers)
+        .await
+}
+
+pub async fn get(addr: SocketAddr, target: &str) -> Reply {
+    request(addr, Method::GET, target, &[]).await
+}
+
+pub async fn head(addr: SocketAddr, target: &str) -> Reply {
+    request(addr, Method::HEAD, target, &[]).await
+}
+
+/// Sends `head` (request line and headers, without the blank line) as raw
+/// bytes and returns everything the server sends until it closes (or resets)
+/// the connection.
+pub fn raw_bytes(addr: SocketAddr, head: &str) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(format!("{head}\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buffer = [0; 16 * 1024];
+    while let Ok(n @ 1..) = stream.read(&mut buffer) {
+        reply.extend_from_slice(&buffer[..n]);
+    }
+    reply
+}
+
+/// `raw_bytes`, split into status, response head and body.
+pub fn raw(addr: SocketAddr, head: &str) -> (u16, String, Vec<u8>) {
+    let reply = raw_bytes(addr, head);
+    let split = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(&reply)));
+    let head = String::from_utf8_lossy(&reply[..split]).into_owned();
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, head, reply[split + 4..].to_vec())
+}

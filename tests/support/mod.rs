@@ -1,0 +1,327 @@
+//! The shared test fixture: a temporary site (the repository's `static/` plus
+//! test files, with a secret file beside it), the runner serving it on port 0,
+//! `wasmtime serve` serving the same files with the same component when it is
+//! installed, and a small HTTP client (`client`).
+#![allow(dead_code)]
+
+pub mod client;
+
+use sitebox_runner::Config;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use tempfile::TempDir;
+
+pub const SECRET: &str = "TOP-SECRET-6f1c2b: this must never be served";
+
+/// The repository's root (the component crate's manifest directory).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A site in a temporary directory: `root/site` is served, `root/secret.txt`
+/// sits beside it where no request may reach it.
+pub struct TestSite {
+    _dir: TempDir,
+    pub static_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub secret_file: PathBuf,
+}
+
+impl TestSite {
+    /// The default site plus the files the tests need.
+    pub fn new() -> TestSite {
+        let site = TestSite::empty();
+        for entry in std::fs::read_dir(repo_root().join("static")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), site.static_dir.join(entry.file_name())).unwrap();
+        }
+        site.write("my page.html", "<p>spaces in the name</p>");
+        site.write("sub/index.html", "<p>sub index</p>");
+        site.write("sub/notes.txt", "notes");
+        site.write("noindex/readme.txt", "a directory without index.html");
+        site.write("blob.unknownext", [0u8, 1, 2, 3, 255]);
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, site.static_dir.join(name)).unwrap()
+        };
+        link(Path::new("../secret.txt"), "escape.txt");
+        link(&site.secret_file, "escape-absolute.txt");
+        link(Path::new(".."), "escape-dir");
+        link(Path::new("index.css"), "inside-link.css");
+        site
+    }
+
+    /// Only an `index.html`: no `NotFound.html`.
+    pub fn bare() -> TestSite {
+        let site = TestSite::empty();
+        site.write("index.html", "<p>bare</p>");
+        site
+    }
+
+    fn empty() -> TestSite {
+        let dir = tempfile::tempdir().unwrap();
+        let static_dir = dir.path().join("site");
+        let data_dir = dir.path().join("data");
+        let secret_file = dir.path().join("secret.txt");
+        std::fs::create_dir(&static_dir).unwrap();
+        std::fs::write(&secret_file, SECRET).unwrap();
+        TestSite {
+            _dir: dir,
+            static_dir,
+            data_dir,
+            secret_file,
+        }
+    }
+
+    pub fn write(&self, relative: &str, contents: impl AsRef<[u8]>) {
+        let path = self.static_dir.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn read(&self, relative: &str) -> Vec<u8> {
+        std::fs::read(self.static_dir.join(relative)).unwrap()
+    }
+
+    pub fn config(&self) -> Config {
+        Config::new(&self.static_dir, &self.data_dir)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Runner,
+    WasmtimeServe,
+}
+
+/// A server under test and the site it serves.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub site: &'static TestSite,
+}
+
+/// The shared server for `backend` over the shared `TestSite::new()` site;
+/// `None` when `wasmtime` is not installed (outside CI).
+pub fn server(backend: Backend) -> Option<&'static Server> {
+    static SITE: OnceLock<TestSite> = OnceLock::new();
+    static RUNNER: OnceLock<Server> = OnceLock::new();
+    static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
+    let site = SITE.get_or_init(TestSite::new);
+    match backend {
+        Backend::Runner => Some(RUNNER.get_or_init(|| Server {
+            addr: start_runner(site.config()),
+            backend,
+            site,
+        })),
+        Backend::WasmtimeServe => WASMTIME
+            .get_or_init(|| {
+                start_wasmtime_serve(site, Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)).map(
+                    |addr| Server {
+                        addr,
+                        backend,
+                        site,
+                    },
+                )
+            })
+            .as_ref(),
+    }
+}
+
+/// Starts a runner with `config` on a free loopback port; it serves until the
+/// test process exits.
+pub fn start_runner(config: Config) -> SocketAddr {
+    let server = sitebox_runner::Server::new(&config).expect("the runner starts");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    fixture().runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        server.serve(listener).await.unwrap();
+    });
+    addr
+}
+
+/// Starts `wasmtime serve -S cli` on `component` over `site` and waits until
+/// it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
+/// `CI=true` that is a failure instead.
+pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketAddr> {
+    if !wasmtime_installed() {
+        return None;
+    }
+    std::fs::create_dir_all(&site.data_dir).unwrap();
+    let mut command = Command::new("wasmtime");
+    command
+        .args(["serve", "-S", "cli", "--addr", "127.0.0.1:0"])
+        .arg("--dir")
+        .arg(format!("{}::/static", site.static_dir.display()))
+        .arg("--dir")
+        .arg(format!("{}::/data", site.data_dir.display()))
+        .arg(component)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let stderr = fixture().spawn(command);
+    let (addr_tx, addr_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut addr_tx = Some(addr_tx);
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
+                let addr: SocketAddr = rest.trim_end_matches('/').parse().unwrap();
+                if let Some(tx) = addr_tx.take() {
+                    let _ = tx.send(addr);
+                }
+            } else if std::env::var_os("SITEBOX_TEST_VERBOSE").is_some() {
+                eprintln!("wasmtime serve: {line}");
+            }
+        }
+    });
+    let addr = addr_rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("wasmtime serve printed its address");
+    Some(addr)
+}
+
+fn wasmtime_installed() -> bool {
+    static INSTALLED: OnceLock<bool> = OnceLock::new();
+    *INSTALLED.get_or_init(|| {
+        let found = Command::new("wasmtime")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success());
+        if !found {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but `wasmtime` is not on PATH: the tests must also run under \
+                 `wasmtime serve` (.ci/run installs it)"
+            );
+            // Straight to the terminal: the test harness captures eprintln!.
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOTICE: `wasmtime` is not on PATH, so the `wasmtime serve` variants of these \
+                 tests were skipped. Install it with: \
+                 cargo install wasmtime-cli --locked --version 48.0.8"
+            );
+        }
+        found
+    })
+}
+
+/// Builds `tests/guests/<name>` for wasm32-wasip2 (once per test process) and
+/// returns the component's path.
+pub fn test_guest(name: &str) -> PathBuf {
+    let manifest = repo_root()
+        .join("tests/guests")
+        .join(name)
+        .join("Cargo.toml");
+    let target_dir = repo_root().join("target/test-guests");
+    let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the test guest {name} failed");
+    let crate_name = format!("{}_guest.wasm", name.replace('-', "_"));
+    target_dir.join("wasm32-wasip2/release").join(crate_name)
+}
+
+/// The fixture thread: owns the runtime the runners live on and spawns child
+/// processes. It never exits before the process, which matters because
+/// children get SIGKILL (PR_SET_PDEATHSIG) when the thread that spawned them
+/// ends: no `wasmtime serve` outlives the tests.
+struct Fixture {
+    runtime: tokio::runtime::Handle,
+    spawner: mpsc::Sender<(Command, mpsc::Sender<ChildStderr>)>,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("test-fixture".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let (spawn_tx, spawn_rx) = mpsc::channel::<(Command, mpsc::Sender<_>)>();
+                ready_tx.send((runtime.handle().clone(), spawn_tx)).unwrap();
+                // The children run as long as the tests do; they are killed
+                // (never waited for) when this thread ends.
+                let mut children = Vec::new();
+                for (mut command, reply) in spawn_rx {
+                    // SAFETY: prctl is async-signal-safe; nothing else runs
+                    // between fork and exec.
+                    unsafe {
+                        command.pre_exec(|| {
+                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                            Ok(())
+                        });
+                    }
+                    let mut child = command.spawn().expect("the command starts");
+                    let _ = reply.send(child.stderr.take().expect("stderr is piped"));
+                    children.push(child);
+                }
+                // All senders live in a static, so the loop above only ends
+                // with the process.
+                drop((runtime, children));
+            })
+            .unwrap();
+        let (runtime, spawner) = ready_rx.recv().unwrap();
+        Fixture { runtime, spawner }
+    })
+}
+
+impl Fixture {
+    /// Starts `command` (with its stderr piped) and returns that stderr.
+    fn spawn(&self, command: Command) -> ChildStderr {
+        let (reply_tx, reply_rx) = mpsc::channel();
+        self.spawner.send((command, reply_tx)).unwrap();
+        reply_rx.recv().unwrap()
+    }
+}
+
+/// Declares `check(server)` tests once per backend: `runner::check` and
+/// `wasmtime_serve::check` (which passes with a notice when wasmtime is absent).
+#[macro_export]
+macro_rules! on_each_backend {
+    ($($check:ident),* $(,)?) => {
+        mod runner {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let server = $crate::support::server($crate::support::Backend::Runner).unwrap();
+                    super::$check(server).await;
+                }
+            )*
+        }
+        mod wasmtime_serve {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::support::server($crate::support::Backend::WasmtimeServe) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
