@@ -3,16 +3,20 @@
 
 use crate::fs::FsError;
 use crate::site_path::PathError;
+use crate::store::StoreError;
 use http::StatusCode;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     BadPath(PathError),
+    BadRequest(String),
+    Forbidden(&'static str),
     NotFound,
-    Forbidden,
     MethodNotAllowed {
         allow: &'static str,
     },
+    PayloadTooLarge(String),
+    UnsupportedMediaType(&'static str),
     /// A fault on our side; the text goes to the log, never to the client.
     Internal(String),
 }
@@ -20,20 +24,23 @@ pub enum Error {
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::BadPath(_) => StatusCode::BAD_REQUEST,
+            Error::BadPath(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
-            Error::Forbidden => StatusCode::FORBIDDEN,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
-    /// One sentence for the error page.
+    /// One sentence for the error page or the JSON `error` field.
     pub fn public_message(&self) -> String {
         match self {
             Error::BadPath(reason) => format!("Bad request: {reason}."),
+            Error::BadRequest(reason) | Error::PayloadTooLarge(reason) => reason.clone(),
+            Error::Forbidden(reason) | Error::UnsupportedMediaType(reason) => (*reason).to_owned(),
             Error::NotFound => "Nothing here.".to_owned(),
-            Error::Forbidden => "You may not see this.".to_owned(),
             Error::MethodNotAllowed { allow } => format!("This resource allows {allow} only."),
             Error::Internal(_) => "Something went wrong on our side.".to_owned(),
         }
@@ -44,7 +51,7 @@ impl From<FsError> for Error {
     fn from(error: FsError) -> Self {
         match error {
             FsError::NotFound => Error::NotFound,
-            FsError::Forbidden => Error::Forbidden,
+            FsError::Forbidden => Error::Forbidden("You may not see this."),
             FsError::Io(detail) => Error::Internal(detail),
         }
     }
@@ -53,5 +60,11 @@ impl From<FsError> for Error {
 impl From<PathError> for Error {
     fn from(error: PathError) -> Self {
         Error::BadPath(error)
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Internal(format!("board storage: {error}"))
     }
 }

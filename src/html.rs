@@ -1,8 +1,91 @@
-//! The HTML the component writes itself (built-in error pages), through `maud`
-//! so every dynamic string is escaped.
+//! The HTML the component writes itself — the message board and built-in
+//! error pages — through `maud`, so every dynamic string is escaped.
 
+use crate::board::MAX_MESSAGE_CHARS;
+use crate::store::Page;
 use http::StatusCode;
-use maud::{DOCTYPE, html};
+use maud::{DOCTYPE, Markup, html};
+
+/// Keeps line breaks in messages and sets the board apart a little; the
+/// site's own `index.css` does the rest.
+const BOARD_STYLE: &str = "\
+    .messages { list-style: none; padding: 0; }\
+    .messages li { border-bottom: 1px solid #ddd; padding: .5rem 0; }\
+    .messages .text { white-space: pre-wrap; overflow-wrap: anywhere; margin: 0; }\
+    .messages .meta { color: #666; font-size: .85rem; margin: .25rem 0 0; }\
+    textarea { width: 100%; box-sizing: border-box; }\
+    .notice { border: 1px solid #b3261e; padding: .5rem; }";
+
+fn layout(title: &str, head: Markup, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                (head)
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
+}
+
+/// The message board: the form, the messages of `page` (oldest first) with
+/// their times, links to older and newer pages, and the clear button.
+/// `notice` explains a refused post; `draft` refills the text area.
+pub fn board_page(page: &Page, is_older_page: bool, notice: Option<&str>, draft: &str) -> String {
+    let body = html! {
+        h1 { "Message Board" }
+        @if let Some(notice) = notice {
+            p.notice role="alert" { (notice) }
+        }
+        form method="post" action="/board" {
+            p {
+                label for="message" { "Your message" }
+                br;
+                textarea #message name="message" rows="4" maxlength=(MAX_MESSAGE_CHARS) required { (draft) }
+            }
+            p { button type="submit" { "Save Message" } }
+        }
+        @if page.messages.is_empty() {
+            p #empty { "No messages yet." }
+        } @else {
+            ol.messages {
+                @for message in &page.messages {
+                    li id=(format!("message-{}", message.id)) {
+                        p.text { (message.text) }
+                        p.meta {
+                            "Posted "
+                            time datetime=(message.posted_at) {
+                                (message.posted_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        nav {
+            @if let (true, Some(oldest)) = (page.has_older, page.messages.first()) {
+                a href=(format!("/board?before={}", oldest.id)) { "Older messages" }
+                " "
+            }
+            @if is_older_page {
+                a href="/board" { "Newest messages" }
+            }
+        }
+        form method="post" action="/board/clear" {
+            p { button type="submit" { "Clear Messages" } }
+        }
+        p { a href="/" { "Home" } }
+    };
+    let head = html! {
+        link rel="stylesheet" href="/index.css";
+        style { (BOARD_STYLE) }
+    };
+    layout("Message Board", head, body)
+}
 
 /// A small page for `status`, used when the site has no page of its own.
 pub fn error_page(status: StatusCode, message: &str) -> String {
@@ -11,27 +94,52 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
         status.as_u16(),
         status.canonical_reason().unwrap_or("Error")
     );
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-            }
-            body {
-                h1 { (title) }
-                p { (message) }
-                p { a href="/" { "Back to the home page" } }
-            }
-        }
-    }
-    .into_string()
+    let body = html! {
+        h1 { (title) }
+        p { (message) }
+        p { a href="/" { "Back to the home page" } }
+    };
+    // Self-contained: no stylesheet that might itself be missing.
+    layout(&title, html! {}, body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::store::Message;
+    use jiff::Timestamp;
+
+    #[test]
+    fn board_messages_are_escaped_text_with_their_time() {
+        let page = Page {
+            messages: vec![Message {
+                id: 7,
+                text: "<img src=x onerror=alert(1)> & </textarea>".to_owned(),
+                posted_at: Timestamp::from_second(1_763_690_188).unwrap(),
+            }],
+            has_older: true,
+        };
+        let html = board_page(&page, false, Some("<b>no</b>"), "</textarea><script>");
+        assert!(html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &lt;/textarea&gt;"));
+        assert!(!html.contains("<img src=x"));
+        assert!(!html.contains("<script>") && !html.contains("<b>no"));
+        assert!(
+            html.contains("<time datetime=\"2025-11-21T01:56:28Z\">2025-11-21 01:56:28 UTC</time>")
+        );
+        assert!(html.contains("<title>Message Board</title>"));
+        assert!(html.contains("href=\"/board?before=7\""));
+        assert!(html.contains("<form method=\"post\" action=\"/board\">"));
+        assert!(html.contains("name=\"message\""));
+        assert!(html.contains("Save Message") && html.contains("Clear Messages"));
+    }
+
+    #[test]
+    fn an_empty_board_says_so() {
+        let html = board_page(&Page::default(), false, None, "");
+        assert!(html.contains("No messages yet."));
+        assert!(!html.contains("Older messages") && !html.contains("Newest messages"));
+    }
 
     #[test]
     fn messages_are_escaped() {

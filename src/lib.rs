@@ -1,16 +1,23 @@
 //! sitebox's request handler, a `wasi:http/incoming-handler` component.
 //!
-//! The core (routing, paths, static files, HTML) is plain Rust over `http`
-//! types and the `StaticFs` trait, unit-tested on the host; `glue` is the one
+//! The core — routing, paths, static files, the message board and its JSON
+//! API, HTML — is plain Rust over `http` types and two traits (`StaticFs` for
+//! the site, `Store` for the board), unit-tested on the host. `glue` is the one
 //! module that touches WASI and is only built for `wasm32-wasip2`.
 
+pub mod api;
+pub mod board;
+pub mod body;
 pub mod error;
+pub mod file_store;
 pub mod fs;
 pub mod html;
+pub mod percent;
 pub mod response;
 pub mod router;
 pub mod site_path;
 pub mod static_files;
+pub mod store;
 
 #[cfg(target_os = "wasi")]
 mod glue;

@@ -1,7 +1,7 @@
 //! `SitePath`: a request path, percent-decoded and checked. It is the only way a
 //! URL reaches the file system, so path traversal is ruled out here, once.
 
-use percent_encoding::percent_decode_str;
+use crate::percent::{self, DecodeError};
 use std::fmt;
 
 /// A request path as a list of plain names below the site root.
@@ -112,12 +112,10 @@ fn decode_segment(raw: &str) -> Result<String, PathError> {
     if raw.is_empty() {
         return Err(PathError::EmptySegment);
     }
-    if !escapes_are_well_formed(raw) {
-        return Err(PathError::BadEscape);
-    }
-    let name = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| PathError::NotUtf8)?;
+    let name = percent::decode_strict(raw.as_bytes()).map_err(|error| match error {
+        DecodeError::BadEscape => PathError::BadEscape,
+        DecodeError::NotUtf8 => PathError::NotUtf8,
+    })?;
     if name == "." || name == ".." {
         return Err(PathError::DotSegment);
     }
@@ -128,25 +126,6 @@ fn decode_segment(raw: &str) -> Result<String, PathError> {
         return Err(PathError::ForbiddenCharacter);
     }
     Ok(name.into_owned())
-}
-
-/// `percent-encoding` decodes leniently (a stray `%` stays as it is); a request
-/// for `/100%` or `/%zz` is malformed, so we refuse it instead of guessing.
-fn escapes_are_well_formed(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3);
-            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                return false;
-            }
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

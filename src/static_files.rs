@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn forbidden_entries_stay_forbidden() {
         let root = site().with("link", "outside").forbid("link");
-        assert_eq!(get_path(&root, "/link").unwrap_err(), Error::Forbidden);
+        assert_eq!(
+            get_path(&root, "/link").unwrap_err().status(),
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]

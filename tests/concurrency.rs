@@ -66,6 +66,7 @@ async fn malformed_request_then_a_good_one(server: &Server) {
 }
 
 crate::on_each_backend!(
+    shared_server =>
     two_hundred_parallel_requests,
     keep_alive_survives_failed_requests,
     malformed_request_then_a_good_one,

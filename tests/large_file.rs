@@ -97,8 +97,7 @@ async fn runner_streams_a_large_file_in_small_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wasmtime_serve_streams_a_large_file() {
-    let component = std::path::Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH);
-    if let Some(addr) = support::start_wasmtime_serve(site(), component) {
+    if let Some(addr) = support::start_wasmtime_serve(site(), support::embedded_component()) {
         download_and_verify(addr).await;
     }
 }

@@ -184,6 +184,7 @@ async fn symlinks_inside_the_root_are_followed(server: &Server) {
 }
 
 crate::on_each_backend!(
+    shared_server =>
     index_css_and_logo,
     the_default_site_is_what_it_should_be,
     head_matches_get_without_a_body,
@@ -203,7 +204,7 @@ async fn builtin_not_found_page_when_the_site_has_none() {
     let mut addrs = vec![support::start_runner(site.config())];
     addrs.extend(support::start_wasmtime_serve(
         site,
-        std::path::Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH),
+        support::embedded_component(),
     ));
     for addr in addrs {
         let reply = get(addr, "/missing").await;
@@ -217,7 +218,7 @@ async fn builtin_not_found_page_when_the_site_has_none() {
 /// HTTP/1.0 may omit Host (the runner fills it in); HTTP/1.1 may not.
 #[tokio::test]
 async fn requests_without_host() {
-    let server = support::server(support::Backend::Runner).unwrap();
+    let server = support::shared_server(support::Backend::Runner).unwrap();
     let (status, _, body) = client::raw(server.addr, "GET /index.css HTTP/1.0");
     assert_eq!(status, 200);
     assert_eq!(body, server.site.read("index.css"));

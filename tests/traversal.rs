@@ -92,6 +92,7 @@ async fn malformed_paths_are_bad_requests(server: &Server) {
 }
 
 crate::on_each_backend!(
+    shared_server =>
     encoded_traversal_is_refused,
     escaping_symlinks_are_refused,
     the_server_survives_the_attacks,

@@ -3,6 +3,7 @@
 //! see exactly the sitebox world (wasi:http/proxy, the two preopens and the
 //! environment) and nothing else.
 
+use crate::guest_log::GuestOutput;
 use crate::{ComponentSource, Config, DATA_GUEST_DIR, EMBEDDED_COMPONENT, STATIC_GUEST_DIR};
 use anyhow::{Result, anyhow, bail};
 use hyper::body::Incoming;
@@ -110,7 +111,13 @@ impl Host {
 
     fn new_request_state(&self) -> Result<RequestState> {
         let wasi = WasiCtx::builder()
-            .inherit_stderr()
+            .stdout(GuestOutput::Stdout)
+            .stderr(GuestOutput::Stderr)
+            // File operations run on the calling thread instead of a hop to
+            // tokio's blocking pool and back: on the board's page (about a
+            // hundred small operations) that is 1.6 ms instead of 23 ms
+            // (`cargo bench --bench board`).
+            .allow_blocking_current_thread(true)
             .preopened_dir(&self.static_dir, STATIC_GUEST_DIR, FsPerms::ReadOnly)
             .with_context(|| format!("cannot open {}", self.static_dir.display()))?
             .preopened_dir(&self.data_dir, DATA_GUEST_DIR, FsPerms::ReadWrite)

@@ -6,6 +6,7 @@
 
 mod access_log;
 pub mod cli;
+mod guest_log;
 mod host;
 mod server;
 

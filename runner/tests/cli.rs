@@ -1,14 +1,11 @@
 //! The `sitebox` binary: flags, usage errors, a port in use, start-up and
 //! access log lines.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-fn sitebox() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sitebox"))
-}
+use common::{Running, exchange, sitebox};
+use std::net::TcpListener;
+use std::process::Output;
 
 fn run(args: &[&str]) -> Output {
     sitebox().args(args).output().unwrap()
@@ -83,16 +80,6 @@ fn a_missing_static_directory_is_one_line_and_exit_code_1() {
     assert!(message.contains("/no/such/site"), "{message}");
 }
 
-/// Kills the server when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `sitebox --port 0` in a directory holding `static/`: the defaults serve
 /// it, create `data/`, print the URL, and log each request.
 #[test]
@@ -100,50 +87,22 @@ fn serves_the_static_directory_with_the_defaults() {
     let cwd = tempfile::tempdir().unwrap();
     std::fs::create_dir(cwd.path().join("static")).unwrap();
     std::fs::write(cwd.path().join("static/index.html"), "hello from sitebox").unwrap();
-    let child = sitebox()
-        .args(["--port", "0"])
-        .current_dir(cwd.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server = Running(child);
-    let mut log = BufReader::new(server.0.stderr.take().unwrap());
-
-    let mut line = String::new();
-    log.read_line(&mut line).unwrap();
-    let url = line
-        .split_once("on http://")
-        .map(|(_, rest)| rest.trim().trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| panic!("no start-up line with the URL: {line:?}"));
-    assert!(url.starts_with("127.0.0.1:"), "{line}");
+    let mut command = sitebox();
+    command.args(["--port", "0"]).current_dir(cwd.path());
+    let mut server = Running::start(command);
+    assert!(server.addr.starts_with("127.0.0.1:"), "{}", server.addr);
     assert!(
         cwd.path().join("data").is_dir(),
         "the data directory was created"
     );
 
-    let body = http_get(&url, "/");
-    assert!(body.ends_with("hello from sitebox"), "{body}");
-
-    let mut access = String::new();
-    log.read_line(&mut access).unwrap();
+    let (status, body) = exchange(&server.addr, "GET", "/", "").unwrap();
+    assert_eq!((status, body.as_str()), (200, "hello from sitebox"));
+    let access = server.next_log_line();
     for part in ["GET / 200", "18B", "ms"] {
         assert!(
             access.contains(part),
             "access log line lacks {part:?}: {access:?}"
         );
     }
-    assert!(Path::new(&cwd.path().join("static")).exists());
-}
-
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply
 }

@@ -31,6 +31,11 @@ impl Reply {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
+    }
 }
 
 /// A kept-alive HTTP/1.1 connection.
@@ -48,6 +53,16 @@ impl Connection {
     }
 
     pub async fn send(&mut self, method: Method, target: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send_body(method, target, headers, Bytes::new()).await
+    }
+
+    pub async fn send_body(
+        &mut self,
+        method: Method,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Reply {
         let mut builder = Request::builder()
             .method(method)
             .uri(target)
@@ -55,7 +70,7 @@ impl Connection {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let request = builder.body(Full::new(Bytes::new())).unwrap();
+        let request = builder.body(Full::new(body.into())).unwrap();
         self.sender.ready().await.unwrap();
         let response = self.sender.send_request(request).await.unwrap();
         let (parts, body) = response.into_parts();
@@ -82,6 +97,24 @@ pub async fn request(
     Connection::open(addr)
         .await
         .send(method, target, headers)
+        .await
+}
+
+/// A form POST, as a browser on this site sends it.
+pub async fn post_form(addr: SocketAddr, target: &str, body: impl Into<Bytes>) -> Reply {
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    Connection::open(addr)
+        .await
+        .send_body(Method::POST, target, &headers, body)
+        .await
+}
+
+/// A JSON POST.
+pub async fn post_json(addr: SocketAddr, target: &str, body: impl Into<Bytes>) -> Reply {
+    let headers = [("content-type", "application/json")];
+    Connection::open(addr)
+        .await
+        .send_body(Method::POST, target, &headers, body)
         .await
 }
 

@@ -107,7 +107,7 @@ pub struct Server {
 
 /// The shared server for `backend` over the shared `TestSite::new()` site;
 /// `None` when `wasmtime` is not installed (outside CI).
-pub fn server(backend: Backend) -> Option<&'static Server> {
+pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     static SITE: OnceLock<TestSite> = OnceLock::new();
     static RUNNER: OnceLock<Server> = OnceLock::new();
     static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
@@ -120,16 +120,33 @@ pub fn server(backend: Backend) -> Option<&'static Server> {
         })),
         Backend::WasmtimeServe => WASMTIME
             .get_or_init(|| {
-                start_wasmtime_serve(site, Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)).map(
-                    |addr| Server {
-                        addr,
-                        backend,
-                        site,
-                    },
-                )
+                start_wasmtime_serve(site, embedded_component()).map(|addr| Server {
+                    addr,
+                    backend,
+                    site,
+                })
             })
             .as_ref(),
     }
+}
+
+/// A server of its own for `backend`, over a new `TestSite::new()` site (an
+/// empty board), for tests that change state.
+pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
+    let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
+    let addr = match backend {
+        Backend::Runner => start_runner(site.config()),
+        Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
+    };
+    Some(Box::leak(Box::new(Server {
+        addr,
+        backend,
+        site,
+    })))
+}
+
+pub fn embedded_component() -> &'static Path {
+    Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)
 }
 
 /// Starts a runner with `config` on a free loopback port; it serves until the
@@ -300,15 +317,17 @@ impl Fixture {
 }
 
 /// Declares `check(server)` tests once per backend: `runner::check` and
-/// `wasmtime_serve::check` (which passes with a notice when wasmtime is absent).
+/// `wasmtime_serve::check` (which passes with a notice when wasmtime is
+/// absent). `shared_server` gives every test the same server and site,
+/// `fresh_server` a new one each (for tests that change the board).
 #[macro_export]
 macro_rules! on_each_backend {
-    ($($check:ident),* $(,)?) => {
+    ($servers:ident => $($check:ident),* $(,)?) => {
         mod runner {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    let server = $crate::support::server($crate::support::Backend::Runner).unwrap();
+                    let server = $crate::support::$servers($crate::support::Backend::Runner).unwrap();
                     super::$check(server).await;
                 }
             )*
@@ -317,7 +336,7 @@ macro_rules! on_each_backend {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    if let Some(server) = $crate::support::server($crate::support::Backend::WasmtimeServe) {
+                    if let Some(server) = $crate::support::$servers($crate::support::Backend::WasmtimeServe) {
                         super::$check(server).await;
                     }
                 }

@@ -1,0 +1,85 @@
+//! Running the `sitebox` binary in tests: start it, learn its address from the
+//! start-up line, read its log, talk HTTP/1.1 to it, kill it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStderr, Command, Stdio};
+use std::time::Duration;
+
+pub fn sitebox() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sitebox"))
+}
+
+/// A running `sitebox`, killed when dropped.
+pub struct Running {
+    child: Child,
+    log: Option<BufReader<ChildStderr>>,
+    pub addr: String,
+}
+
+impl Running {
+    /// Spawns `command` (a `sitebox` invocation with `--port 0`) and waits
+    /// for the start-up line with its URL.
+    pub fn start(mut command: Command) -> Running {
+        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        let mut log = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        log.read_line(&mut line).unwrap();
+        let addr = line
+            .split_once("on http://")
+            .map(|(_, rest)| rest.trim().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| panic!("no start-up line with the URL: {line:?}"));
+        Running {
+            child,
+            log: Some(log),
+            addr,
+        }
+    }
+
+    pub fn next_log_line(&mut self) -> String {
+        let mut line = String::new();
+        self.log.as_mut().unwrap().read_line(&mut line).unwrap();
+        line
+    }
+
+    /// Reads the log in the background from now on, so a busy server never
+    /// blocks on a full pipe.
+    pub fn drain_log(&mut self) {
+        let log = self.log.take().unwrap();
+        std::thread::spawn(move || for _ in log.lines() {});
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 exchange with a JSON body; `None` if the connection fails
+/// (the server died).
+pub fn exchange(addr: &str, method: &str, target: &str, body: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}

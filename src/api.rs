@@ -1,0 +1,277 @@
+//! The board's JSON API under `/api/messages`: list, create, read one, clear.
+//! Errors are JSON as well: `{"error": "..."}` with the matching status.
+
+use crate::board::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
+use crate::body::RequestBody;
+use crate::error::Error;
+use crate::response::{self, Body, Response};
+use crate::store::{Message, Store};
+use http::header::{ALLOW, HeaderValue, LINK, LOCATION};
+use http::request::Parts;
+use http::{StatusCode, Uri};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub const JSON: &str = "application/json";
+pub const MAX_LIMIT: usize = 200;
+const PREFIX: &str = "/api/messages";
+
+#[derive(Serialize)]
+struct MessageJson<'a> {
+    id: u64,
+    text: &'a str,
+    posted_at: Timestamp,
+}
+
+impl<'a> From<&'a Message> for MessageJson<'a> {
+    fn from(message: &'a Message) -> Self {
+        MessageJson {
+            id: message.id,
+            text: &message.text,
+            posted_at: message.posted_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMessage {
+    text: String,
+}
+
+/// `GET /api/messages?limit=&before=`: up to `limit` (default 50, at most
+/// 200) of the newest messages with ids below `before`, oldest first; a
+/// `Link: rel="next"` header points at the page before it.
+pub fn list<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
+    let query = Query::parse(uri)?;
+    let limit = query.limit.unwrap_or(PAGE_SIZE);
+    if limit > MAX_LIMIT {
+        return Err(Error::BadRequest(format!(
+            "`limit` may be at most {MAX_LIMIT}."
+        )));
+    }
+    let page = store.page(query.before, limit)?;
+    let messages: Vec<MessageJson> = page.messages.iter().map(MessageJson::from).collect();
+    let mut response = json(StatusCode::OK, &messages);
+    if let (true, Some(oldest)) = (page.has_older, page.messages.first()) {
+        let next = format!(
+            "<{PREFIX}?before={}&limit={limit}>; rel=\"next\"",
+            oldest.id
+        );
+        response.headers_mut().insert(LINK, header_value(next));
+    }
+    Ok(response)
+}
+
+/// `POST /api/messages` with `{"text": "..."}`: 201, the message, and its
+/// `Location`.
+pub fn create<S: Store, F, B: RequestBody>(
+    store: &S,
+    parts: &Parts,
+    body: B,
+) -> Result<Response<F>, Error> {
+    board::check_same_origin(parts)?;
+    board::check_content_type(
+        &parts.headers,
+        JSON,
+        "Send the message as application/json.",
+    )?;
+    let body = board::read_body(&parts.headers, body)?;
+    debug_assert!(body.len() <= MAX_BODY_BYTES);
+    let new: NewMessage = serde_json::from_slice(&body)
+        .map_err(|error| Error::BadRequest(format!("Expected {{\"text\": \"...\"}}: {error}.")))?;
+    board::check_message(&new.text)?;
+    let message = store.append(&new.text, Timestamp::now())?;
+    let mut response = json(StatusCode::CREATED, &MessageJson::from(&message));
+    let location = format!("{PREFIX}/{}", message.id);
+    response
+        .headers_mut()
+        .insert(LOCATION, header_value(location));
+    Ok(response)
+}
+
+/// `GET /api/messages/{id}`.
+pub fn get<S: Store, F>(store: &S, path: &str) -> Result<Response<F>, Error> {
+    let id = path
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or(Error::NotFound)?;
+    let message = store.get(id)?.ok_or(Error::NotFound)?;
+    Ok(json(StatusCode::OK, &MessageJson::from(&message)))
+}
+
+/// `DELETE /api/messages`: clears the board.
+pub fn clear<S: Store, F>(store: &S, parts: &Parts) -> Result<Response<F>, Error> {
+    board::check_same_origin(parts)?;
+    store.clear()?;
+    Ok(response::empty(StatusCode::NO_CONTENT))
+}
+
+/// An error as `{"error": "..."}`, with `Allow` for a 405.
+pub fn error_response<F>(error: Error) -> Response<F> {
+    #[derive(Serialize)]
+    struct ErrorJson {
+        error: String,
+    }
+    let mut response = json(
+        error.status(),
+        &ErrorJson {
+            error: error.public_message(),
+        },
+    );
+    if let Error::MethodNotAllowed { allow } = error {
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    response
+}
+
+fn json<F>(status: StatusCode, value: &impl Serialize) -> Response<F> {
+    let body = serde_json::to_vec(value).expect("our JSON types always serialize");
+    response::with_body(status, HeaderValue::from_static(JSON), Body::Bytes(body))
+}
+
+fn header_value(value: String) -> HeaderValue {
+    HeaderValue::try_from(value).expect("built from digits and constants")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use http::Request;
+    use serde_json::{Value, json as j};
+
+    fn body_json(response: Response<()>) -> Value {
+        let Body::Bytes(bytes) = response.into_body() else {
+            panic!("no body")
+        };
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn post_json(
+        store: &MemoryStore,
+        content_type: &str,
+        body: &str,
+    ) -> Result<Response<()>, Error> {
+        let parts = Request::post("http://site.test/api/messages")
+            .header("content-type", content_type)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        create(store, &parts, body.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn create_then_read_back() {
+        let store = MemoryStore::default();
+        let response = post_json(&store, "application/json", r#"{"text":"hi <b>"}"#).unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.headers()[LOCATION], "/api/messages/1");
+        let created = body_json(response);
+        assert_eq!(created["id"], 1);
+        assert_eq!(created["text"], "hi <b>");
+        let posted_at = created["posted_at"].as_str().unwrap();
+        assert!(
+            posted_at.parse::<Timestamp>().is_ok() && posted_at.ends_with('Z'),
+            "{posted_at}"
+        );
+
+        let one = body_json(get(&store, "/api/messages/1").unwrap());
+        assert_eq!(one, created);
+        assert_eq!(
+            get::<_, ()>(&store, "/api/messages/2").unwrap_err(),
+            Error::NotFound
+        );
+        assert_eq!(
+            get::<_, ()>(&store, "/api/messages/x").unwrap_err(),
+            Error::NotFound
+        );
+    }
+
+    #[test]
+    fn list_pages_with_a_next_link() {
+        let store = MemoryStore::default();
+        for i in 1..=5 {
+            store.append(&format!("m{i}"), Timestamp::now()).unwrap();
+        }
+        let response = list::<_, ()>(&store, &"/api/messages?limit=2".parse().unwrap()).unwrap();
+        assert_eq!(
+            response.headers()[LINK],
+            "</api/messages?before=4&limit=2>; rel=\"next\""
+        );
+        let texts: Vec<Value> = body_json(response)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["text"].clone())
+            .collect();
+        assert_eq!(texts, [j!("m4"), j!("m5")]);
+        let last = list::<_, ()>(&store, &"/api/messages?before=2".parse().unwrap()).unwrap();
+        assert!(last.headers().get(LINK).is_none());
+        assert_eq!(body_json(last).as_array().unwrap().len(), 1);
+        let too_many = list::<_, ()>(&store, &"/api/messages?limit=201".parse().unwrap());
+        assert_eq!(too_many.unwrap_err().status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn bad_input_is_a_json_error() {
+        let store = MemoryStore::default();
+        let cases = [
+            (
+                "text/plain",
+                r#"{"text":"x"}"#,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+            ("application/json", "{", StatusCode::BAD_REQUEST),
+            (
+                "application/json",
+                r#"{"txt":"x"}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+            ("application/json", r#"{"text":5}"#, StatusCode::BAD_REQUEST),
+            (
+                "application/json",
+                r#"{"text":"  "}"#,
+                StatusCode::BAD_REQUEST,
+            ),
+            ("application/json", "\"\u{FFFD}", StatusCode::BAD_REQUEST),
+        ];
+        for (content_type, body, status) in cases {
+            let error = post_json(&store, content_type, body).unwrap_err();
+            assert_eq!(error.status(), status, "{body}");
+            let response = error_response::<()>(error);
+            assert_eq!(response.headers()["content-type"], "application/json");
+            assert!(body_json(response)["error"].is_string());
+        }
+        let long = format!(r#"{{"text":"{}"}}"#, "y".repeat(4001));
+        assert_eq!(
+            post_json(&store, "application/json", &long)
+                .unwrap_err()
+                .status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let not_utf8 = create::<_, (), _>(
+            &store,
+            &Request::post("/api/messages")
+                .header("content-type", JSON)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0,
+            b"{\"text\":\"\xff\"}".to_vec(),
+        );
+        assert_eq!(not_utf8.unwrap_err().status(), StatusCode::BAD_REQUEST);
+        assert!(store.page(None, 10).unwrap().messages.is_empty());
+    }
+
+    #[test]
+    fn method_errors_carry_allow() {
+        let response = error_response::<()>(Error::MethodNotAllowed { allow: "GET, HEAD" });
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[ALLOW], "GET, HEAD");
+    }
+}

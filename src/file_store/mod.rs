@@ -1,0 +1,306 @@
+//! The board kept in the data directory, correct with many instances writing
+//! at once (every request is a fresh instance, in our runner and under
+//! `wasmtime serve`) and with the process killed at any moment.
+//!
+//! Layout below the data root:
+//!
+//! ```text
+//! board/messages/<id:020>.json   one immutable file per message
+//! board/cleared/<id:020>         markers: every id up to the largest is cleared
+//! board/tmp/<secs>-<random>.json messages being written
+//! ```
+//!
+//! - A message is written and synced under `tmp/`, then hard-linked to its
+//!   final name. The link both publishes it whole (readers never see a partial
+//!   file) and claims its id: it fails if the name exists, so two writers never
+//!   get the same id. The directory is synced before the post is answered.
+//! - The visible messages are the ids above the largest marker, and they are
+//!   contiguous: a writer only tries id + 1 after finding id taken. So the
+//!   newest id is found by galloping from the marker with existence checks —
+//!   O(log n), no directory listing — and a page reads only its own files.
+//! - A clear creates the marker for the newest id (the largest marker wins, so
+//!   concurrent clears never go back), then deletes what it hides. Readers
+//!   switch from the old board to the empty one at the marker's creation; the
+//!   deletions are garbage collection, and a crash part-way only leaves hidden
+//!   files for the next clear to remove.
+
+use crate::store::{Message, Page, Store, StoreError};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// The file operations the store needs, relative to the data root: the
+/// component implements them with `wasi:filesystem`, tests with `std::fs`.
+pub trait Dir {
+    /// `Err(Exists)` if it is already there.
+    fn create_dir(&self, path: &str) -> Result<(), DirError>;
+    /// Creates `path` (`Err(Exists)` if it exists), writes `contents` and
+    /// syncs them to disk.
+    fn write_new(&self, path: &str, contents: &[u8]) -> Result<(), DirError>;
+    /// Hard-links `existing` as `new`; `Err(Exists)` if `new` exists.
+    fn link(&self, existing: &str, new: &str) -> Result<(), DirError>;
+    fn exists(&self, path: &str) -> Result<bool, DirError>;
+    fn read(&self, path: &str) -> Result<Vec<u8>, DirError>;
+    /// The names in directory `path`.
+    fn list(&self, path: &str) -> Result<Vec<String>, DirError>;
+    fn remove(&self, path: &str) -> Result<(), DirError>;
+    /// Syncs directory `path`, making the entries created in it durable.
+    fn sync_dir(&self, path: &str) -> Result<(), DirError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirError {
+    NotFound,
+    Exists,
+    Other(String),
+}
+
+impl From<DirError> for StoreError {
+    fn from(error: DirError) -> Self {
+        StoreError(match error {
+            DirError::NotFound => "not found".to_owned(),
+            DirError::Exists => "already exists".to_owned(),
+            DirError::Other(detail) => detail,
+        })
+    }
+}
+
+const BOARD: &str = "board";
+const MESSAGES: &str = "board/messages";
+const CLEARED: &str = "board/cleared";
+const TMP: &str = "board/tmp";
+
+/// Temporary files older than this belong to writers that died.
+const ABANDONED_AFTER_SECS: i64 = 3600;
+
+/// A page read races with a clear at most this often before giving up.
+const READ_ATTEMPTS: usize = 8;
+
+/// What a message file holds (the id is its name).
+#[derive(Serialize, Deserialize)]
+struct Record {
+    text: String,
+    posted_at: Timestamp,
+}
+
+pub struct FileStore<D> {
+    dir: D,
+}
+
+impl<D: Dir> FileStore<D> {
+    pub fn new(dir: D) -> Self {
+        FileStore { dir }
+    }
+
+    fn message_path(id: u64) -> String {
+        format!("{MESSAGES}/{id:020}.json")
+    }
+
+    fn ensure_layout(&self) -> Result<(), DirError> {
+        for path in [BOARD, MESSAGES, CLEARED, TMP] {
+            match self.dir.create_dir(path) {
+                Ok(()) | Err(DirError::Exists) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// The largest cleared id: every id up to it is hidden.
+    fn cleared_up_to(&self) -> Result<u64, DirError> {
+        match self.dir.list(CLEARED) {
+            Ok(names) => Ok(names
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .max()
+                .unwrap_or(0)),
+            Err(DirError::NotFound) => Ok(0),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The newest id, given that the ids above `floor` up to it all exist and
+    /// none above it does: gallop up, then bisect.
+    fn newest_id(&self, floor: u64) -> Result<u64, DirError> {
+        let exists = |id: u64| self.dir.exists(&Self::message_path(id));
+        let mut present = floor;
+        let mut step = 1;
+        while exists(present + step)? {
+            present += step;
+            step *= 2;
+        }
+        let mut absent = present + step;
+        while absent - present > 1 {
+            let middle = present + (absent - present) / 2;
+            if exists(middle)? {
+                present = middle;
+            } else {
+                absent = middle;
+            }
+        }
+        Ok(present)
+    }
+
+    fn read_message(&self, id: u64) -> Result<Option<Message>, DirError> {
+        let bytes = match self.dir.read(&Self::message_path(id)) {
+            Ok(bytes) => bytes,
+            Err(DirError::NotFound) => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let record: Record = serde_json::from_slice(&bytes)
+            .map_err(|error| DirError::Other(format!("message {id} is unreadable: {error}")))?;
+        Ok(Some(Message {
+            id,
+            text: record.text,
+            posted_at: record.posted_at,
+        }))
+    }
+
+    /// One attempt at a consistent page; `None` if a clear removed a file
+    /// under our feet (then the caller starts again from the new marker).
+    fn try_page(&self, before: Option<u64>, limit: usize) -> Result<Option<Page>, DirError> {
+        let floor = self.cleared_up_to()?;
+        let newest = self.newest_id(floor)?;
+        let top = before.map_or(newest, |before| newest.min(before.saturating_sub(1)));
+        let first = top.saturating_sub(limit as u64).max(floor) + 1;
+        let mut messages = Vec::new();
+        for id in first..=top {
+            match self.read_message(id)? {
+                Some(message) => messages.push(message),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(Page {
+            messages,
+            has_older: first > floor + 1,
+        }))
+    }
+
+    /// Deletes what the markers hide, the markers below the largest, and
+    /// temporary files abandoned by writers that died. Failures only leave
+    /// garbage, so they are logged, not reported.
+    fn collect_garbage(&self, cleared: u64) {
+        let ids_in = |path: &'static str| {
+            self.dir
+                .list(path)
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(move |name| {
+                    let id = name
+                        .strip_suffix(".json")
+                        .unwrap_or(&name)
+                        .parse::<u64>()
+                        .ok()?;
+                    Some((id, format!("{path}/{name}")))
+                })
+        };
+        let hidden = ids_in(MESSAGES).filter(|(id, _)| *id <= cleared);
+        let old_markers = ids_in(CLEARED).filter(|(id, _)| *id < cleared);
+        let now = Timestamp::now().as_second();
+        let abandoned = self
+            .dir
+            .list(TMP)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| {
+                let written: i64 = name.split('-').next()?.parse().ok()?;
+                (now - written > ABANDONED_AFTER_SECS).then(|| format!("{TMP}/{name}"))
+            });
+        for path in hidden
+            .chain(old_markers)
+            .map(|(_, path)| path)
+            .chain(abandoned)
+        {
+            if let Err(error) = self.dir.remove(&path) {
+                eprintln!("sitebox: board: cannot remove {path}: {error:?}");
+            }
+        }
+    }
+}
+
+impl<D: Dir> Store for FileStore<D> {
+    fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
+        let record = Record {
+            text: text.to_owned(),
+            posted_at,
+        };
+        let contents = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
+        self.ensure_layout()?;
+        let tmp = temporary_name(posted_at)?;
+        self.dir.write_new(&tmp, &contents)?;
+        let claimed = (|| {
+            let floor = self.cleared_up_to()?;
+            let mut id = self.newest_id(floor)? + 1;
+            loop {
+                match self.dir.link(&tmp, &Self::message_path(id)) {
+                    Ok(()) => break,
+                    // Someone else got there first: look for the new end.
+                    Err(DirError::Exists) => id = self.newest_id(id)? + 1,
+                    Err(error) => return Err(error),
+                }
+            }
+            self.dir.sync_dir(MESSAGES)?;
+            Ok(id)
+        })();
+        // The message lives on under its final name; the temporary one goes.
+        if let Err(error) = self.dir.remove(&tmp) {
+            eprintln!("sitebox: board: cannot remove {tmp}: {error:?}");
+        }
+        Ok(Message {
+            id: claimed?,
+            text: record.text,
+            posted_at,
+        })
+    }
+
+    fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+        for _ in 0..READ_ATTEMPTS {
+            if let Some(page) = self.try_page(before, limit)? {
+                return Ok(page);
+            }
+        }
+        Err(StoreError(
+            "the board kept changing while being read".to_owned(),
+        ))
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        if id <= self.cleared_up_to()? {
+            return Ok(None);
+        }
+        Ok(self.read_message(id)?)
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        self.ensure_layout()?;
+        let floor = self.cleared_up_to()?;
+        let newest = self.newest_id(floor)?;
+        if newest > floor {
+            match self.dir.write_new(&format!("{CLEARED}/{newest:020}"), b"") {
+                Ok(()) | Err(DirError::Exists) => {}
+                Err(error) => return Err(error.into()),
+            }
+            self.dir.sync_dir(CLEARED)?;
+        }
+        self.collect_garbage(newest);
+        Ok(())
+    }
+}
+
+/// A name no other writer will pick: the time (for garbage collection) and
+/// 64 random bits.
+fn temporary_name(now: Timestamp) -> Result<String, StoreError> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| StoreError(format!("no randomness: {e}")))?;
+    let mut name = format!("{TMP}/{}-", now.as_second());
+    for byte in random {
+        let _ = write!(name, "{byte:02x}");
+    }
+    name.push_str(".json");
+    Ok(name)
+}
+
+#[cfg(test)]
+pub mod std_dir;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+//! The preopened directories: the site as a `StaticFs` and the data
+//! directory as the board's `Dir`, both on `wasi:filesystem`.
+
+use crate::file_store::{Dir, DirError};
+use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::site_path::SitePath;
+use std::time::{Duration, SystemTime};
+use wasi::filesystem::types::{
+    Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
+};
+
+/// A preopened directory; paths are opened relative to it, so the host's
+/// sandbox (cap-std) is a second wall behind `SitePath`. Missing when the
+/// host did not mount it: then every operation fails, as a 500.
+pub struct WasiDir {
+    descriptor: Option<Descriptor>,
+    guest_path: &'static str,
+}
+
+impl WasiDir {
+    pub fn take(preopens: &mut Vec<(Descriptor, String)>, guest_path: &'static str) -> WasiDir {
+        let index = preopens.iter().position(|(_, path)| path == guest_path);
+        WasiDir {
+            descriptor: index.map(|index| preopens.swap_remove(index).0),
+            guest_path,
+        }
+    }
+
+    fn descriptor(&self) -> Result<&Descriptor, ErrorCode> {
+        self.descriptor.as_ref().ok_or_else(|| {
+            eprintln!("sitebox: the host did not preopen {}", self.guest_path);
+            ErrorCode::NoDevice
+        })
+    }
+
+    fn open(
+        &self,
+        path: &str,
+        open: OpenFlags,
+        flags: DescriptorFlags,
+    ) -> Result<Descriptor, ErrorCode> {
+        self.descriptor()?
+            .open_at(PathFlags::empty(), path, open, flags)
+    }
+}
+
+impl StaticFs for WasiDir {
+    type File = Descriptor;
+
+    fn open(&self, path: &SitePath) -> Result<Entry<Descriptor>, FsError> {
+        let file = self
+            .descriptor()
+            .and_then(|dir| {
+                dir.open_at(
+                    PathFlags::SYMLINK_FOLLOW,
+                    &path.relative(),
+                    OpenFlags::empty(),
+                    DescriptorFlags::READ,
+                )
+            })
+            .map_err(fs_error)?;
+        // Stat the open descriptor, not the path: what we measure is what we send.
+        let stat = file.stat().map_err(fs_error)?;
+        match stat.type_ {
+            DescriptorType::Directory => Ok(Entry::Directory),
+            DescriptorType::RegularFile => {
+                let modified = stat
+                    .data_modification_timestamp
+                    .map(|t| SystemTime::UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds));
+                let meta = FileMeta {
+                    len: stat.size,
+                    modified,
+                };
+                Ok(Entry::File { file, meta })
+            }
+            // Sockets, devices, FIFOs: not part of a site.
+            _ => Err(FsError::NotFound),
+        }
+    }
+}
+
+/// The board's file operations on the `/data` preopen.
+impl Dir for WasiDir {
+    fn create_dir(&self, path: &str) -> Result<(), DirError> {
+        self.descriptor()
+            .and_then(|dir| dir.create_directory_at(path))
+            .map_err(dir_error)
+    }
+
+    fn write_new(&self, path: &str, contents: &[u8]) -> Result<(), DirError> {
+        let create = OpenFlags::CREATE | OpenFlags::EXCLUSIVE;
+        let file = self
+            .open(path, create, DescriptorFlags::WRITE)
+            .map_err(dir_error)?;
+        let mut written = 0;
+        while written < contents.len() {
+            let n = file
+                .write(&contents[written..], written as u64)
+                .map_err(dir_error)?;
+            written += n as usize;
+        }
+        file.sync_data().map_err(dir_error)
+    }
+
+    fn link(&self, existing: &str, new: &str) -> Result<(), DirError> {
+        let dir = self.descriptor().map_err(dir_error)?;
+        dir.link_at(PathFlags::empty(), existing, dir, new)
+            .map_err(dir_error)
+    }
+
+    fn exists(&self, path: &str) -> Result<bool, DirError> {
+        match self
+            .descriptor()
+            .and_then(|dir| dir.stat_at(PathFlags::empty(), path))
+        {
+            Ok(_) => Ok(true),
+            Err(ErrorCode::NoEntry) => Ok(false),
+            Err(code) => Err(dir_error(code)),
+        }
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>, DirError> {
+        let file = self
+            .open(path, OpenFlags::empty(), DescriptorFlags::READ)
+            .map_err(dir_error)?;
+        let mut contents = Vec::new();
+        loop {
+            let (chunk, end) = file
+                .read(64 * 1024, contents.len() as u64)
+                .map_err(dir_error)?;
+            contents.extend_from_slice(&chunk);
+            if end || chunk.is_empty() {
+                return Ok(contents);
+            }
+        }
+    }
+
+    fn list(&self, path: &str) -> Result<Vec<String>, DirError> {
+        let dir = self
+            .open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)
+            .map_err(dir_error)?;
+        let entries = dir.read_directory().map_err(dir_error)?;
+        let mut names = Vec::new();
+        while let Some(entry) = entries.read_directory_entry().map_err(dir_error)? {
+            names.push(entry.name);
+        }
+        Ok(names)
+    }
+
+    fn remove(&self, path: &str) -> Result<(), DirError> {
+        match self.descriptor().and_then(|dir| dir.unlink_file_at(path)) {
+            Ok(()) | Err(ErrorCode::NoEntry) => Ok(()),
+            Err(code) => Err(dir_error(code)),
+        }
+    }
+
+    fn sync_dir(&self, path: &str) -> Result<(), DirError> {
+        let dir = self
+            .open(path, OpenFlags::DIRECTORY, DescriptorFlags::READ)
+            .map_err(dir_error)?;
+        dir.sync().map_err(dir_error)
+    }
+}
+
+fn dir_error(code: ErrorCode) -> DirError {
+    match code {
+        ErrorCode::NoEntry => DirError::NotFound,
+        ErrorCode::Exist => DirError::Exists,
+        other => DirError::Other(format!("{other:?}")),
+    }
+}
+
+fn fs_error(code: ErrorCode) -> FsError {
+    match code {
+        ErrorCode::NoEntry | ErrorCode::NotDirectory | ErrorCode::NameTooLong => FsError::NotFound,
+        // cap-std reports a path that leaves the preopen (`..` in a symlink, an
+        // absolute symlink) as not-permitted; loops are refused the same way.
+        ErrorCode::NotPermitted | ErrorCode::Access | ErrorCode::Loop => FsError::Forbidden,
+        other => FsError::Io(format!("{other:?}")),
+    }
+}

@@ -1,0 +1,142 @@
+//! The only module that touches WASI: turns a `wasi:http` request into an
+//! `http::Request`, gives the router the preopens (`dir`: the site as a
+//! `StaticFs`, the data as the board's `Dir`), and writes the
+//! `http::Response` back (`send`), streaming file bodies.
+
+mod dir;
+mod send;
+
+use crate::body::{BodyError, RequestBody};
+use crate::file_store::FileStore;
+use crate::html;
+use crate::response;
+use crate::router::{self, Site};
+use dir::WasiDir;
+use http::StatusCode;
+use send::{send, stream_error};
+use wasi::http::types::{IncomingBody, IncomingRequest, Method, ResponseOutparam, Scheme};
+use wasi::io::streams::StreamError;
+
+// The bindings come from our world in `wit/`, so the component cannot call
+// anything the world does not grant; the imported interfaces reuse the `wasi`
+// crate's types and only the export glue is generated here.
+wit_bindgen::generate!({
+    path: "wit",
+    world: "sitebox:server/sitebox",
+    with: {
+        "wasi:cli/environment@0.2.12": wasi::cli::environment,
+        "wasi:cli/exit@0.2.12": wasi::cli::exit,
+        "wasi:cli/stderr@0.2.12": wasi::cli::stderr,
+        "wasi:cli/stdin@0.2.12": wasi::cli::stdin,
+        "wasi:cli/stdout@0.2.12": wasi::cli::stdout,
+        "wasi:cli/terminal-input@0.2.12": wasi::cli::terminal_input,
+        "wasi:cli/terminal-output@0.2.12": wasi::cli::terminal_output,
+        "wasi:cli/terminal-stderr@0.2.12": wasi::cli::terminal_stderr,
+        "wasi:cli/terminal-stdin@0.2.12": wasi::cli::terminal_stdin,
+        "wasi:cli/terminal-stdout@0.2.12": wasi::cli::terminal_stdout,
+        "wasi:clocks/monotonic-clock@0.2.12": wasi::clocks::monotonic_clock,
+        "wasi:clocks/wall-clock@0.2.12": wasi::clocks::wall_clock,
+        "wasi:filesystem/preopens@0.2.12": wasi::filesystem::preopens,
+        "wasi:filesystem/types@0.2.12": wasi::filesystem::types,
+        "wasi:http/outgoing-handler@0.2.12": wasi::http::outgoing_handler,
+        "wasi:http/types@0.2.12": wasi::http::types,
+        "wasi:io/error@0.2.12": wasi::io::error,
+        "wasi:io/poll@0.2.12": wasi::io::poll,
+        "wasi:io/streams@0.2.12": wasi::io::streams,
+        "wasi:random/insecure-seed@0.2.12": wasi::random::insecure_seed,
+        "wasi:random/random@0.2.12": wasi::random::random,
+    },
+});
+
+/// Where the host mounts the site (`--dir ./static::/static`) and the data.
+const STATIC_PREOPEN: &str = "/static";
+const DATA_PREOPEN: &str = "/data";
+
+struct Component;
+
+impl exports::wasi::http::incoming_handler::Guest for Component {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let response = match to_http_request(request) {
+            Ok(request) => {
+                let mut preopens = wasi::filesystem::preopens::get_directories();
+                let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
+                let site = Site {
+                    static_root: take(STATIC_PREOPEN),
+                    store: FileStore::new(take(DATA_PREOPEN)),
+                };
+                router::handle(request, &site)
+            }
+            Err(()) => {
+                let status = StatusCode::BAD_REQUEST;
+                let page =
+                    html::error_page(status, "Bad request: malformed request target or header.");
+                response::html(status, page)
+            }
+        };
+        send(response, response_out);
+    }
+}
+
+export!(Component);
+
+fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, ()> {
+    let method = match request.method() {
+        Method::Get => http::Method::GET,
+        Method::Head => http::Method::HEAD,
+        Method::Post => http::Method::POST,
+        Method::Put => http::Method::PUT,
+        Method::Delete => http::Method::DELETE,
+        Method::Connect => http::Method::CONNECT,
+        Method::Options => http::Method::OPTIONS,
+        Method::Trace => http::Method::TRACE,
+        Method::Patch => http::Method::PATCH,
+        Method::Other(name) => http::Method::from_bytes(name.as_bytes()).map_err(|_| ())?,
+    };
+    let target = request.path_with_query().unwrap_or_else(|| "/".to_owned());
+    // An absolute URI, so the core knows its own origin (for same-origin checks).
+    let uri = match (request.scheme(), request.authority()) {
+        (Some(scheme), Some(authority)) => {
+            let scheme = match scheme {
+                Scheme::Http => "http".to_owned(),
+                Scheme::Https => "https".to_owned(),
+                Scheme::Other(other) => other,
+            };
+            format!("{scheme}://{authority}{target}")
+        }
+        _ => target,
+    };
+    let mut builder = http::Request::builder().method(method).uri(uri);
+    for (name, value) in request.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    builder.body(WasiBody(request)).map_err(|_| ())
+}
+
+/// The request body, read only when a handler asks for it.
+struct WasiBody(IncomingRequest);
+
+impl RequestBody for WasiBody {
+    fn read_to_end(self, limit: usize) -> Result<Vec<u8>, BodyError> {
+        let body = self
+            .0
+            .consume()
+            .map_err(|()| BodyError::Io("body already taken".into()))?;
+        let stream = body
+            .stream()
+            .map_err(|()| BodyError::Io("body stream taken".into()))?;
+        let mut bytes = Vec::new();
+        loop {
+            match stream.blocking_read(64 * 1024) {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => break,
+                Err(error) => return Err(BodyError::Io(stream_error(error))),
+            }
+            if bytes.len() > limit {
+                return Err(BodyError::TooLarge);
+            }
+        }
+        drop(stream);
+        drop(IncomingBody::finish(body));
+        Ok(bytes)
+    }
+}

@@ -1,0 +1,368 @@
+//! The site in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`) driven over WebDriver, against the runner and against
+//! `wasmtime serve`. On failure the screenshot and page source are saved
+//! under `target/tmp/browser-failures/`.
+
+mod support;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use std::io::Write;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::Backend;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "chromedriver";
+
+/// Chromium and chromedriver, when installed. Missing outside CI: a notice
+/// and a skip; missing under `CI=true`: a failure.
+fn browser_installed() -> bool {
+    let chromium = Path::new(CHROMIUM).exists();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if chromium && driver {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but Chromium or chromedriver is missing (.ci/run installs them)"
+    );
+    // Straight to the terminal: the test harness captures eprintln!.
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOTICE: the browser tests were skipped: Chromium ({CHROMIUM}) or chromedriver is not \
+         installed. Install them with: sudo apt-get install chromium chromium-driver"
+    );
+    false
+}
+
+/// A chromedriver process and a headless Chromium session on it.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let driver_url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--no-first-run",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver_url)
+            .await
+            .expect("a Chromium session starts");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Runs `scenario`; if it panics, saves a screenshot and the page source
+    /// first, then fails with the scenario's message.
+    async fn run<F: Future<Output = ()>>(&self, name: &str, scenario: F) {
+        if let Err(panic) = AssertUnwindSafe(scenario).catch_unwind().await {
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser-failures");
+            std::fs::create_dir_all(&dir).unwrap();
+            if let Ok(png) = self.client.screenshot().await {
+                std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+            }
+            if let Ok(source) = self.client.source().await {
+                std::fs::write(dir.join(format!("{name}.html")), source).unwrap();
+            }
+            eprintln!(
+                "browser scenario {name} failed; screenshot and source in {}",
+                dir.display()
+            );
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+async fn script(client: &Client, source: &str) -> Value {
+    client.execute(source, vec![]).await.unwrap()
+}
+
+/// The HTTP status of the page's own load and of every resource it loaded.
+async fn statuses(client: &Client) -> (u64, Vec<(String, u64)>) {
+    let navigation = script(
+        client,
+        "return performance.getEntriesByType('navigation')[0].responseStatus",
+    )
+    .await;
+    let resources = script(
+        client,
+        "return performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])",
+    )
+    .await;
+    let resources = resources
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().unwrap().to_owned(),
+                pair[1].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    (navigation.as_u64().unwrap(), resources)
+}
+
+/// 1. The home page: title, red `h1` (the CSS arrived as CSS), the logo
+///    decoded, and no request failed.
+async fn home_page(client: &Client, base: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(client.title().await.unwrap(), "sitebox");
+    let color = script(
+        client,
+        "return getComputedStyle(document.querySelector('h1')).color",
+    )
+    .await;
+    assert_eq!(color, "rgb(255, 0, 0)");
+    let logo = script(
+        client,
+        "const img = document.querySelector('img[src=\"logo.png\"]'); return [img.complete, img.naturalWidth]",
+    )
+    .await;
+    assert_eq!(logo[0], true);
+    assert!(logo[1].as_u64().unwrap() > 0, "the logo decoded: {logo}");
+    let (page, resources) = statuses(client).await;
+    assert_eq!(page, 200);
+    let names: Vec<&str> = resources.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(
+        names.iter().any(|n| n.ends_with("/index.css"))
+            && names.iter().any(|n| n.ends_with("/logo.png")),
+        "{names:?}"
+    );
+    for (name, status) in &resources {
+        assert_eq!(*status, 200, "{name} failed");
+    }
+}
+
+/// 2. Follow the link to `page.html` and come back.
+async fn link_and_back(client: &Client, base: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    click(client, Locator::Css("a[href=\"page.html\"]")).await;
+    wait_for_path(client, base, "/page.html").await;
+    assert_eq!(client.title().await.unwrap(), "Another page · sitebox");
+    assert_eq!(text_of(client, "h1").await, "Another page");
+    client.back().await.unwrap();
+    wait_for_path(client, base, "/").await;
+    assert_eq!(client.title().await.unwrap(), "sitebox");
+}
+
+/// 3. A missing page shows `NotFound.html`, and the status was 404.
+async fn missing_page(client: &Client, base: &str) {
+    client
+        .goto(&format!("{base}/no/such/page.html"))
+        .await
+        .unwrap();
+    assert_eq!(client.title().await.unwrap(), "Page not found · sitebox");
+    assert_eq!(text_of(client, "h1").await, "Page not found");
+    assert_eq!(statuses(client).await.0, 404);
+}
+
+async fn board_texts(client: &Client) -> Vec<String> {
+    let mut texts = Vec::new();
+    for element in client
+        .find_all(Locator::Css(".messages .text"))
+        .await
+        .unwrap()
+    {
+        texts.push(element.text().await.unwrap());
+    }
+    texts
+}
+
+async fn save_message(client: &Client, base: &str, text: &str) {
+    let textarea = client
+        .find(Locator::Css("textarea[name=\"message\"]"))
+        .await
+        .unwrap();
+    textarea.send_keys(text).await.unwrap();
+    click(
+        client,
+        Locator::XPath("//button[normalize-space()='Save Message']"),
+    )
+    .await;
+    wait_for_path(client, base, "/board").await;
+    client
+        .wait()
+        .for_element(Locator::Css(".messages"))
+        .await
+        .unwrap();
+}
+
+/// 4. The board: post, see it with its time; a hostile message is text and
+///    opens no dialog; a reload posts nothing; "Clear Messages" empties it.
+async fn board(client: &Client, base: &str) {
+    client.goto(&format!("{base}/")).await.unwrap();
+    click(client, Locator::Css("a[href=\"/board\"]")).await;
+    wait_for_path(client, base, "/board").await;
+    assert_eq!(client.title().await.unwrap(), "Message Board");
+    assert!(board_texts(client).await.is_empty());
+
+    save_message(client, base, "Hello from Chromium").await;
+    assert_eq!(board_texts(client).await, ["Hello from Chromium"]);
+    let time = text_of(client, ".messages time").await;
+    let bytes = time.as_bytes();
+    let readable =
+        time.len() == 23 && time.ends_with(" UTC") && bytes[4] == b'-' && bytes[13] == b':';
+    assert!(readable, "a readable UTC time: {time:?}");
+
+    let hostile = "<img src=x onerror=alert(1)>";
+    save_message(client, base, hostile).await;
+    assert_eq!(board_texts(client).await, ["Hello from Chromium", hostile]);
+    assert!(client.get_alert_text().await.is_err(), "no dialog opened");
+    let injected = script(
+        client,
+        "return document.querySelectorAll('.messages img').length",
+    )
+    .await;
+    assert_eq!(injected, 0);
+
+    client.refresh().await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css(".messages"))
+        .await
+        .unwrap();
+    assert_eq!(board_texts(client).await.len(), 2, "a reload posts nothing");
+    assert!(
+        client.get_alert_text().await.is_err(),
+        "no dialog after the reload either"
+    );
+
+    click(
+        client,
+        Locator::XPath("//button[normalize-space()='Clear Messages']"),
+    )
+    .await;
+    client
+        .wait()
+        .for_element(Locator::Id("empty"))
+        .await
+        .unwrap();
+    assert!(board_texts(client).await.is_empty());
+    assert_eq!(
+        client.current_url().await.unwrap().as_str(),
+        format!("{base}/board")
+    );
+}
+
+async fn click(client: &Client, locator: Locator<'_>) {
+    client.find(locator).await.unwrap().click().await.unwrap();
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Waits until the browser is at `path` on `base`.
+async fn wait_for_path(client: &Client, base: &str, path: &str) {
+    let url: url::Url = format!("{base}{path}").parse().unwrap();
+    client.wait().for_url(&url).await.unwrap();
+}
+
+async fn all_scenarios(backend: Backend) {
+    if !browser_installed() {
+        return;
+    }
+    let Some(server) = support::fresh_server(backend) else {
+        return;
+    };
+    let base = format!("http://{}", server.addr);
+    let browser = Browser::start().await;
+    let tag = match backend {
+        Backend::Runner => "runner",
+        Backend::WasmtimeServe => "wasmtime-serve",
+    };
+    let client = &browser.client;
+    browser
+        .run(&format!("{tag}-home-page"), home_page(client, &base))
+        .await;
+    browser
+        .run(
+            &format!("{tag}-link-and-back"),
+            link_and_back(client, &base),
+        )
+        .await;
+    browser
+        .run(&format!("{tag}-missing-page"), missing_page(client, &base))
+        .await;
+    browser
+        .run(&format!("{tag}-board"), board(client, &base))
+        .await;
+    browser.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_in_chromium() {
+    all_scenarios(Backend::Runner).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wasmtime_serve_in_chromium() {
+    all_scenarios(Backend::WasmtimeServe).await;
+}
