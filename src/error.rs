@@ -15,8 +15,14 @@ pub enum Error {
     MethodNotAllowed {
         allow: &'static str,
     },
+    /// No representation the client accepts (its `Accept-Encoding` refuses
+    /// them all).
+    NotAcceptable,
+    PreconditionFailed,
     PayloadTooLarge(String),
     UnsupportedMediaType(&'static str),
+    /// A method this server does not know at all.
+    NotImplemented,
     /// A fault on our side; the text goes to the log, never to the client.
     Internal(String),
 }
@@ -28,8 +34,11 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Error::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -42,6 +51,9 @@ impl Error {
             Error::Forbidden(reason) | Error::UnsupportedMediaType(reason) => (*reason).to_owned(),
             Error::NotFound => "Nothing here.".to_owned(),
             Error::MethodNotAllowed { allow } => format!("This resource allows {allow} only."),
+            Error::NotAcceptable => "No representation matches your Accept-Encoding.".to_owned(),
+            Error::PreconditionFailed => "A precondition of the request does not hold.".to_owned(),
+            Error::NotImplemented => "This server does not know that method.".to_owned(),
             Error::Internal(_) => "Something went wrong on our side.".to_owned(),
         }
     }

@@ -1,6 +1,6 @@
-//! The static root as the core sees it: one trait, "open this checked path", so
-//! the static-file logic runs on `wasi:filesystem` in the component and on an
-//! in-memory tree in unit tests.
+//! The static root as the core sees it: one trait ("open this checked path",
+//! "list this directory"), so the static-file logic runs on `wasi:filesystem`
+//! in the component and on an in-memory tree in unit tests.
 
 use crate::site_path::SitePath;
 use std::time::SystemTime;
@@ -11,6 +11,17 @@ pub trait StaticFs {
     type File;
 
     fn open(&self, path: &SitePath) -> Result<Entry<Self::File>, FsError>;
+
+    /// The entries of directory `path`, in no particular order; entries the
+    /// host refuses to describe (a symlink out of the root) are left out.
+    fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub is_dir: bool,
+    pub meta: FileMeta,
 }
 
 pub enum Entry<F> {
@@ -59,8 +70,48 @@ pub mod memory {
         }
     }
 
+    /// Every file's modification time, so validators are predictable.
+    pub const MODIFIED_SECS: u64 = 1_700_000_000;
+
+    fn meta(contents: &[u8]) -> FileMeta {
+        FileMeta {
+            len: contents.len() as u64,
+            modified: Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(MODIFIED_SECS)),
+        }
+    }
+
     impl StaticFs for MemoryFs {
         type File = Vec<u8>;
+
+        fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError> {
+            if !matches!(self.open(path)?, Entry::Directory) {
+                return Err(FsError::NotFound);
+            }
+            let prefix = path
+                .segments()
+                .iter()
+                .map(|s| format!("{s}/"))
+                .collect::<String>();
+            let mut entries: Vec<DirEntry> = Vec::new();
+            for (key, contents) in &self.files {
+                let Some(rest) = key.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let (name, is_dir) = match rest.split_once('/') {
+                    Some((dir, _)) => (dir, true),
+                    None => (rest, false),
+                };
+                if !entries.iter().any(|e| e.name == name) {
+                    let meta = if is_dir { meta(&[]) } else { meta(contents) };
+                    entries.push(DirEntry {
+                        name: name.to_owned(),
+                        is_dir,
+                        meta,
+                    });
+                }
+            }
+            Ok(entries)
+        }
 
         fn open(&self, path: &SitePath) -> Result<Entry<Vec<u8>>, FsError> {
             let key = path.segments().join("/");
@@ -68,13 +119,9 @@ pub mod memory {
                 return Err(FsError::Forbidden);
             }
             if let Some(contents) = self.files.get(&key) {
-                let meta = FileMeta {
-                    len: contents.len() as u64,
-                    modified: None,
-                };
                 return Ok(Entry::File {
                     file: contents.clone(),
-                    meta,
+                    meta: meta(contents),
                 });
             }
             let prefix = format!("{key}/");

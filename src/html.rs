@@ -16,7 +16,7 @@ const BOARD_STYLE: &str = "\
     textarea { width: 100%; box-sizing: border-box; }\
     .notice { border: 1px solid #b3261e; padding: .5rem; }";
 
-fn layout(title: &str, head: Markup, body: Markup) -> String {
+pub(crate) fn layout(title: &str, head: Markup, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {

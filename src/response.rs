@@ -1,6 +1,6 @@
-//! Responses as the core builds them: `http` status and headers plus a body that
-//! is either bytes or an open file the glue streams. Every constructor sets a
-//! `Content-Length` that matches the body.
+//! Responses as the core builds them: `http` status and headers plus a body of
+//! bytes, an open file the glue streams, or both interleaved (multipart
+//! ranges). Every constructor sets a `Content-Length` that matches the body.
 
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
@@ -14,6 +14,25 @@ pub enum Body<F> {
         offset: u64,
         len: u64,
     },
+    /// Literal bytes and pieces of `file`, in order (`multipart/byteranges`).
+    Multipart {
+        file: F,
+        segments: Vec<Segment>,
+    },
+}
+
+pub enum Segment {
+    Bytes(Vec<u8>),
+    File { offset: u64, len: u64 },
+}
+
+impl Segment {
+    fn len(&self) -> u64 {
+        match self {
+            Segment::Bytes(bytes) => bytes.len() as u64,
+            Segment::File { len, .. } => *len,
+        }
+    }
 }
 
 impl<F> Body<F> {
@@ -22,6 +41,7 @@ impl<F> Body<F> {
             Body::Empty => 0,
             Body::Bytes(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
+            Body::Multipart { segments, .. } => segments.iter().map(Segment::len).sum(),
         }
     }
 
@@ -36,6 +56,7 @@ impl<F> std::fmt::Debug for Body<F> {
             Body::Empty => f.write_str("Empty"),
             Body::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
             Body::File { offset, len, .. } => write!(f, "File({len} bytes at {offset})"),
+            Body::Multipart { segments, .. } => write!(f, "Multipart({} segments)", segments.len()),
         }
     }
 }
@@ -63,13 +84,16 @@ pub fn html<F>(status: StatusCode, page: String) -> Response<F> {
     )
 }
 
-/// A response without content (`Content-Length: 0`), e.g. a redirect.
+/// A response without content: `Content-Length: 0` (a redirect), or no
+/// length at all where the status forbids content (204, 304).
 pub fn empty<F>(status: StatusCode) -> Response<F> {
     let mut response = http::Response::new(Body::Empty);
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    if !matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
     response
 }
 

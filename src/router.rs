@@ -6,15 +6,43 @@ use crate::body::RequestBody;
 use crate::error::Error;
 use crate::fs::StaticFs;
 use crate::response::{self, Response};
+use crate::settings::Settings;
 use crate::store::Store;
 use crate::{api, board, html, static_files};
-use http::header::{ALLOW, HeaderValue};
-use http::{Method, Request};
+use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
+use http::{Method, Request, StatusCode};
 
 /// Everything a request may touch.
 pub struct Site<R, S> {
     pub static_root: R,
     pub store: S,
+    pub settings: Settings,
+}
+
+/// Methods this server knows: a 405 where a path does not take them; any
+/// other method is a 501.
+const KNOWN_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::CONNECT,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::PATCH,
+];
+
+/// The methods a path answers: what `OPTIONS` lists and a 405 names.
+fn allowed(path: &str) -> &'static str {
+    match path {
+        "*" => "GET, HEAD, POST, DELETE, OPTIONS",
+        "/board" => "GET, HEAD, POST, OPTIONS",
+        "/board/clear" => "POST, OPTIONS",
+        "/api/messages" => "GET, HEAD, POST, DELETE, OPTIONS",
+        p if p.starts_with("/api/messages/") => "GET, HEAD, OPTIONS",
+        _ => "GET, HEAD, OPTIONS",
+    }
 }
 
 /// Answers one request; never fails (errors become error pages).
@@ -24,40 +52,57 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
 ) -> Response<R::File> {
     let (parts, body) = request.into_parts();
     let store = &site.store;
-    let not_allowed = |allow| Err(Error::MethodNotAllowed { allow });
     let path = parts.uri.path();
+    let api = path.starts_with("/api/");
+    let board_api = path == "/api/messages" || path.starts_with("/api/messages/");
     let result = match (&parts.method, path) {
+        (&Method::OPTIONS, _) => Ok(options(allowed(path))),
+        (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
         (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri),
         (&Method::POST, "/board") => board::post(store, &parts, body),
-        (_, "/board") => not_allowed("GET, HEAD, POST"),
         (&Method::POST, "/board/clear") => board::clear(store, &parts),
-        (_, "/board/clear") => not_allowed("POST"),
         (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
         (&Method::POST, "/api/messages") => api::create(store, &parts, body),
         (&Method::DELETE, "/api/messages") => api::clear(store, &parts),
-        (_, "/api/messages") => not_allowed("GET, HEAD, POST, DELETE"),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
-        (_, p) if p.starts_with("/api/messages/") => not_allowed("GET, HEAD"),
-        (_, p) if p.starts_with("/api/") => Err(Error::NotFound),
-        (&Method::GET | &Method::HEAD, _) => static_files::get(&site.static_root, &parts.uri),
-        (_, _) => not_allowed("GET, HEAD"),
+        (_, _) if api && !board_api => Err(Error::NotFound),
+        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
+            static_files::get(&site.static_root, &parts, &site.settings)
+        }
+        (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
     };
-    let response = result.unwrap_or_else(|error| {
+    let mut response = result.unwrap_or_else(|error| {
         if let Error::Internal(detail) = &error {
             // Goes to the host's log (stderr); the client sees a generic page.
             eprintln!("sitebox: internal error: {detail}");
         }
-        if path.starts_with("/api/") {
+        if api {
             api::error_response(error)
         } else {
             html_error(site, error)
         }
     });
+    // The board and its API change with every post: never reuse them.
+    if api || path.starts_with("/board") {
+        response
+            .headers_mut()
+            .entry(CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+    }
     if parts.method == Method::HEAD {
         response::head(response)
     } else {
         response
     }
+}
+
+/// `OPTIONS`: 204 and the methods the path answers.
+fn options<F>(allow: &'static str) -> Response<F> {
+    let mut response = response::empty(StatusCode::NO_CONTENT);
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
 }
 
 fn html_error<R: StaticFs, S>(site: &Site<R, S>, error: Error) -> Response<R::File> {
@@ -91,6 +136,7 @@ mod tests {
                 .with("index.html", "home")
                 .with("NotFound.html", "lost"),
             store: MemoryStore::default(),
+            settings: Settings::default(),
         }
     }
 
@@ -121,7 +167,31 @@ mod tests {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "{method}"
             );
-            assert_eq!(response.headers()[ALLOW], "GET, HEAD");
+            assert_eq!(response.headers()[ALLOW], "GET, HEAD, OPTIONS");
+        }
+    }
+
+    #[test]
+    fn options_lists_the_methods_and_unknown_methods_are_501() {
+        for (target, allow) in [
+            ("/", "GET, HEAD, OPTIONS"),
+            ("/index.css", "GET, HEAD, OPTIONS"),
+            ("/board", "GET, HEAD, POST, OPTIONS"),
+            ("/api/messages", "GET, HEAD, POST, DELETE, OPTIONS"),
+            ("*", "GET, HEAD, POST, DELETE, OPTIONS"),
+        ] {
+            let response = handle(request(Method::OPTIONS, target), &site());
+            assert_eq!(response.status(), StatusCode::NO_CONTENT, "{target}");
+            assert_eq!(response.headers()[ALLOW], allow, "{target}");
+            assert!(
+                response.headers().get("content-length").is_none(),
+                "204 has no Content-Length"
+            );
+        }
+        for target in ["/", "/board", "/api/messages"] {
+            let brew = Method::from_bytes(b"BREW").unwrap();
+            let response = handle(request(brew, target), &site());
+            assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED, "{target}");
         }
     }
 

@@ -97,6 +97,24 @@ impl SitePath {
         }
     }
 
+    /// The same file name with `suffix` appended (`a.css` → `a.css.br`).
+    pub fn with_suffix(&self, suffix: &str) -> SitePath {
+        let mut sibling = self.clone();
+        if let Some(last) = sibling.segments.last_mut() {
+            last.push_str(suffix);
+        }
+        sibling
+    }
+
+    /// Whether a segment starts with a dot (`/.git/config`, `/a/.env`);
+    /// `/.well-known/` (RFC 8615) is public by definition and does not count.
+    pub fn is_hidden(&self) -> bool {
+        self.segments
+            .iter()
+            .enumerate()
+            .any(|(i, segment)| segment.starts_with('.') && !(i == 0 && segment == ".well-known"))
+    }
+
     /// The path relative to the root, `/`-separated, `.` for the root itself:
     /// the form `wasi:filesystem` `open-at` takes.
     pub fn relative(&self) -> String {
@@ -186,6 +204,24 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(SitePath::parse(path), Err(expected), "{path:?}");
         }
+    }
+
+    #[test]
+    fn hidden_paths_and_suffixes() {
+        let hidden = |path: &str| SitePath::parse(path).unwrap().is_hidden();
+        assert!(
+            hidden("/.env")
+                && hidden("/.git/config")
+                && hidden("/a/.htaccess")
+                && hidden("/a/.b/c")
+        );
+        assert!(!hidden("/") && !hidden("/a.b/c.d") && !hidden("/.well-known/security.txt"));
+        assert!(
+            hidden("/a/.well-known/x"),
+            "only the top-level .well-known is public"
+        );
+        let css = SitePath::parse("/css/site.css").unwrap();
+        assert_eq!(css.with_suffix(".br").relative(), "css/site.css.br");
     }
 
     #[test]

@@ -1,71 +1,270 @@
-//! Static files: a checked path to a file below the root (a directory to its
-//! `index.html`), its Content-Type, and the site's own 404 page.
+//! Static files over HTTP: a checked path to a file below the root (a
+//! directory to its `index.html`, or to its listing when enabled), then what
+//! a good static server does with it — Content-Type, validators and
+//! conditional requests (304/412), ranges (206/416), precompressed sidecars,
+//! Cache-Control — and the site's own 404 page.
 
+use crate::conditional::{self, Precondition, Validators};
+use crate::encoding::{self, Choice, Coding};
 use crate::error::Error;
-use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::html;
-use crate::response::{self, Body, Response, TEXT_HTML};
+use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::range::{self, Ranges};
+use crate::response::{self, Body, Response, Segment, TEXT_HTML};
+use crate::settings::Settings;
 use crate::site_path::SitePath;
-use http::header::{HeaderValue, LOCATION};
-use http::{StatusCode, Uri};
+use crate::{html, listing};
+use headers::{HeaderMapExt, LastModified};
+use http::header::{
+    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, HeaderName,
+    HeaderValue, LOCATION, RANGE, VARY,
+};
+use http::request::Parts;
+use http::{HeaderMap, Method, StatusCode, Uri};
 use mime_guess::mime;
+use std::fmt::Write as _;
 
 pub const INDEX_FILE: &str = "index.html";
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
 
-/// The `GET` answer for the request target `uri`.
-pub fn get<R: StaticFs>(root: &R, uri: &Uri) -> Result<Response<R::File>, Error> {
-    let path = SitePath::parse(uri.path())?;
+/// The answer to `GET` (or `HEAD`) for a static path.
+pub fn get<R: StaticFs>(
+    root: &R,
+    request: &Parts,
+    settings: &Settings,
+) -> Result<Response<R::File>, Error> {
+    let path = SitePath::parse(request.uri.path())?;
+    if path.is_hidden() && !settings.dotfiles {
+        return Err(Error::NotFound);
+    }
     match root.open(&path)? {
         // `/page.html/` names a directory that is a file: nothing there.
         Entry::File { .. } if path.has_trailing_slash() => Err(Error::NotFound),
-        Entry::File { file, meta } => Ok(file_response(
-            StatusCode::OK,
-            file,
-            meta,
-            content_type(path.file_name()),
-        )),
-        Entry::Directory if !path.has_trailing_slash() => Ok(redirect_to_directory(uri)),
-        Entry::Directory => match root.open(&path.child(INDEX_FILE))? {
-            Entry::File { file, meta } => Ok(file_response(
-                StatusCode::OK,
-                file,
-                meta,
-                HeaderValue::from_static(TEXT_HTML),
-            )),
-            Entry::Directory => Err(Error::NotFound),
-        },
+        Entry::File { file, meta } => serve_file(root, request, settings, &path, file, meta),
+        Entry::Directory if !path.has_trailing_slash() => Ok(redirect_to_directory(&request.uri)),
+        Entry::Directory => {
+            let index = path.child(INDEX_FILE);
+            match root.open(&index) {
+                Ok(Entry::File { file, meta }) => {
+                    serve_file(root, request, settings, &index, file, meta)
+                }
+                Ok(Entry::Directory) | Err(FsError::NotFound) if settings.listing => {
+                    listing::page(root, &path, settings)
+                }
+                Ok(Entry::Directory) | Err(FsError::NotFound) => Err(Error::NotFound),
+                Err(error) => Err(error.into()),
+            }
+        }
     }
 }
 
 /// The 404 answer: the site's `NotFound.html` when it has one, else ours.
 pub fn not_found<R: StaticFs>(root: &R) -> Response<R::File> {
-    match root.open(&SitePath::root().child(NOT_FOUND_FILE)) {
-        Ok(Entry::File { file, meta }) => file_response(
-            StatusCode::NOT_FOUND,
-            file,
-            meta,
-            HeaderValue::from_static(TEXT_HTML),
-        ),
+    let mut response = match root.open(&SitePath::root().child(NOT_FOUND_FILE)) {
+        Ok(Entry::File { file, meta }) => {
+            let body = Body::File {
+                file,
+                offset: 0,
+                len: meta.len,
+            };
+            response::with_body(
+                StatusCode::NOT_FOUND,
+                HeaderValue::from_static(TEXT_HTML),
+                body,
+            )
+        }
         _ => response::html(
             StatusCode::NOT_FOUND,
             html::error_page(StatusCode::NOT_FOUND, &Error::NotFound.public_message()),
         ),
+    };
+    set(response.headers_mut(), CACHE_CONTROL, "no-cache".to_owned());
+    response
+}
+
+/// One file, as the request's preconditions, ranges and accepted codings
+/// select it.
+fn serve_file<R: StaticFs>(
+    root: &R,
+    request: &Parts,
+    settings: &Settings,
+    path: &SitePath,
+    file: R::File,
+    meta: FileMeta,
+) -> Result<Response<R::File>, Error> {
+    let content_type = content_type(path.file_name());
+    let mut sidecars: Vec<(Coding, R::File, FileMeta)> = Coding::ALL
+        .into_iter()
+        .filter_map(
+            |coding| match root.open(&path.with_suffix(coding.extension())) {
+                Ok(Entry::File { file, meta }) => Some((coding, file, meta)),
+                _ => None,
+            },
+        )
+        .collect();
+    let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
+    let (file, meta, coding) =
+        match encoding::choose(accept_encoding(&request.headers).as_deref(), &available) {
+            Choice::Identity => (file, meta, None),
+            Choice::Coded(chosen) => {
+                let index = sidecars
+                    .iter()
+                    .position(|(coding, ..)| *coding == chosen)
+                    .expect("chosen from these");
+                let (coding, file, meta) = sidecars.swap_remove(index);
+                (file, meta, Some(coding))
+            }
+            Choice::NotAcceptable => return Err(Error::NotAcceptable),
+        };
+
+    let validators = Validators::new(&meta, coding.map(Coding::token));
+    // What every answer about this representation carries, 304s included.
+    let mut headers = HeaderMap::new();
+    headers.typed_insert(validators.etag.clone());
+    if let Some(modified) = validators.last_modified {
+        headers.typed_insert(LastModified::from(modified));
+    }
+    set(
+        &mut headers,
+        CACHE_CONTROL,
+        cache_control(&content_type, settings),
+    );
+    if !available.is_empty() {
+        set(&mut headers, VARY, "Accept-Encoding".to_owned());
+    }
+
+    let range = match conditional::evaluate(&request.method, &request.headers, &validators) {
+        Precondition::NotModified => {
+            let mut response = http::Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            *response.headers_mut() = headers;
+            return Ok(response);
+        }
+        Precondition::Failed => return Err(Error::PreconditionFailed),
+        // Range handling is defined for GET only (RFC 9110 §14.2).
+        Precondition::Proceed { range } => range && request.method == Method::GET,
+    };
+    set(&mut headers, ACCEPT_RANGES, "bytes".to_owned());
+    if let Some(coding) = coding {
+        set(&mut headers, CONTENT_ENCODING, coding.token().to_owned());
+    }
+    let ranges = match request
+        .headers
+        .get(RANGE)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(header) if range => range::resolve(header, meta.len),
+        _ => Ranges::Full,
+    };
+    let len = meta.len;
+    let mut response = match ranges {
+        Ranges::Full => response::with_body(
+            StatusCode::OK,
+            content_type,
+            Body::File {
+                file,
+                offset: 0,
+                len,
+            },
+        ),
+        Ranges::Partial(parts) if parts.len() == 1 => {
+            let (first, last) = parts[0];
+            let body = Body::File {
+                file,
+                offset: first,
+                len: last - first + 1,
+            };
+            let mut response = response::with_body(StatusCode::PARTIAL_CONTENT, content_type, body);
+            set(
+                response.headers_mut(),
+                CONTENT_RANGE,
+                format!("bytes {first}-{last}/{len}"),
+            );
+            response
+        }
+        Ranges::Partial(parts) => multipart(file, &parts, len, &content_type)?,
+        Ranges::Unsatisfiable => {
+            let page = html::error_page(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "The requested range is not in the file.",
+            );
+            let mut response = response::html(StatusCode::RANGE_NOT_SATISFIABLE, page);
+            set(
+                response.headers_mut(),
+                CONTENT_RANGE,
+                format!("bytes */{len}"),
+            );
+            response
+        }
+    };
+    response.headers_mut().extend(headers);
+    Ok(response)
+}
+
+/// Several ranges as `multipart/byteranges` (RFC 9110 §14.6): each part with
+/// its own `Content-Type` and `Content-Range`, the data spliced from the file.
+fn multipart<F>(
+    file: F,
+    parts: &[(u64, u64)],
+    len: u64,
+    content_type: &HeaderValue,
+) -> Result<Response<F>, Error> {
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
+    let mut boundary = String::from("sitebox-");
+    for byte in random {
+        let _ = write!(boundary, "{byte:02x}");
+    }
+    let content_type = content_type.to_str().expect("built from ASCII");
+    let mut segments = Vec::with_capacity(parts.len() * 2 + 1);
+    for (i, &(first, last)) in parts.iter().enumerate() {
+        let separator = if i == 0 { "" } else { "\r\n" };
+        let head = format!(
+            "{separator}--{boundary}\r\nContent-Type: {content_type}\r\nContent-Range: bytes {first}-{last}/{len}\r\n\r\n"
+        );
+        segments.push(Segment::Bytes(head.into_bytes()));
+        segments.push(Segment::File {
+            offset: first,
+            len: last - first + 1,
+        });
+    }
+    segments.push(Segment::Bytes(
+        format!("\r\n--{boundary}--\r\n").into_bytes(),
+    ));
+    let multipart_type =
+        HeaderValue::try_from(format!("multipart/byteranges; boundary={boundary}"))
+            .expect("a boundary of hex digits");
+    Ok(response::with_body(
+        StatusCode::PARTIAL_CONTENT,
+        multipart_type,
+        Body::Multipart { file, segments },
+    ))
+}
+
+/// All `Accept-Encoding` values as one list, or `None` without the header.
+fn accept_encoding(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
+}
+
+/// HTML is revalidated on every use (it names the other assets); other
+/// files may be cached for the configured time.
+fn cache_control(content_type: &HeaderValue, settings: &Settings) -> String {
+    if content_type.as_bytes().starts_with(b"text/html") {
+        "no-cache".to_owned()
+    } else {
+        format!("max-age={}", settings.max_age)
     }
 }
 
-fn file_response<F>(
-    status: StatusCode,
-    file: F,
-    meta: FileMeta,
-    content_type: HeaderValue,
-) -> Response<F> {
-    let body = Body::File {
-        file,
-        offset: 0,
-        len: meta.len,
-    };
-    response::with_body(status, content_type, body)
+fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
+    headers.insert(
+        name,
+        HeaderValue::try_from(value).expect("built from header-safe text"),
+    );
 }
 
 /// `/docs` is a directory: send the client to `/docs/` (query kept) so that
@@ -78,8 +277,7 @@ fn redirect_to_directory<F>(uri: &Uri) -> Response<F> {
         None => format!("{}/", uri.path()),
     };
     let mut response = response::empty(StatusCode::PERMANENT_REDIRECT);
-    let location = HeaderValue::try_from(location).expect("a valid URI path is a valid header");
-    response.headers_mut().insert(LOCATION, location);
+    set(response.headers_mut(), LOCATION, location);
     response
 }
 
@@ -102,143 +300,4 @@ pub fn content_type(file_name: Option<&str>) -> HeaderValue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fs::memory::MemoryFs;
-    use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-
-    fn site() -> MemoryFs {
-        MemoryFs::default()
-            .with("index.html", "<h1>home</h1>")
-            .with("index.css", "h1 { color: red; }")
-            .with("my page.html", "spaces")
-            .with("docs/index.html", "docs")
-            .with("empty/readme.txt", "no index here")
-            .with("NotFound.html", "custom 404")
-    }
-
-    fn get_path(root: &MemoryFs, target: &str) -> Result<Response<Vec<u8>>, Error> {
-        get(root, &target.parse().unwrap())
-    }
-
-    fn body(response: &Response<Vec<u8>>) -> &[u8] {
-        match response.body() {
-            Body::File {
-                file,
-                offset: 0,
-                len,
-            } => {
-                assert_eq!(*len as usize, file.len());
-                file
-            }
-            Body::Bytes(bytes) => bytes,
-            other => panic!("unexpected body {other:?}"),
-        }
-    }
-
-    fn header(response: &Response<Vec<u8>>, name: http::header::HeaderName) -> &str {
-        response.headers()[name].to_str().unwrap()
-    }
-
-    #[test]
-    fn root_serves_index_html() {
-        let response = get_path(&site(), "/").unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(header(&response, CONTENT_TYPE), "text/html; charset=utf-8");
-        assert_eq!(header(&response, CONTENT_LENGTH), "13");
-        assert_eq!(body(&response), b"<h1>home</h1>");
-    }
-
-    #[test]
-    fn files_get_their_type_and_length() {
-        let response = get_path(&site(), "/index.css?v=3").unwrap();
-        assert_eq!(header(&response, CONTENT_TYPE), "text/css; charset=utf-8");
-        assert_eq!(header(&response, CONTENT_LENGTH), "18");
-        assert_eq!(body(&response), b"h1 { color: red; }");
-    }
-
-    #[test]
-    fn percent_encoded_names_are_found() {
-        let response = get_path(&site(), "/my%20page.html").unwrap();
-        assert_eq!(body(&response), b"spaces");
-    }
-
-    #[test]
-    fn directories_serve_their_index() {
-        assert_eq!(body(&get_path(&site(), "/docs/").unwrap()), b"docs");
-        assert_eq!(get_path(&site(), "/empty/").unwrap_err(), Error::NotFound);
-    }
-
-    #[test]
-    fn directory_without_slash_redirects_keeping_the_query() {
-        let response = get_path(&site(), "/docs?lang=en").unwrap();
-        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
-        assert_eq!(header(&response, LOCATION), "/docs/?lang=en");
-        assert_eq!(header(&response, CONTENT_LENGTH), "0");
-    }
-
-    #[test]
-    fn missing_and_misnamed_paths_are_not_found() {
-        assert_eq!(
-            get_path(&site(), "/nope.html").unwrap_err(),
-            Error::NotFound
-        );
-        assert_eq!(
-            get_path(&site(), "/index.css/").unwrap_err(),
-            Error::NotFound
-        );
-    }
-
-    #[test]
-    fn hostile_paths_are_bad_requests() {
-        for target in [
-            "/../secret",
-            "/%2e%2e/secret",
-            "/..%2fsecret",
-            "//etc/passwd",
-        ] {
-            let error = get_path(&site(), target).unwrap_err();
-            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{target}");
-        }
-    }
-
-    #[test]
-    fn forbidden_entries_stay_forbidden() {
-        let root = site().with("link", "outside").forbid("link");
-        assert_eq!(
-            get_path(&root, "/link").unwrap_err().status(),
-            StatusCode::FORBIDDEN
-        );
-    }
-
-    #[test]
-    fn not_found_uses_the_site_page_or_ours() {
-        let custom = not_found(&site());
-        assert_eq!(custom.status(), StatusCode::NOT_FOUND);
-        assert_eq!(body(&custom), b"custom 404");
-        assert_eq!(header(&custom, CONTENT_TYPE), "text/html; charset=utf-8");
-
-        let builtin = not_found(&MemoryFs::default());
-        assert_eq!(builtin.status(), StatusCode::NOT_FOUND);
-        assert!(String::from_utf8_lossy(body(&builtin)).contains("404 Not Found"));
-    }
-
-    #[test]
-    fn content_types() {
-        let cases = [
-            (Some("a.html"), "text/html; charset=utf-8"),
-            (Some("a.css"), "text/css; charset=utf-8"),
-            (Some("a.js"), "text/javascript; charset=utf-8"),
-            (Some("a.svg"), "image/svg+xml; charset=utf-8"),
-            (Some("logo.png"), "image/png"),
-            (Some("a.wasm"), "application/wasm"),
-            (Some("a.json"), "application/json"),
-            (Some("archive.unknownext"), "application/octet-stream"),
-            (Some("Makefile"), "application/octet-stream"),
-            (None, "application/octet-stream"),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(content_type(name), expected, "{name:?}");
-        }
-    }
-}
+mod tests;

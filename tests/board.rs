@@ -259,10 +259,10 @@ async fn bad_posts_get_clear_errors_and_store_nothing(server: &Server) {
 
 async fn other_methods_are_refused_with_allow(server: &Server) {
     let cases = [
-        (Method::PUT, "/board", "GET, HEAD, POST"),
-        (Method::DELETE, "/board", "GET, HEAD, POST"),
-        (Method::GET, "/board/clear", "POST"),
-        (Method::PATCH, "/board/clear", "POST"),
+        (Method::PUT, "/board", "GET, HEAD, POST, OPTIONS"),
+        (Method::DELETE, "/board", "GET, HEAD, POST, OPTIONS"),
+        (Method::GET, "/board/clear", "POST, OPTIONS"),
+        (Method::PATCH, "/board/clear", "POST, OPTIONS"),
     ];
     for (method, target, allow) in cases {
         let reply = client::request(server.addr, method.clone(), target, &[]).await;

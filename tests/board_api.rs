@@ -192,9 +192,13 @@ async fn bad_input_gets_json_errors(server: &Server) {
     );
 
     let methods = [
-        (Method::PUT, "/api/messages", "GET, HEAD, POST, DELETE"),
-        (Method::POST, "/api/messages/1", "GET, HEAD"),
-        (Method::DELETE, "/api/messages/1", "GET, HEAD"),
+        (
+            Method::PUT,
+            "/api/messages",
+            "GET, HEAD, POST, DELETE, OPTIONS",
+        ),
+        (Method::POST, "/api/messages/1", "GET, HEAD, OPTIONS"),
+        (Method::DELETE, "/api/messages/1", "GET, HEAD, OPTIONS"),
     ];
     for (method, target, allow) in methods {
         let reply = client::request(server.addr, method.clone(), target, &[]).await;

@@ -155,7 +155,7 @@ async fn missing_files_get_the_not_found_page(server: &Server) {
 }
 
 async fn other_methods_are_not_allowed(server: &Server) {
-    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"] {
+    for method in ["POST", "PUT", "DELETE", "PATCH", "TRACE"] {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         for target in ["/", "/index.css", "/missing"] {
             let reply = request(server.addr, method.clone(), target, &[]).await;
@@ -164,10 +164,46 @@ async fn other_methods_are_not_allowed(server: &Server) {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "{method} {target}"
             );
-            assert_eq!(reply.header("allow"), "GET, HEAD", "{method} {target}");
+            assert_eq!(
+                reply.header("allow"),
+                "GET, HEAD, OPTIONS",
+                "{method} {target}"
+            );
             assert!(
                 reply.text().contains("405"),
                 "{method} {target} explains itself"
+            );
+        }
+    }
+}
+
+async fn options_and_unknown_methods(server: &Server) {
+    for (target, allow) in [
+        ("/", "GET, HEAD, OPTIONS"),
+        ("/index.css", "GET, HEAD, OPTIONS"),
+        ("/board", "GET, HEAD, POST, OPTIONS"),
+        ("/api/messages", "GET, HEAD, POST, DELETE, OPTIONS"),
+    ] {
+        let reply = request(server.addr, Method::OPTIONS, target, &[]).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "OPTIONS {target}");
+        assert_eq!(reply.header("allow"), allow, "OPTIONS {target}");
+        assert!(reply.body.is_empty());
+    }
+    let (status, head, _) = client::raw(server.addr, "OPTIONS * HTTP/1.1\r\nHost: test");
+    assert_eq!(status, 204, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("allow: get, head, post, delete, options"),
+        "{head}"
+    );
+    for method in ["BREW", "PROPFIND", "FOO"] {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        for target in ["/", "/board", "/api/messages"] {
+            let reply = request(server.addr, method.clone(), target, &[]).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_IMPLEMENTED,
+                "{method} {target}"
             );
         }
     }
@@ -194,6 +230,7 @@ crate::on_each_backend!(
     directory_without_slash_redirects,
     missing_files_get_the_not_found_page,
     other_methods_are_not_allowed,
+    options_and_unknown_methods,
     symlinks_inside_the_root_are_followed,
 );
 

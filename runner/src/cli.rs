@@ -1,6 +1,6 @@
 //! The `sitebox` command line: flags to `Config`, logging, and the exit code.
 
-use crate::{ComponentSource, Config};
+use crate::{ComponentSource, Config, SiteOptions};
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::io::IsTerminal;
@@ -40,6 +40,21 @@ pub struct Args {
     #[arg(long, value_name = "MIB", default_value_t = (Config::DEFAULT_MAX_INSTANCE_MEMORY >> 20) as u32,
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_memory: u32,
+
+    /// Cache-Control max-age for files other than HTML, in seconds (HTML is
+    /// always revalidated: no-cache).
+    #[arg(long, value_name = "SECONDS", default_value_t = SiteOptions::default().max_age)]
+    pub max_age: u64,
+
+    /// List the contents of directories that have no index.html (otherwise
+    /// they are a 404).
+    #[arg(long)]
+    pub listing: bool,
+
+    /// Serve files and directories whose names start with a dot (otherwise
+    /// they are a 404; /.well-known/ is always served).
+    #[arg(long)]
+    pub dotfiles: bool,
 }
 
 impl Args {
@@ -49,6 +64,11 @@ impl Args {
             config.component = ComponentSource::File(path.clone());
         }
         config.max_instance_memory = (self.max_memory as usize) << 20;
+        config.site = SiteOptions {
+            max_age: self.max_age,
+            listing: self.listing,
+            dotfiles: self.dotfiles,
+        };
         config
     }
 }
@@ -123,12 +143,25 @@ mod tests {
             "x.wasm",
             "--max-memory",
             "16",
+            "--max-age",
+            "60",
+            "--listing",
+            "--dotfiles",
         ])
         .unwrap();
         let config = args.config();
         assert_eq!(args.addr.to_string(), "::1");
         assert_eq!(config.component, ComponentSource::File("x.wasm".into()));
         assert_eq!(config.max_instance_memory, 16 << 20);
+        let site = SiteOptions {
+            max_age: 60,
+            listing: true,
+            dotfiles: true,
+        };
+        assert_eq!(config.site, site);
+        let environment = site.environment();
+        assert!(environment.contains(&("SITEBOX_MAX_AGE".to_owned(), "60".to_owned())));
+        assert!(environment.contains(&("SITEBOX_LISTING".to_owned(), "1".to_owned())));
     }
 
     #[test]

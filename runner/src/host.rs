@@ -27,6 +27,8 @@ pub struct Host {
     pre: ProxyPre<RequestState>,
     static_dir: PathBuf,
     data_dir: PathBuf,
+    /// The component's settings, as its environment.
+    environment: Vec<(String, String)>,
     /// One permit per instance the pool can hold: a burst waits here instead
     /// of failing to instantiate.
     slots: Arc<Semaphore>,
@@ -63,6 +65,7 @@ impl Host {
             pre,
             static_dir,
             data_dir,
+            environment: config.site.environment(),
             slots: Arc::new(Semaphore::new(config.max_instances as usize)),
         })
     }
@@ -113,6 +116,7 @@ impl Host {
         let wasi = WasiCtx::builder()
             .stdout(GuestOutput::Stdout)
             .stderr(GuestOutput::Stderr)
+            .envs(&self.environment)
             // File operations run on the calling thread instead of a hop to
             // tokio's blocking pool and back: on the board's page (about a
             // hundred small operations) that is 1.6 ms instead of 23 ms

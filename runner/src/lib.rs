@@ -37,6 +37,42 @@ pub struct Config {
     pub max_instance_memory: usize,
     /// How many instances may run at once; further requests wait for a slot.
     pub max_instances: u32,
+    /// What the component does with the site, handed over as environment
+    /// variables (the component's `settings` module reads them).
+    pub site: SiteOptions,
+}
+
+/// The component's settings (`SITEBOX_*` environment variables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteOptions {
+    /// `Cache-Control: max-age` for assets other than HTML, in seconds.
+    pub max_age: u64,
+    /// List directories that have no `index.html`.
+    pub listing: bool,
+    /// Serve names starting with a dot.
+    pub dotfiles: bool,
+}
+
+impl Default for SiteOptions {
+    fn default() -> Self {
+        SiteOptions {
+            max_age: 3600,
+            listing: false,
+            dotfiles: false,
+        }
+    }
+}
+
+impl SiteOptions {
+    /// The environment the component reads these from.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+        vec![
+            ("SITEBOX_MAX_AGE".to_owned(), self.max_age.to_string()),
+            ("SITEBOX_LISTING".to_owned(), flag(self.listing)),
+            ("SITEBOX_DOTFILES".to_owned(), flag(self.dotfiles)),
+        ]
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +93,7 @@ impl Config {
             component: ComponentSource::Embedded,
             max_instance_memory: Self::DEFAULT_MAX_INSTANCE_MEMORY,
             max_instances: Self::DEFAULT_MAX_INSTANCES,
+            site: SiteOptions::default(),
         }
     }
 }

@@ -27,6 +27,9 @@ fn help_lists_every_flag() {
         "--data",
         "--component",
         "--max-memory",
+        "--max-age",
+        "--listing",
+        "--dotfiles",
         "--help",
         "--version",
     ] {

@@ -2,9 +2,10 @@
 //! directory as the board's `Dir`, both on `wasi:filesystem`.
 
 use crate::file_store::{Dir, DirError};
-use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::fs::{DirEntry, Entry, FileMeta, FsError, StaticFs};
 use crate::site_path::SitePath;
 use std::time::{Duration, SystemTime};
+use wasi::clocks::wall_clock::Datetime;
 use wasi::filesystem::types::{
     Descriptor, DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
 };
@@ -46,6 +47,45 @@ impl WasiDir {
 
 impl StaticFs for WasiDir {
     type File = Descriptor;
+
+    fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError> {
+        let dir = self
+            .descriptor()
+            .and_then(|root| {
+                let flags = OpenFlags::DIRECTORY;
+                root.open_at(
+                    PathFlags::SYMLINK_FOLLOW,
+                    &path.relative(),
+                    flags,
+                    DescriptorFlags::READ,
+                )
+            })
+            .map_err(fs_error)?;
+        let stream = dir.read_directory().map_err(fs_error)?;
+        let mut entries = Vec::new();
+        while let Some(entry) = stream.read_directory_entry().map_err(fs_error)? {
+            // Stat through symlinks; one that leads out of the root is refused
+            // by the host and left out of the listing.
+            let Ok(stat) = dir.stat_at(PathFlags::SYMLINK_FOLLOW, &entry.name) else {
+                continue;
+            };
+            let is_dir = match stat.type_ {
+                DescriptorType::Directory => true,
+                DescriptorType::RegularFile => false,
+                _ => continue,
+            };
+            let meta = FileMeta {
+                len: stat.size,
+                modified: stat.data_modification_timestamp.map(system_time),
+            };
+            entries.push(DirEntry {
+                name: entry.name,
+                is_dir,
+                meta,
+            });
+        }
+        Ok(entries)
+    }
 
     fn open(&self, path: &SitePath) -> Result<Entry<Descriptor>, FsError> {
         let file = self
@@ -160,6 +200,10 @@ impl Dir for WasiDir {
             .map_err(dir_error)?;
         dir.sync().map_err(dir_error)
     }
+}
+
+fn system_time(time: Datetime) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::new(time.seconds, time.nanoseconds)
 }
 
 fn dir_error(code: ErrorCode) -> DirError {

@@ -11,6 +11,7 @@ use crate::file_store::FileStore;
 use crate::html;
 use crate::response;
 use crate::router::{self, Site};
+use crate::settings::Settings;
 use dir::WasiDir;
 use http::StatusCode;
 use send::{send, stream_error};
@@ -60,9 +61,14 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
             Ok(request) => {
                 let mut preopens = wasi::filesystem::preopens::get_directories();
                 let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
+                let (settings, warnings) = Settings::from_env(|name| std::env::var(name).ok());
+                for warning in warnings {
+                    eprintln!("sitebox: {warning}; using the default");
+                }
                 let site = Site {
                     static_root: take(STATIC_PREOPEN),
                     store: FileStore::new(take(DATA_PREOPEN)),
+                    settings,
                 };
                 router::handle(request, &site)
             }
@@ -93,9 +99,10 @@ fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, 
         Method::Other(name) => http::Method::from_bytes(name.as_bytes()).map_err(|_| ())?,
     };
     let target = request.path_with_query().unwrap_or_else(|| "/".to_owned());
-    // An absolute URI, so the core knows its own origin (for same-origin checks).
+    // An absolute URI, so the core knows its own origin (for same-origin
+    // checks); `OPTIONS *` stays as it is.
     let uri = match (request.scheme(), request.authority()) {
-        (Some(scheme), Some(authority)) => {
+        (Some(scheme), Some(authority)) if target.starts_with('/') => {
             let scheme = match scheme {
                 Scheme::Http => "http".to_owned(),
                 Scheme::Https => "https".to_owned(),

@@ -1,7 +1,7 @@
 //! Writing the response: headers and status, then the body — bytes in
 //! `check-write`-sized writes, files spliced host-side.
 
-use crate::response::{Body, Response};
+use crate::response::{Body, Response, Segment};
 use wasi::filesystem::types::Descriptor;
 use wasi::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};
@@ -40,6 +40,12 @@ pub fn send(response: Response<Descriptor>, response_out: ResponseOutparam) {
         Body::Empty => Ok(()),
         Body::Bytes(bytes) => write_all(&stream, &bytes),
         Body::File { file, offset, len } => splice_file(&stream, &file, offset, len),
+        Body::Multipart { file, segments } => {
+            segments.iter().try_for_each(|segment| match segment {
+                Segment::Bytes(bytes) => write_all(&stream, bytes),
+                Segment::File { offset, len } => splice_file(&stream, &file, *offset, *len),
+            })
+        }
     };
     drop(stream);
     match written {

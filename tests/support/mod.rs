@@ -6,7 +6,7 @@
 
 pub mod client;
 
-use sitebox_runner::Config;
+use sitebox_runner::{Config, SiteOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -52,6 +52,13 @@ impl TestSite {
         link(&site.secret_file, "escape-absolute.txt");
         link(Path::new(".."), "escape-dir");
         link(Path::new("index.css"), "inside-link.css");
+        site.write(".hidden", "dotfile");
+        site.write(".git/config", "[core]");
+        site.write(
+            ".well-known/security.txt",
+            "Contact: mailto:security@example.com",
+        );
+        site.write("sub/.env", "SECRET=1");
         site
     }
 
@@ -130,6 +137,20 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     }
 }
 
+/// Both backends (the second only when wasmtime is installed) over `site`,
+/// with the component's settings `options`.
+pub fn start_servers(site: &TestSite, options: SiteOptions) -> Vec<(Backend, SocketAddr)> {
+    let config = Config {
+        site: options.clone(),
+        ..site.config()
+    };
+    let mut servers = vec![(Backend::Runner, start_runner(config))];
+    if let Some(addr) = start_wasmtime_serve_with(site, embedded_component(), &options) {
+        servers.push((Backend::WasmtimeServe, addr));
+    }
+    servers
+}
+
 /// A server of its own for `backend`, over a new `TestSite::new()` site (an
 /// empty board), for tests that change state.
 pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
@@ -167,6 +188,16 @@ pub fn start_runner(config: Config) -> SocketAddr {
 /// it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
 /// `CI=true` that is a failure instead.
 pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketAddr> {
+    start_wasmtime_serve_with(site, component, &SiteOptions::default())
+}
+
+/// `start_wasmtime_serve` with the component's settings passed as `--env`,
+/// as a user of `wasmtime serve` would.
+pub fn start_wasmtime_serve_with(
+    site: &TestSite,
+    component: &Path,
+    options: &SiteOptions,
+) -> Option<SocketAddr> {
     if !wasmtime_installed() {
         return None;
     }
@@ -177,7 +208,11 @@ pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketA
         .arg("--dir")
         .arg(format!("{}::/static", site.static_dir.display()))
         .arg("--dir")
-        .arg(format!("{}::/data", site.data_dir.display()))
+        .arg(format!("{}::/data", site.data_dir.display()));
+    for (name, value) in options.environment() {
+        command.arg("--env").arg(format!("{name}={value}"));
+    }
+    command
         .arg(component)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

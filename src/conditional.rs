@@ -1,0 +1,267 @@
+//! Validators (`ETag`, `Last-Modified`) and conditional requests, evaluated
+//! in the order RFC 9110 §13.2.2 gives: `If-Match`, else
+//! `If-Unmodified-Since`; then `If-None-Match`, else `If-Modified-Since`;
+//! then `If-Range` for a range. Header parsing and comparison come from the
+//! `headers` crate.
+
+use crate::fs::FileMeta;
+use headers::{ETag, HeaderMapExt, IfMatch, IfModifiedSince, IfNoneMatch, IfUnmodifiedSince};
+use http::header::IF_RANGE;
+use http::{HeaderMap, Method};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What identifies one representation of a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validators {
+    /// Strong: from the size and the modification time to the nanosecond,
+    /// plus the content coding, so every representation has its own.
+    pub etag: ETag,
+    /// Whole seconds, as the header carries them.
+    pub last_modified: Option<SystemTime>,
+}
+
+impl Validators {
+    pub fn new(meta: &FileMeta, coding: Option<&str>) -> Validators {
+        let since_epoch = meta
+            .modified
+            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        let mut tag = format!(
+            "\"{:x}-{:x}-{:x}",
+            meta.len,
+            since_epoch.as_secs(),
+            since_epoch.subsec_nanos()
+        );
+        if let Some(coding) = coding {
+            tag.push('-');
+            tag.push_str(coding);
+        }
+        tag.push('"');
+        Validators {
+            etag: tag
+                .parse()
+                .expect("hex digits and a coding name make a valid entity tag"),
+            last_modified: meta
+                .modified
+                .map(|_| UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Answer normally; `range` says whether a `Range` header may be honoured
+    /// (`If-Range`, when present, still matches).
+    Proceed { range: bool },
+    /// 304 Not Modified.
+    NotModified,
+    /// 412 Precondition Failed.
+    Failed,
+}
+
+/// Evaluates the request's preconditions against the representation.
+/// Malformed conditional headers are ignored, as if absent.
+pub fn evaluate(method: &Method, headers: &HeaderMap, validators: &Validators) -> Precondition {
+    let etag = &validators.etag;
+    let safe = method == Method::GET || method == Method::HEAD;
+    if let Some(if_match) = headers.typed_get::<IfMatch>() {
+        if !if_match.precondition_passes(etag) {
+            return Precondition::Failed;
+        }
+    } else if let (Some(since), Some(modified)) = (
+        headers.typed_get::<IfUnmodifiedSince>(),
+        validators.last_modified,
+    ) && !since.precondition_passes(modified)
+    {
+        return Precondition::Failed;
+    }
+    if let Some(if_none_match) = headers.typed_get::<IfNoneMatch>() {
+        if !if_none_match.precondition_passes(etag) {
+            return if safe {
+                Precondition::NotModified
+            } else {
+                Precondition::Failed
+            };
+        }
+    } else if let (true, Some(since), Some(modified)) = (
+        safe,
+        headers.typed_get::<IfModifiedSince>(),
+        validators.last_modified,
+    ) && !since.is_modified(modified)
+    {
+        return Precondition::NotModified;
+    }
+    Precondition::Proceed {
+        range: if_range_matches(headers, validators),
+    }
+}
+
+/// `If-Range` holds if absent, or if it names this representation exactly:
+/// a strong `ETag` match, or the very `Last-Modified` date.
+fn if_range_matches(headers: &HeaderMap, validators: &Validators) -> bool {
+    let Some(value) = headers.get(IF_RANGE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let value = value.trim();
+    if value.starts_with('"') || value.starts_with("W/") {
+        return value
+            .parse::<ETag>()
+            .is_ok_and(|tag| !tag.is_weak() && tag == validators.etag);
+    }
+    match (httpdate::parse_http_date(value), validators.last_modified) {
+        (Ok(date), Some(modified)) => date == modified,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn meta() -> FileMeta {
+        FileMeta {
+            len: 1234,
+            modified: Some(UNIX_EPOCH + Duration::new(1_700_000_000, 5)),
+        }
+    }
+
+    fn check(method: Method, headers: &[(&str, &str)]) -> Precondition {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            map.append(name, HeaderValue::from_str(value).unwrap());
+        }
+        evaluate(&method, &map, &Validators::new(&meta(), None))
+    }
+
+    const PROCEED: Precondition = Precondition::Proceed { range: true };
+    const TAG: &str = "\"4d2-6553f100-5\"";
+    const DATE: &str = "Tue, 14 Nov 2023 22:13:20 GMT";
+
+    /// The header text of an `ETag` (the type has no `Display`).
+    fn text(etag: &ETag) -> String {
+        let mut map = HeaderMap::new();
+        map.typed_insert(etag.clone());
+        map["etag"].to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn validators_differ_by_coding_and_drop_subseconds_from_the_date() {
+        let plain = Validators::new(&meta(), None);
+        assert_eq!(text(&plain.etag), TAG);
+        let br = Validators::new(&meta(), Some("br"));
+        assert_eq!(text(&br.etag), "\"4d2-6553f100-5-br\"");
+        assert_eq!(httpdate::fmt_http_date(plain.last_modified.unwrap()), DATE);
+    }
+
+    #[test]
+    fn if_none_match() {
+        assert_eq!(check(Method::GET, &[]), PROCEED);
+        assert_eq!(
+            check(Method::GET, &[("if-none-match", TAG)]),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            check(Method::HEAD, &[("if-none-match", &format!("W/{TAG}"))]),
+            Precondition::NotModified,
+            "weak comparison"
+        );
+        assert_eq!(
+            check(
+                Method::GET,
+                &[("if-none-match", &format!("\"other\", {TAG}"))]
+            ),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            check(Method::GET, &[("if-none-match", "*")]),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            check(Method::GET, &[("if-none-match", "\"other\"")]),
+            PROCEED
+        );
+        assert_eq!(
+            check(Method::POST, &[("if-none-match", TAG)]),
+            Precondition::Failed
+        );
+    }
+
+    #[test]
+    fn if_modified_since_only_without_if_none_match() {
+        assert_eq!(
+            check(Method::GET, &[("if-modified-since", DATE)]),
+            Precondition::NotModified
+        );
+        assert_eq!(
+            check(
+                Method::GET,
+                &[("if-modified-since", "Tue, 14 Nov 2023 22:13:19 GMT")]
+            ),
+            PROCEED
+        );
+        assert_eq!(
+            check(Method::GET, &[("if-modified-since", "not a date")]),
+            PROCEED
+        );
+        let both = [("if-none-match", "\"other\""), ("if-modified-since", DATE)];
+        assert_eq!(check(Method::GET, &both), PROCEED, "If-None-Match wins");
+    }
+
+    #[test]
+    fn if_match_and_if_unmodified_since() {
+        assert_eq!(check(Method::GET, &[("if-match", TAG)]), PROCEED);
+        assert_eq!(check(Method::GET, &[("if-match", "*")]), PROCEED);
+        assert_eq!(
+            check(Method::GET, &[("if-match", "\"other\"")]),
+            Precondition::Failed
+        );
+        assert_eq!(
+            check(Method::GET, &[("if-match", &format!("W/{TAG}"))]),
+            Precondition::Failed,
+            "strong comparison"
+        );
+        assert_eq!(
+            check(Method::GET, &[("if-unmodified-since", DATE)]),
+            PROCEED
+        );
+        assert_eq!(
+            check(
+                Method::GET,
+                &[("if-unmodified-since", "Mon, 13 Nov 2023 00:00:00 GMT")]
+            ),
+            Precondition::Failed
+        );
+        let both = [
+            ("if-match", TAG),
+            ("if-unmodified-since", "Mon, 13 Nov 2023 00:00:00 GMT"),
+        ];
+        assert_eq!(check(Method::GET, &both), PROCEED, "If-Match wins");
+    }
+
+    #[test]
+    fn if_range() {
+        assert_eq!(check(Method::GET, &[("if-range", TAG)]), PROCEED);
+        assert_eq!(check(Method::GET, &[("if-range", DATE)]), PROCEED);
+        let stale = Precondition::Proceed { range: false };
+        assert_eq!(check(Method::GET, &[("if-range", "\"other\"")]), stale);
+        assert_eq!(
+            check(Method::GET, &[("if-range", &format!("W/{TAG}"))]),
+            stale,
+            "weak tags never match"
+        );
+        assert_eq!(
+            check(
+                Method::GET,
+                &[("if-range", "Wed, 15 Nov 2023 00:00:00 GMT")]
+            ),
+            stale,
+            "only the exact date"
+        );
+        assert_eq!(check(Method::GET, &[("if-range", "garbage")]), stale);
+    }
+}

@@ -1,0 +1,95 @@
+//! `Settings`: what the host configures, read from the component's
+//! environment (the runner sets it from its flags; under `wasmtime serve`,
+//! `--env SITEBOX_MAX_AGE=600` and so on).
+
+/// `Cache-Control: max-age` for assets other than HTML, in seconds.
+pub const MAX_AGE_VAR: &str = "SITEBOX_MAX_AGE";
+/// `1` serves a listing for directories without an `index.html`.
+pub const LISTING_VAR: &str = "SITEBOX_LISTING";
+/// `1` serves files and directories whose names start with a dot.
+pub const DOTFILES_VAR: &str = "SITEBOX_DOTFILES";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub max_age: u64,
+    pub listing: bool,
+    pub dotfiles: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_age: 3600,
+            listing: false,
+            dotfiles: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings through `var`; a value that does not parse keeps
+    /// the default and is reported in the returned warnings.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {
+        let mut settings = Settings::default();
+        let mut warnings = Vec::new();
+        if let Some(value) = var(MAX_AGE_VAR) {
+            match value.trim().parse() {
+                Ok(seconds) => settings.max_age = seconds,
+                Err(_) => warnings.push(format!(
+                    "{MAX_AGE_VAR}={value:?} is not a number of seconds"
+                )),
+            }
+        }
+        for (name, flag) in [
+            (LISTING_VAR, &mut settings.listing),
+            (DOTFILES_VAR, &mut settings.dotfiles),
+        ] {
+            match var(name).as_deref().map(str::trim) {
+                None => {}
+                Some("1" | "true" | "yes" | "on") => *flag = true,
+                Some("0" | "false" | "no" | "off" | "") => *flag = false,
+                Some(other) => warnings.push(format!("{name}={other:?} is not 1 or 0")),
+            }
+        }
+        (settings, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> (Settings, Vec<String>) {
+        Settings::from_env(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(read(&[]), (Settings::default(), vec![]));
+        let (settings, warnings) = read(&[
+            (MAX_AGE_VAR, "600"),
+            (LISTING_VAR, "1"),
+            (DOTFILES_VAR, "true"),
+        ]);
+        assert!(warnings.is_empty());
+        assert_eq!(
+            settings,
+            Settings {
+                max_age: 600,
+                listing: true,
+                dotfiles: true
+            }
+        );
+    }
+
+    #[test]
+    fn bad_values_keep_the_default_and_warn() {
+        let (settings, warnings) = read(&[(MAX_AGE_VAR, "an hour"), (LISTING_VAR, "maybe")]);
+        assert_eq!(settings, Settings::default());
+        assert_eq!(warnings.len(), 2);
+    }
+}

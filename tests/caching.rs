@@ -1,0 +1,212 @@
+//! Validators, conditional requests and Cache-Control over real HTTP: strong
+//! `ETag` and `Last-Modified` on every file; 304 for `If-None-Match` (lists,
+//! `*`, weak comparison) and `If-Modified-Since`; 412 for failing `If-Match`
+//! and `If-Unmodified-Since`; HTML `no-cache`, other files a max-age.
+
+mod support;
+
+use http::{Method, StatusCode};
+use sitebox_runner::SiteOptions;
+use support::client::{self, Reply};
+use support::{Server, TestSite};
+
+async fn get_with(server: &Server, target: &str, headers: &[(&str, &str)]) -> Reply {
+    client::request(server.addr, Method::GET, target, headers).await
+}
+
+async fn every_file_has_validators(server: &Server) {
+    for target in ["/", "/index.css", "/logo.png", "/page.html"] {
+        let reply = client::get(server.addr, target).await;
+        let etag = reply.header("etag");
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"') && etag.len() > 2,
+            "{target}: strong, quoted: {etag}"
+        );
+        let modified = httpdate::parse_http_date(reply.header("last-modified")).unwrap();
+        assert!(modified <= std::time::SystemTime::now(), "{target}");
+        let head = client::head(server.addr, target).await;
+        assert_eq!(
+            head.header("etag"),
+            etag,
+            "{target}: HEAD has the same validators"
+        );
+        assert_eq!(head.header("last-modified"), reply.header("last-modified"));
+    }
+}
+
+async fn if_none_match_gives_304(server: &Server) {
+    let first = client::get(server.addr, "/index.css").await;
+    let etag = first.header("etag").to_owned();
+    let weak = format!("W/{etag}");
+    let list = format!("\"nope\", {etag}, \"other\"");
+    for value in [etag.as_str(), weak.as_str(), list.as_str(), "*"] {
+        for method in [Method::GET, Method::HEAD] {
+            let reply = client::request(
+                server.addr,
+                method.clone(),
+                "/index.css",
+                &[("if-none-match", value)],
+            )
+            .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_MODIFIED,
+                "{method} If-None-Match: {value}"
+            );
+            assert!(reply.body.is_empty());
+            assert_eq!(reply.header("etag"), etag);
+            assert_eq!(reply.header("last-modified"), first.header("last-modified"));
+            assert_eq!(reply.header("cache-control"), first.header("cache-control"));
+        }
+    }
+    let other = get_with(
+        server,
+        "/index.css",
+        &[("if-none-match", "\"nope\", W/\"other\"")],
+    )
+    .await;
+    assert_eq!(
+        (other.status, other.body.len()),
+        (StatusCode::OK, first.body.len())
+    );
+}
+
+async fn if_modified_since_only_without_if_none_match(server: &Server) {
+    let first = client::get(server.addr, "/logo.png").await;
+    let modified = first.header("last-modified").to_owned();
+    let reply = get_with(server, "/logo.png", &[("if-modified-since", &modified)]).await;
+    assert_eq!(reply.status, StatusCode::NOT_MODIFIED);
+    let earlier = httpdate::fmt_http_date(
+        httpdate::parse_http_date(&modified).unwrap() - std::time::Duration::from_secs(1),
+    );
+    assert_eq!(
+        get_with(server, "/logo.png", &[("if-modified-since", &earlier)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_with(server, "/logo.png", &[("if-modified-since", "yesterday")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let both = [
+        ("if-none-match", "\"stale\""),
+        ("if-modified-since", modified.as_str()),
+    ];
+    assert_eq!(
+        get_with(server, "/logo.png", &both).await.status,
+        StatusCode::OK,
+        "If-None-Match wins"
+    );
+}
+
+async fn failing_preconditions_give_412(server: &Server) {
+    let etag = client::get(server.addr, "/page.html")
+        .await
+        .header("etag")
+        .to_owned();
+    assert_eq!(
+        get_with(server, "/page.html", &[("if-match", &etag)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_with(server, "/page.html", &[("if-match", "*")])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let weak = format!("W/{etag}");
+    for header in [
+        ("if-match", "\"stale\""),
+        ("if-match", weak.as_str()),
+        ("if-unmodified-since", "Sat, 01 Jan 2000 00:00:00 GMT"),
+    ] {
+        let reply = get_with(server, "/page.html", &[header]).await;
+        assert_eq!(reply.status, StatusCode::PRECONDITION_FAILED, "{header:?}");
+    }
+}
+
+async fn cache_control_by_type(server: &Server) {
+    for (target, expected) in [
+        ("/", "no-cache"),
+        ("/page.html", "no-cache"),
+        ("/index.css", "max-age=3600"),
+        ("/logo.png", "max-age=3600"),
+        ("/no-such-page", "no-cache"),
+        ("/board", "no-store"),
+        ("/api/messages", "no-store"),
+    ] {
+        assert_eq!(
+            client::get(server.addr, target)
+                .await
+                .header("cache-control"),
+            expected,
+            "{target}"
+        );
+    }
+}
+
+crate::on_each_backend!(
+    shared_server =>
+    every_file_has_validators,
+    if_none_match_gives_304,
+    if_modified_since_only_without_if_none_match,
+    failing_preconditions_give_412,
+    cache_control_by_type,
+);
+
+/// The max-age comes from the runner's flag (the environment under
+/// `wasmtime serve`).
+#[tokio::test]
+async fn max_age_is_configurable() {
+    let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
+    let options = SiteOptions {
+        max_age: 60,
+        ..SiteOptions::default()
+    };
+    for (backend, addr) in support::start_servers(site, options) {
+        assert_eq!(
+            client::get(addr, "/index.css")
+                .await
+                .header("cache-control"),
+            "max-age=60",
+            "{backend:?}"
+        );
+        assert_eq!(
+            client::get(addr, "/").await.header("cache-control"),
+            "no-cache",
+            "{backend:?}"
+        );
+    }
+}
+
+/// A changed file gets a new ETag: the old one no longer yields 304.
+#[tokio::test]
+async fn a_changed_file_has_a_new_etag() {
+    let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
+    for (backend, addr) in support::start_servers(site, SiteOptions::default()) {
+        site.write("changing.txt", format!("version one for {backend:?}"));
+        let old = client::get(addr, "/changing.txt")
+            .await
+            .header("etag")
+            .to_owned();
+        site.write(
+            "changing.txt",
+            format!("version two, longer, for {backend:?}"),
+        );
+        let reply = client::request(
+            addr,
+            Method::GET,
+            "/changing.txt",
+            &[("if-none-match", &old)],
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{backend:?}");
+        assert_ne!(reply.header("etag"), old);
+        assert!(reply.text().starts_with("version two"));
+    }
+}

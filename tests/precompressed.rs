@@ -1,0 +1,160 @@
+//! Precompressed sidecars over real HTTP: `x.js.br`, `.zst`, `.gz` beside
+//! `x.js` are sent when `Accept-Encoding` allows (q-values, `*`,
+//! `identity;q=0`), with `Content-Encoding`, the original's type, their own
+//! length and ETag, and `Vary: Accept-Encoding` on every response for the file.
+
+mod support;
+
+use http::{Method, StatusCode};
+use support::Server;
+use support::client::{self, Reply};
+
+const PLAIN: &[u8] = b"console.log('the plain file, longest of all');";
+const BROTLI: &[u8] = b"brotli bytes";
+const ZSTD: &[u8] = b"zstd bytes!";
+const GZIP: &[u8] = b"gzip bytes, a few more";
+
+/// Sidecar contents are markers, not real compression: the server never
+/// decodes them, it only picks one.
+fn ensure_files(server: &Server) {
+    static WRITTEN: std::sync::Once = std::sync::Once::new();
+    WRITTEN.call_once(|| {
+        server.site.write("app.js", PLAIN);
+        server.site.write("app.js.br", BROTLI);
+        server.site.write("app.js.zst", ZSTD);
+        server.site.write("app.js.gz", GZIP);
+        server.site.write("gzonly.css", "body{}");
+        server.site.write("gzonly.css.gz", "gz");
+    });
+}
+
+async fn get(server: &Server, target: &str, accept: Option<&str>) -> Reply {
+    ensure_files(server);
+    let headers: Vec<(&str, &str)> = accept.map(|a| ("accept-encoding", a)).into_iter().collect();
+    client::request(server.addr, Method::GET, target, &headers).await
+}
+
+async fn the_accepted_sidecar_is_sent(server: &Server) {
+    let cases: [(Option<&str>, &[u8], Option<&str>); 10] = [
+        (None, PLAIN, None),
+        (Some("br"), BROTLI, Some("br")),
+        (Some("gzip, deflate, br, zstd"), BROTLI, Some("br")),
+        (Some("zstd"), ZSTD, Some("zstd")),
+        (Some("gzip"), GZIP, Some("gzip")),
+        (Some("br;q=0.1, gzip;q=0.9"), GZIP, Some("gzip")),
+        (Some("br;q=0, zstd;q=0, gzip;q=0"), PLAIN, None),
+        (Some("deflate"), PLAIN, None),
+        (Some("gzip;q=0.5, identity"), PLAIN, None),
+        (Some("*"), BROTLI, Some("br")),
+    ];
+    for (accept, body, coding) in cases {
+        let reply = get(server, "/app.js", accept).await;
+        assert_eq!(reply.status, StatusCode::OK, "{accept:?}");
+        assert_eq!(&reply.body[..], body, "{accept:?}");
+        assert_eq!(
+            reply.header("content-length"),
+            body.len().to_string(),
+            "{accept:?}"
+        );
+        assert_eq!(
+            reply
+                .headers
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap()),
+            coding,
+            "{accept:?}"
+        );
+        assert_eq!(
+            reply.header("content-type"),
+            "text/javascript; charset=utf-8",
+            "{accept:?}"
+        );
+        assert_eq!(reply.header("vary"), "Accept-Encoding", "{accept:?}");
+    }
+}
+
+async fn each_representation_has_its_own_etag(server: &Server) {
+    let mut tags = Vec::new();
+    for accept in [None, Some("br"), Some("zstd"), Some("gzip")] {
+        let reply = get(server, "/app.js", accept).await;
+        let etag = reply.header("etag").to_owned();
+        assert!(!tags.contains(&etag), "{accept:?} shares an ETag");
+        let headers: Vec<(&str, &str)> = accept
+            .map(|a| ("accept-encoding", a))
+            .into_iter()
+            .chain([("if-none-match", etag.as_str())])
+            .collect();
+        let revalidated = client::request(server.addr, Method::GET, "/app.js", &headers).await;
+        assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED, "{accept:?}");
+        assert_eq!(
+            revalidated.header("vary"),
+            "Accept-Encoding",
+            "{accept:?}: Vary on the 304 too"
+        );
+        tags.push(etag);
+    }
+}
+
+async fn identity_can_be_refused(server: &Server) {
+    let gzip = get(server, "/gzonly.css", Some("gzip, identity;q=0")).await;
+    assert_eq!((gzip.status, gzip.text().as_str()), (StatusCode::OK, "gz"));
+    let refused = get(server, "/gzonly.css", Some("br, identity;q=0")).await;
+    assert_eq!(refused.status, StatusCode::NOT_ACCEPTABLE);
+    let star = get(server, "/gzonly.css", Some("*;q=0")).await;
+    assert_eq!(star.status, StatusCode::NOT_ACCEPTABLE);
+    let plain = get(server, "/gzonly.css", Some("br")).await;
+    assert_eq!(
+        (plain.status, plain.text().as_str()),
+        (StatusCode::OK, "body{}")
+    );
+}
+
+async fn files_without_sidecars_have_no_vary(server: &Server) {
+    let reply = get(server, "/index.css", Some("gzip, br")).await;
+    assert!(reply.headers.get("vary").is_none());
+    assert!(reply.headers.get("content-encoding").is_none());
+}
+
+async fn ranges_apply_to_the_chosen_representation(server: &Server) {
+    ensure_files(server);
+    let headers = [("accept-encoding", "gzip"), ("range", "bytes=0-3")];
+    let reply = client::request(server.addr, Method::GET, "/app.js", &headers).await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&reply.body[..], &GZIP[..4]);
+    assert_eq!(
+        reply.header("content-range"),
+        format!("bytes 0-3/{}", GZIP.len())
+    );
+    assert_eq!(reply.header("content-encoding"), "gzip");
+}
+
+async fn head_matches_get(server: &Server) {
+    let get = get(server, "/app.js", Some("zstd")).await;
+    ensure_files(server);
+    let head = client::request(
+        server.addr,
+        Method::HEAD,
+        "/app.js",
+        &[("accept-encoding", "zstd")],
+    )
+    .await;
+    for name in [
+        "content-length",
+        "content-encoding",
+        "etag",
+        "vary",
+        "content-type",
+    ] {
+        assert_eq!(head.headers.get(name), get.headers.get(name), "{name}");
+    }
+}
+
+crate::on_each_backend!(
+    shared_server =>
+    the_accepted_sidecar_is_sent,
+    each_representation_has_its_own_etag,
+    identity_can_be_refused,
+    files_without_sidecars_have_no_vary,
+    ranges_apply_to_the_chosen_representation,
+    head_matches_get,
+);
