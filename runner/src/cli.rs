@@ -41,6 +41,13 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub max_memory: u32,
 
+    /// Let one instance serve up to N requests instead of one. Faster, but a
+    /// request may see what an earlier one left in the instance's memory;
+    /// 1 (the default) gives every request a fresh instance.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub reuse_instances: u32,
+
     /// Cache-Control max-age for files other than HTML, in seconds (HTML is
     /// always revalidated: no-cache).
     #[arg(long, value_name = "SECONDS", default_value_t = SiteOptions::default().max_age)]
@@ -64,6 +71,7 @@ impl Args {
             config.component = ComponentSource::File(path.clone());
         }
         config.max_instance_memory = (self.max_memory as usize) << 20;
+        config.reuse_instances = self.reuse_instances;
         config.site = SiteOptions {
             max_age: self.max_age,
             listing: self.listing,

@@ -37,6 +37,11 @@ pub struct Config {
     pub max_instance_memory: usize,
     /// How many instances may run at once; further requests wait for a slot.
     pub max_instances: u32,
+    /// How many requests one instance may serve before it is dropped. 1 (the
+    /// default) gives every request a fresh instance; more trades that
+    /// isolation (a request can see what an earlier one left in the
+    /// instance's memory) for speed.
+    pub reuse_instances: u32,
     /// What the component does with the site, handed over as environment
     /// variables (the component's `settings` module reads them).
     pub site: SiteOptions,
@@ -93,6 +98,7 @@ impl Config {
             component: ComponentSource::Embedded,
             max_instance_memory: Self::DEFAULT_MAX_INSTANCE_MEMORY,
             max_instances: Self::DEFAULT_MAX_INSTANCES,
+            reuse_instances: 1,
             site: SiteOptions::default(),
         }
     }

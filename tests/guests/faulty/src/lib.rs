@@ -1,17 +1,25 @@
-//! A test guest that fails on purpose: `/trap` panics (a wasm trap) before
-//! answering, `/trap-mid-body` panics after sending half a body, `/alloc`
-//! grows memory until it cannot; anything else answers 200 "ok".
+//! A test guest that misbehaves on purpose, to prove the runner contains it:
+//! - `/trap` panics (a wasm trap) before answering; `/trap-mid-body` after
+//!   sending half a body;
+//! - `/alloc` grows memory until it cannot;
+//! - `/loop` spins forever before answering; `/loop-mid-body` after sending
+//!   its headers;
+//! - `/sleep?MS` answers "slept" after MS milliseconds (a well-behaved slow
+//!   request);
+//! - `/count` reads the whole request body and answers its length;
+//! - anything else answers 200 "ok".
 
 use wasi::http::types::{
-    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
+    Fields, IncomingBody, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
 struct Faulty;
 
 impl wasi::exports::http::incoming_handler::Guest for Faulty {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
-        let path = request.path_with_query().unwrap_or_default();
-        match path.as_str() {
+        let target = request.path_with_query().unwrap_or_default();
+        let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+        match path {
             "/trap" => panic!("trapping on purpose"),
             "/alloc" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
@@ -25,15 +33,50 @@ impl wasi::exports::http::incoming_handler::Guest for Faulty {
                 stream.blocking_write_and_flush(&[b'x'; 500]).unwrap();
                 panic!("trapping halfway through the body");
             }
-            _ => {
-                let body = respond(response_out, 200, Some(2));
+            "/loop" => spin(),
+            "/loop-mid-body" => {
+                let body = respond(response_out, 200, Some(1000));
                 let stream = body.write().unwrap();
-                stream.blocking_write_and_flush(b"ok").unwrap();
-                drop(stream);
-                OutgoingBody::finish(body, None).unwrap();
+                stream.blocking_write_and_flush(&[b'x'; 10]).unwrap();
+                spin()
             }
+            "/sleep" => {
+                let millis: u64 = query.parse().unwrap_or(1000);
+                wasi::clocks::monotonic_clock::subscribe_duration(millis * 1_000_000).block();
+                answer(response_out, b"slept");
+            }
+            "/count" => {
+                let length = read_body(request.consume().unwrap());
+                answer(response_out, length.to_string().as_bytes());
+            }
+            _ => answer(response_out, b"ok"),
         }
     }
+}
+
+/// Burns CPU forever without calling the host, like a buggy guest would.
+fn spin() -> ! {
+    let mut x: u64 = 1;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+fn read_body(body: IncomingBody) -> u64 {
+    let stream = body.stream().unwrap();
+    let mut length = 0;
+    while let Ok(chunk) = stream.blocking_read(64 << 10) {
+        length += chunk.len() as u64;
+    }
+    length
+}
+
+fn answer(response_out: ResponseOutparam, text: &[u8]) {
+    let body = respond(response_out, 200, Some(text.len() as u64));
+    let stream = body.write().unwrap();
+    stream.blocking_write_and_flush(text).unwrap();
+    drop(stream);
+    OutgoingBody::finish(body, None).unwrap();
 }
 
 fn respond(response_out: ResponseOutparam, status: u16, len: Option<u64>) -> OutgoingBody {
