@@ -195,7 +195,7 @@ fn main() {
         if !wanted(kind) {
             continue;
         }
-        let server = start(kind, &site, &data, component, work.path());
+        let server = start(kind, &site, &data, component, work.path(), &[]);
         eprintln!(
             "== {} on {} (first response after {:.1} ms)",
             kind.name(),
@@ -233,7 +233,40 @@ fn main() {
         results.push((kind, row, rss));
     }
 
-    let table = render(&results, &startups, component, seconds);
+    let runner_starts = wanted(ServerKind::Runner).then(|| {
+        let cache = work.path().join("cache");
+        let cache = cache.to_str().unwrap();
+        let start_with = |args: &[&str]| {
+            let server = start(
+                ServerKind::Runner,
+                &site,
+                &data,
+                component,
+                work.path(),
+                args,
+            );
+            server.startup
+        };
+        let compiling = start_with(&["--no-cache"]);
+        start_with(&["--cache-dir", cache]);
+        let cached = start_with(&["--cache-dir", cache]);
+        eprintln!(
+            "== runner start-up: {:.1} ms compiling, {:.1} ms from the cache",
+            ms(compiling),
+            ms(cached)
+        );
+        (compiling, cached)
+    });
+    let mut table = render(&results, &startups, component, seconds);
+    if let Some((compiling, cached)) = runner_starts {
+        let _ = writeln!(
+            table,
+            "\nRunner start to first response: {:.0} ms compiling the component \
+             (`--no-cache`), {:.0} ms loading it from the cache (second start).",
+            ms(compiling),
+            ms(cached)
+        );
+    }
     println!("{table}");
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     std::fs::create_dir_all(&out).unwrap();
@@ -267,7 +300,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start(kind: ServerKind, site: &Path, data: &Path, component: &Path, work: &Path) -> Running {
+fn start(
+    kind: ServerKind,
+    site: &Path,
+    data: &Path,
+    component: &Path,
+    work: &Path,
+    runner_args: &[&str],
+) -> Running {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let mut command = match kind {
@@ -281,6 +321,7 @@ fn start(kind: ServerKind, site: &Path, data: &Path, component: &Path, work: &Pa
             if kind == ServerKind::RunnerReuse {
                 command.args(["--reuse-instances", "100"]);
             }
+            command.args(runner_args);
             if let Ok(extra) = std::env::var("SITEBOX_BENCH_RUNNER_ARGS") {
                 command.args(extra.split_whitespace());
             }

@@ -1,62 +1,112 @@
-//! The access log: one line per request (method, target, status, body bytes
-//! sent, duration), written when the response body is done with, so the
-//! bytes and the time are those of the whole exchange.
+//! The access log: one line per request, in the Common Log Format (client,
+//! time, request line, status, body bytes sent) or as JSON with the duration
+//! too, written when the response body is done with, so the bytes and the
+//! time are those of the whole exchange. Lines go to `tracing` under the
+//! target `sitebox::access`; the binary sends that target to stdout.
 
+use crate::LogFormat;
+use crate::observed::{FrameObserver, Observed};
 use bytes::Bytes;
-use http::{Method, StatusCode};
-use http_body::{Body, Frame, SizeHint};
-use pin_project_lite::pin_project;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use http::{Method, StatusCode, Version};
+use http_body::Frame;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 /// What the log line needs from the request, taken before it is consumed.
 pub struct RequestLine {
+    format: Option<LogFormat>,
+    peer: SocketAddr,
     method: Method,
     target: String,
+    version: Version,
+    received: jiff::Timestamp,
     start: Instant,
 }
 
 impl RequestLine {
-    pub fn new<B>(request: &http::Request<B>) -> RequestLine {
+    pub fn new<B>(
+        request: &http::Request<B>,
+        peer: SocketAddr,
+        format: Option<LogFormat>,
+    ) -> RequestLine {
         let target = request
             .uri()
             .path_and_query()
             .map_or_else(|| request.uri().to_string(), |p| p.to_string());
         RequestLine {
+            format,
+            peer,
             method: request.method().clone(),
             target,
+            version: request.version(),
+            received: jiff::Timestamp::now(),
             start: Instant::now(),
+        }
+    }
+
+    fn format(&self, status: StatusCode, bytes: u64, aborted: bool) -> Option<String> {
+        let client = self.peer.ip();
+        let (method, target, version) = (&self.method, &self.target, self.version);
+        match self.format? {
+            LogFormat::Common => {
+                let time = self.received.strftime("%d/%b/%Y:%H:%M:%S +0000");
+                let bytes = if bytes == 0 {
+                    "-".to_owned()
+                } else {
+                    bytes.to_string()
+                };
+                let status = status.as_u16();
+                Some(format!(
+                    "{client} - - [{time}] \"{method} {target} {version:?}\" {status} {bytes}"
+                ))
+            }
+            LogFormat::Json => {
+                let line = serde_json::json!({
+                    "time": self.received.to_string(),
+                    "client": client.to_string(),
+                    "method": method.as_str(),
+                    "target": target,
+                    "version": format!("{version:?}"),
+                    "status": status.as_u16(),
+                    "bytes": bytes,
+                    "duration_ms": self.start.elapsed().as_secs_f64() * 1000.0,
+                    "aborted": aborted,
+                });
+                Some(line.to_string())
+            }
         }
     }
 }
 
-pin_project! {
-    /// A response body that counts what it yields and logs the request when
-    /// it is dropped (finished, aborted, or never polled, as for `HEAD`).
-    pub struct LoggedBody<B> {
-        #[pin]
-        inner: B,
-        line: RequestLine,
-        status: StatusCode,
-        bytes: u64,
-        failed: bool,
-    }
+/// The counts for one request's log line, written when the response body is
+/// dropped (finished, aborted, or never polled, as for `HEAD`).
+pub struct AccessRecord {
+    line: RequestLine,
+    status: StatusCode,
+    bytes: u64,
+    failed: bool,
+}
 
-    impl<B> PinnedDrop for LoggedBody<B> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            let elapsed = this.line.start.elapsed();
-            let outcome = if *this.failed { " (body aborted)" } else { "" };
-            tracing::info!(
-                target: "sitebox::access",
-                "{} {} {} {}B {:.2}ms{outcome}",
-                this.line.method,
-                this.line.target,
-                this.status.as_u16(),
-                this.bytes,
-                elapsed.as_secs_f64() * 1000.0,
-            );
+pub type LoggedBody<B> = Observed<B, AccessRecord>;
+
+impl FrameObserver for AccessRecord {
+    fn observe<E>(&mut self, frame: &Option<Result<Frame<Bytes>, E>>) {
+        match frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    self.bytes += data.len() as u64;
+                }
+            }
+            Some(Err(_)) => self.failed = true,
+            None => {}
+        }
+    }
+}
+
+impl Drop for AccessRecord {
+    fn drop(&mut self) {
+        if let Some(line) = self.line.format(self.status, self.bytes, self.failed) {
+            tracing::info!(target: "sitebox::access", "{line}");
         }
     }
 }
@@ -66,42 +116,49 @@ pub fn log_response<B>(
     response: http::Response<B>,
 ) -> http::Response<LoggedBody<B>> {
     let status = response.status();
-    response.map(|inner| LoggedBody {
-        inner,
+    let record = AccessRecord {
         line,
         status,
         bytes: 0,
         failed: false,
-    })
+    };
+    response.map(|inner| Observed::new(inner, record))
 }
 
-impl<B: Body<Data = Bytes>> Body for LoggedBody<B> {
-    type Data = Bytes;
-    type Error = B::Error;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
-        match &frame {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    *this.bytes += data.len() as u64;
-                }
-            }
-            Some(Err(_)) => *this.failed = true,
-            None => {}
-        }
-        Poll::Ready(frame)
+    fn line(format: LogFormat) -> RequestLine {
+        let request = http::Request::get("/a%20b?x=1").body(()).unwrap();
+        let mut line = RequestLine::new(&request, "192.0.2.7:4321".parse().unwrap(), Some(format));
+        line.received = "2026-11-21T08:09:10Z".parse().unwrap();
+        line
     }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+    #[test]
+    fn common_log_format() {
+        let text = line(LogFormat::Common).format(StatusCode::OK, 1234, false);
+        assert_eq!(
+            text.unwrap(),
+            r#"192.0.2.7 - - [21/Nov/2026:08:09:10 +0000] "GET /a%20b?x=1 HTTP/1.1" 200 1234"#
+        );
+        let empty = line(LogFormat::Common).format(StatusCode::NOT_MODIFIED, 0, false);
+        assert!(empty.unwrap().ends_with("\" 304 -"));
     }
 
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+    #[test]
+    fn json_lines() {
+        let text = line(LogFormat::Json)
+            .format(StatusCode::NOT_FOUND, 9, true)
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["time"], "2026-11-21T08:09:10Z");
+        assert_eq!(value["client"], "192.0.2.7");
+        assert_eq!(value["target"], "/a%20b?x=1");
+        assert_eq!(value["status"], 404);
+        assert_eq!(value["bytes"], 9);
+        assert_eq!(value["aborted"], true);
+        assert!(value["duration_ms"].as_f64().unwrap() >= 0.0);
     }
 }

@@ -1,12 +1,13 @@
 //! The `sitebox` command line: flags to `Config`, logging, and the exit code.
 
-use crate::{ComponentSource, Config, SiteOptions};
+use crate::{CompileCache, ComponentSource, Config, Limits, LogFormat, SiteOptions, TlsFiles};
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// Serve a static site (and its message board) from a sandboxed WebAssembly
@@ -34,6 +35,69 @@ pub struct Args {
     /// A wasi:http component to run instead of the built-in sitebox component.
     #[arg(long, value_name = "FILE")]
     pub component: Option<PathBuf>,
+
+    /// Reload the --component file when it changes; requests in flight
+    /// finish on the old one.
+    #[arg(long, requires = "component")]
+    pub watch: bool,
+
+    /// Keep compiled components here, so a restart skips compiling [default:
+    /// wasmtime's cache directory, ~/.cache/wasmtime].
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+
+    /// Compile the component at every start.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1, by ALPN) with this PEM certificate
+    /// chain; needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Most requests running at once, each in its own instance; more wait in
+    /// the queue.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_concurrent,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_concurrent: u32,
+
+    /// Most requests waiting for an instance; beyond that the answer is 503
+    /// with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_queue)]
+    pub max_queue: u32,
+
+    /// How long the component may go without progress: to its answer's
+    /// headers (then 504), and between pieces of the body (then the
+    /// connection is cut). E.g. 30s, 500ms, 2m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration)]
+    pub request_timeout: Duration,
+
+    /// How long a client may take to send a request's headers, counted from
+    /// the connection's start or the previous response: also the idle
+    /// keep-alive timeout.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub header_timeout: Duration,
+
+    /// The largest request body passed to the component, in bytes; larger is
+    /// a 413.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body)]
+    pub max_body: u64,
+
+    /// On SIGINT or SIGTERM, how long requests in flight may take to finish.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub shutdown_grace: Duration,
+
+    /// The access log's format, on stdout.
+    #[arg(long, value_enum, default_value = "common")]
+    pub log_format: AccessLogFormat,
+
+    /// No access log.
+    #[arg(long, short)]
+    pub quiet: bool,
 
     /// Most memory one instance may use, in MiB; a guest that needs more fails
     /// that request with a 500.
@@ -64,12 +128,49 @@ pub struct Args {
     pub dotfiles: bool,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessLogFormat {
+    /// The Common Log Format, as Apache and nginx write it.
+    Common,
+    /// One JSON object per request, with its duration.
+    Json,
+}
+
+fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
+}
+
 impl Args {
     pub fn config(&self) -> Config {
         let mut config = Config::new(&self.static_dir, &self.data);
         if let Some(path) = &self.component {
             config.component = ComponentSource::File(path.clone());
         }
+        config.watch = self.watch;
+        config.cache = match (&self.cache_dir, self.no_cache) {
+            (_, true) => CompileCache::Off,
+            (Some(dir), false) => CompileCache::Directory(dir.clone()),
+            (None, false) => CompileCache::Default,
+        };
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
+        config.limits = Limits {
+            max_concurrent: self.max_concurrent,
+            max_queue: self.max_queue,
+            request_timeout: self.request_timeout,
+            header_timeout: self.header_timeout,
+            max_body: self.max_body,
+            shutdown_grace: self.shutdown_grace,
+        };
+        config.access_log = match (self.quiet, self.log_format) {
+            (true, _) => None,
+            (false, AccessLogFormat::Common) => Some(LogFormat::Common),
+            (false, AccessLogFormat::Json) => Some(LogFormat::Json),
+        };
         config.max_instance_memory = (self.max_memory as usize) << 20;
         config.reuse_instances = self.reuse_instances;
         config.site = SiteOptions {
@@ -85,15 +186,11 @@ impl Args {
 /// and on failure print one line and exit 1.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SITEBOX_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    init_logging();
+    // A server holds a descriptor per connection: use all the process may.
+    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::debug!("cannot raise the open-file limit: {error}");
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -103,17 +200,64 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The access log (target `sitebox::access`) as bare lines on stdout; the
+/// rest (start-up, warnings; `SITEBOX_LOG` sets the level) on stderr.
+///
+/// Both filters state their most verbose level, so wasmtime's `log::trace!`
+/// calls stay one compare: a filter without that hint (`filter_fn`) cost a
+/// fifth of the 1 KiB throughput.
+fn init_logging() {
+    use tracing_subscriber::filter::{EnvFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    const ACCESS: &str = "sitebox::access";
+    let access = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stdout)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .with_ansi(false)
+        .with_filter(Targets::new().with_target(ACCESS, tracing::Level::INFO));
+    let levels = EnvFilter::try_from_env("SITEBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let diagnostics = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .with_filter(levels.add_directive(format!("{ACCESS}=off").parse().expect("a directive")));
+    tracing_subscriber::registry()
+        .with(access)
+        .with(diagnostics)
+        .init();
+}
+
 fn run(args: &Args) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let addr = SocketAddr::new(args.addr, args.port);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        crate::serve(listener, args.config()).await
+        let server = crate::Server::new(&args.config())?;
+        server.serve_until(listener, shutdown_signal()?).await
+    });
+    // Guests still running after the grace period are not waited for.
+    runtime.shutdown_background();
+    served
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+fn shutdown_signal() -> Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = interrupt.recv() => "SIGINT",
+            _ = terminate.recv() => "SIGTERM",
+        };
+        tracing::info!("{name} received");
     })
 }
 

@@ -4,50 +4,64 @@
 //! environment) and nothing else.
 
 use crate::guest_log::GuestOutput;
-use crate::{ComponentSource, Config, DATA_GUEST_DIR, EMBEDDED_COMPONENT, STATIC_GUEST_DIR};
-use anyhow::{Result, anyhow, bail};
-use hyper::body::Incoming;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use crate::limits::Admission;
+use crate::{
+    CompileCache, ComponentSource, Config, DATA_GUEST_DIR, EMBEDDED_COMPONENT, Limits,
+    STATIC_GUEST_DIR,
+};
+use anyhow::{Result, bail};
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::{Component, Linker, ResourceTable};
 // wasmtime has its own error type; its `Context` covers both it and std
 // errors here, and `?` turns the result into an `anyhow::Error`.
 use wasmtime::error::Context as _;
 use wasmtime::{
-    Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy, Store,
+    Cache, CacheConfig, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy, Store,
 };
 use wasmtime_wasi::cli::WasiCli;
 use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemCtx};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
-use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 pub struct Host {
-    pre: ProxyPre<RequestState>,
+    engine: Engine,
+    /// Compiled components from earlier runs (`--cache-dir`).
+    cache: Option<Cache>,
+    linker: Linker<RequestState>,
+    /// The component being served; `--watch` swaps in a new one while
+    /// requests on the old one finish.
+    current: RwLock<Arc<Generation>>,
     /// The two preopened directories, opened once: each request's context
     /// gets a copy sharing the descriptors (no `open` per request). Replacing
     /// a directory wholesale (a symlink swap) therefore needs a restart.
     preopens: WasiFilesystemCtx,
     /// The component's settings, as its environment.
     environment: Vec<(String, String)>,
-    /// One permit per instance the pool can hold: a burst waits here instead
-    /// of failing to instantiate. A warm instance keeps its permit.
-    slots: Arc<Semaphore>,
+    pub(crate) admission: Admission,
+    pub(crate) limits: Limits,
     /// Requests one instance may serve (`--reuse-instances`); 1, the
     /// default, is a fresh instance for every request.
-    reuse: u32,
-    /// Instances waiting for their next request when `reuse` > 1.
-    warm: Arc<Mutex<Vec<Warm>>>,
+    pub(crate) reuse: u32,
+}
+
+/// One compiled component, ready to instantiate, and (with
+/// `--reuse-instances`) its instances waiting for their next request.
+pub(crate) struct Generation {
+    pub(crate) pre: ProxyPre<RequestState>,
+    pub(crate) warm: Mutex<Vec<Warm>>,
 }
 
 /// An instance that served `served` requests and may serve more.
-struct Warm {
-    store: Store<RequestState>,
-    proxy: Proxy,
-    served: u32,
-    slot: OwnedSemaphorePermit,
+pub(crate) struct Warm {
+    pub(crate) store: Store<RequestState>,
+    pub(crate) proxy: Proxy,
+    pub(crate) served: u32,
+    pub(crate) slot: OwnedSemaphorePermit,
 }
 
 impl Host {
@@ -76,99 +90,44 @@ impl Host {
             .with_context(|| format!("cannot open {}", data_dir.display()))?;
         let preopens = preopens.build().filesystem().clone();
 
-        let engine = Engine::new(&engine_config(config)).context("cannot set up wasmtime")?;
-        let component = match &config.component {
-            ComponentSource::Embedded => Component::new(&engine, EMBEDDED_COMPONENT)
-                .context("cannot compile the embedded component")?,
-            ComponentSource::File(path) => Component::from_file(&engine, path)
-                .with_context(|| format!("cannot load component {}", path.display()))?,
-        };
+        let (wasm_config, cache) = engine_config(config)?;
+        let engine = Engine::new(&wasm_config).context("cannot set up wasmtime")?;
         let linker = sitebox_world_linker(&engine)?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .context("the component needs imports outside the sitebox world")?;
-        let pre = ProxyPre::new(pre)
-            .context("the component does not export wasi:http/incoming-handler")?;
+        let component = compile(&engine, cache.as_ref(), &config.component)?;
+        let generation = Generation::new(&linker, &component)?;
         Ok(Host {
-            pre,
+            engine,
+            cache,
+            linker,
+            current: RwLock::new(Arc::new(generation)),
             preopens,
             environment: config.site.environment(),
-            slots: Arc::new(Semaphore::new(config.max_instances as usize)),
+            admission: Admission::new(config.limits.max_concurrent, config.limits.max_queue),
+            limits: config.limits.clone(),
             reuse: config.reuse_instances.max(1),
-            warm: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
-    /// Runs `request` through a fresh instance (or, with `--reuse-instances`,
-    /// a warm one). An error means the guest gave no response (it trapped or
-    /// never answered); the details are logged.
-    pub async fn handle(
-        &self,
-        request: hyper::Request<Incoming>,
-    ) -> Result<hyper::Response<HyperOutgoingBody>> {
-        let warm = if self.reuse > 1 {
-            self.warm.lock().expect("not poisoned").pop()
-        } else {
-            None
-        };
-        let (mut store, proxy, served, slot) = match warm {
-            Some(warm) => (warm.store, Some(warm.proxy), warm.served, warm.slot),
-            None => {
-                let slot = self.slots.clone().acquire_owned().await?;
-                let store = Store::new(self.pre.engine(), self.new_request_state());
-                (store, None, 0, slot)
-            }
-        };
-        let (sender, receiver) = tokio::sync::oneshot::channel();
-        let request = store
-            .data_mut()
-            .http()
-            .new_incoming_request(Scheme::Http, request)?;
-        let response_out = store.data_mut().http().new_response_outparam(sender)?;
-        let pre = self.pre.clone();
-        let (reuse, warm) = (self.reuse, self.warm.clone());
-
-        // The guest keeps running after it has sent the headers (it streams
-        // the body), so it runs in its own task; the slot and the store live
-        // until it is done.
-        tokio::spawn(async move {
-            let result: wasmtime::Result<Proxy> = async {
-                let proxy = match proxy {
-                    Some(proxy) => proxy,
-                    None => pre.instantiate_async(&mut store).await?,
-                };
-                proxy
-                    .wasi_http_incoming_handler()
-                    .call_handle(&mut store, request, response_out)
-                    .await?;
-                Ok(proxy)
-            }
-            .await;
-            match result {
-                // A trapped instance is never reused.
-                Err(error) => tracing::warn!("guest failed: {error:?}"),
-                Ok(proxy) if served + 1 < reuse => {
-                    let served = served + 1;
-                    let next = Warm {
-                        store,
-                        proxy,
-                        served,
-                        slot,
-                    };
-                    warm.lock().expect("not poisoned").push(next);
-                }
-                Ok(_) => {}
-            }
-        });
-
-        match receiver.await {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(anyhow!("guest answered with error {code:?}")),
-            Err(_) => Err(anyhow!("guest ended without a response")),
-        }
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
-    fn new_request_state(&self) -> RequestState {
+    /// The component new requests go to.
+    pub(crate) fn current(&self) -> Arc<Generation> {
+        self.current.read().expect("not poisoned").clone()
+    }
+
+    /// Compiles the component in `path` and sends new requests to it; on
+    /// error the old one stays.
+    pub fn reload(&self, path: &Path) -> Result<()> {
+        let source = ComponentSource::File(path.to_owned());
+        let component = compile(&self.engine, self.cache.as_ref(), &source)?;
+        let generation = Generation::new(&self.linker, &component)?;
+        *self.current.write().expect("not poisoned") = Arc::new(generation);
+        Ok(())
+    }
+
+    pub(crate) fn new_request_state(&self) -> RequestState {
         let mut wasi = WasiCtx::builder()
             .stdout(GuestOutput::Stdout)
             .stderr(GuestOutput::Stderr)
@@ -184,15 +143,51 @@ impl Host {
     }
 }
 
+impl Generation {
+    fn new(linker: &Linker<RequestState>, component: &Component) -> Result<Generation> {
+        let pre = linker
+            .instantiate_pre(component)
+            .context("the component needs imports outside the sitebox world")?;
+        let pre = ProxyPre::new(pre)
+            .context("the component does not export wasi:http/incoming-handler")?;
+        Ok(Generation {
+            pre,
+            warm: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+/// Compiles the component, or loads it from the cache when it was compiled
+/// before (same bytes, same wasmtime and settings), and says which.
+fn compile(engine: &Engine, cache: Option<&Cache>, source: &ComponentSource) -> Result<Component> {
+    let started = Instant::now();
+    let hits_before = cache.map_or(0, Cache::cache_hits);
+    let component = match source {
+        ComponentSource::Embedded => Component::new(engine, EMBEDDED_COMPONENT)
+            .context("cannot compile the embedded component")?,
+        ComponentSource::File(path) => Component::from_file(engine, path)
+            .with_context(|| format!("cannot load component {}", path.display()))?,
+    };
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    match cache {
+        Some(cache) if cache.cache_hits() > hits_before => tracing::info!(
+            "loaded the compiled component from the cache in {}: {millis:.1} ms",
+            cache.directory().display()
+        ),
+        _ => tracing::info!("compiled the component in {millis:.1} ms"),
+    }
+    Ok(component)
+}
+
 /// What an instance of the sitebox component touches in a request, with room.
 const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
 const KEEP_RESIDENT_TABLE: usize = 64 << 10;
 const KEEP_RESIDENT_STACK: usize = 256 << 10;
 
-fn engine_config(config: &Config) -> wasmtime::Config {
-    // Enough pool slots for `max_instances` instances of a Rust component
+fn engine_config(config: &Config) -> Result<(wasmtime::Config, Option<Cache>)> {
+    // Enough pool slots for `max_concurrent` instances of a Rust component
     // (its main module plus the small shim modules wit-component adds).
-    let instances = config.max_instances;
+    let instances = config.limits.max_concurrent;
     let mut pool = PoolingAllocationConfig::new();
     pool.total_component_instances(instances)
         .total_core_instances(instances.saturating_mul(8))
@@ -211,12 +206,30 @@ fn engine_config(config: &Config) -> wasmtime::Config {
         .pagemap_scan(Enabled::Auto);
     let mut wasm = wasmtime::Config::new();
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    // Guests check an epoch counter (ticked by `server`) in loops and calls,
+    // so a busy guest yields to other requests and can be stopped.
+    wasm.epoch_interruption(true);
+    let cache = match &config.cache {
+        CompileCache::Off => None,
+        CompileCache::Default => Some(CacheConfig::new()),
+        CompileCache::Directory(dir) => {
+            let dir = std::path::absolute(dir)
+                .with_context(|| format!("bad cache directory {}", dir.display()))?;
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            Some(cache)
+        }
+    };
+    let cache = cache
+        .map(|cache| Cache::new(cache).context("cannot use the compiled-component cache"))
+        .transpose()?;
+    wasm.cache(cache.clone());
 
     // `SITEBOX_PROFILE=perfmap` names JIT code for `perf` (/tmp/perf-PID.map).
     if std::env::var_os("SITEBOX_PROFILE").is_some_and(|v| v == "perfmap") {
         wasm.profiler(ProfilingStrategy::PerfMap);
     }
-    wasm
+    Ok((wasm, cache))
 }
 
 /// A linker offering exactly the `sitebox` world of `wit/world.wit`: the

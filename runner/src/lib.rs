@@ -6,11 +6,17 @@
 
 mod access_log;
 pub mod cli;
+mod guest;
 mod guest_log;
 mod host;
+mod limits;
+mod observed;
 mod server;
+mod tls;
+mod watch;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use server::{Server, serve};
 
@@ -33,18 +39,81 @@ pub struct Config {
     /// Mounted read-write as `/data`; created if missing.
     pub data_dir: PathBuf,
     pub component: ComponentSource,
+    /// Reload the component when its file changes (`ComponentSource::File` only).
+    pub watch: bool,
+    /// Where compiled components are kept between runs.
+    pub cache: CompileCache,
     /// The most linear memory one instance may use, in bytes.
     pub max_instance_memory: usize,
-    /// How many instances may run at once; further requests wait for a slot.
-    pub max_instances: u32,
     /// How many requests one instance may serve before it is dropped. 1 (the
     /// default) gives every request a fresh instance; more trades that
     /// isolation (a request can see what an earlier one left in the
     /// instance's memory) for speed.
     pub reuse_instances: u32,
+    pub limits: Limits,
+    /// Serve HTTPS (and HTTP/2 by ALPN) with this certificate.
+    pub tls: Option<TlsFiles>,
+    /// The access log's format; `None` writes none.
+    pub access_log: Option<LogFormat>,
     /// What the component does with the site, handed over as environment
     /// variables (the component's `settings` module reads them).
     pub site: SiteOptions,
+}
+
+/// What one client or one guest may take from the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Instances running at once; more requests wait in the queue.
+    pub max_concurrent: u32,
+    /// Requests that may wait for an instance; beyond that, 503.
+    pub max_queue: u32,
+    /// How long a guest may go without progress: to its response's headers
+    /// (then 504), and between body chunks (then the connection is cut).
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers, counted from
+    /// the connection's start or the end of the previous response (so it is
+    /// also the idle keep-alive timeout).
+    pub header_timeout: Duration,
+    /// The largest request body the host passes on (413 beyond).
+    pub max_body: u64,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent: 256,
+            max_queue: 1024,
+            request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
+            max_body: 1 << 20,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileCache {
+    /// wasmtime's default cache directory (`~/.cache/wasmtime` on Linux).
+    Default,
+    Directory(PathBuf),
+    Off,
+}
+
+/// PEM files: the certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// The Common Log Format of NCSA httpd, Apache and nginx.
+    Common,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The component's settings (`SITEBOX_*` environment variables).
@@ -88,7 +157,6 @@ pub enum ComponentSource {
 
 impl Config {
     pub const DEFAULT_MAX_INSTANCE_MEMORY: usize = 64 << 20;
-    pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 
     /// The defaults for serving `static_dir` with the embedded component.
     pub fn new(static_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Config {
@@ -96,9 +164,13 @@ impl Config {
             static_dir: static_dir.into(),
             data_dir: data_dir.into(),
             component: ComponentSource::Embedded,
+            watch: false,
+            cache: CompileCache::Default,
             max_instance_memory: Self::DEFAULT_MAX_INSTANCE_MEMORY,
-            max_instances: Self::DEFAULT_MAX_INSTANCES,
             reuse_instances: 1,
+            limits: Limits::default(),
+            tls: None,
+            access_log: Some(LogFormat::Common),
             site: SiteOptions::default(),
         }
     }

@@ -1,76 +1,154 @@
-//! The HTTP side: accepts connections, speaks HTTP/1.1 with keep-alive on each,
-//! and hands every request to the host. A guest that fails turns into a 500
-//! for that request only; the server keeps serving.
+//! The network side: accepts connections (plain, or TLS with ALPN), speaks
+//! HTTP/1.1 with keep-alive or HTTP/2 (h2c by prior knowledge on a plain
+//! port) on each, hands every request to the host, and shuts down gracefully.
+//! When the host cannot get an answer from the guest it writes the error page
+//! itself (`failure_page`); the server keeps serving.
 
-use crate::Config;
-use crate::access_log::{self, LoggedBody, RequestLine};
+use crate::access_log::{LoggedBody, RequestLine};
+use crate::guest::{Failure, GuestResponse};
 use crate::host::Host;
-use anyhow::Result;
+use crate::limits::{Progress, ProgressBody};
+use crate::observed::Observed;
+use crate::{Config, tls};
+use anyhow::{Context, Result};
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
 use http::{StatusCode, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// How often the guests' epoch ticks: how long a busy guest runs before it
+/// yields to other requests (so it adds at most about this much to their
+/// latency), and the granularity of stopping one.
+const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// A compiled, ready-to-serve sitebox: `new` does the slow part (compiling
 /// the component) so `serve` answers from its first request.
 pub struct Server {
     host: Arc<Host>,
-    static_dir: PathBuf,
+    config: Config,
+    tls: Option<TlsAcceptor>,
+}
+
+/// What every connection shares.
+struct Shared {
+    host: Arc<Host>,
+    config: Config,
+    local_addr: SocketAddr,
 }
 
 impl Server {
     pub fn new(config: &Config) -> Result<Server> {
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         Ok(Server {
             host: Arc::new(Host::new(config)?),
-            static_dir: config.static_dir.clone(),
+            config: config.clone(),
+            tls,
         })
     }
 
     /// Serves on `listener` until the process ends.
     pub async fn serve(self, listener: TcpListener) -> Result<()> {
+        self.serve_until(listener, std::future::pending()).await
+    }
+
+    /// Serves on `listener` until `shutdown` completes; then stops accepting,
+    /// lets in-flight requests finish (for at most the shutdown grace) and
+    /// returns.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<()> {
         let local_addr = listener.local_addr()?;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!(
-            "sitebox serving {} on http://{local_addr}/",
-            self.static_dir.display()
+            "sitebox serving {} on {scheme}://{local_addr}/",
+            self.config.static_dir.display()
         );
+        let _ticker = EpochTicker::start(&self.host)?;
+        if self.config.watch {
+            crate::watch::spawn(&self.host, &self.config)?;
+        }
+        let shared = Arc::new(Shared {
+            host: self.host.clone(),
+            config: self.config.clone(),
+            local_addr,
+        });
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
         loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _peer)) => stream,
-                Err(error) => {
-                    // Out of file descriptors and the like: wait, don't spin.
-                    tracing::warn!("accept failed: {error}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait, don't spin.
+                        tracing::warn!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
             };
             // Small responses go out at once instead of waiting on Nagle.
             let _ = stream.set_nodelay(true);
-            let host = self.host.clone();
+            let shared = shared.clone();
+            let watcher = graceful.watcher();
+            let tls = self.tls.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |request| {
-                    let host = host.clone();
-                    async move { Ok::<_, Infallible>(respond(&host, request, local_addr).await) }
-                });
-                let connection = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), service);
-                if let Err(error) = connection.await {
-                    tracing::debug!("connection ended: {error}");
+                let header_timeout = shared.config.limits.header_timeout;
+                match tls {
+                    None => {
+                        // A client that sends nothing gets no connection:
+                        // HTTP/2 detection would wait for its first bytes
+                        // before hyper's header timeout starts.
+                        let mut first = [0; 1];
+                        let peeked =
+                            tokio::time::timeout(header_timeout, stream.peek(&mut first)).await;
+                        if !matches!(peeked, Ok(Ok(1..))) {
+                            return;
+                        }
+                        serve_connection(stream, Scheme::Http, peer, shared, watcher).await
+                    }
+                    Some(tls) => {
+                        match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                            Ok(Ok(stream)) => {
+                                serve_connection(stream, Scheme::Https, peer, shared, watcher).await
+                            }
+                            Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
+                            Err(_) => tracing::debug!("TLS handshake timed out"),
+                        }
+                    }
                 }
             });
         }
+        drop(listener);
+        let grace = self.config.limits.shutdown_grace;
+        tracing::info!(
+            "shutting down: finishing {} open connections (at most {grace:?})",
+            graceful.count()
+        );
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over; cutting the remaining connections");
+        }
+        Ok(())
     }
 }
 
@@ -80,30 +158,92 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     Server::new(&config)?.serve(listener).await
 }
 
+async fn serve_connection<I>(
+    io: I,
+    scheme: Scheme,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(shared.config.limits.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let service = service_fn(move |request| {
+        let shared = shared.clone();
+        let scheme = scheme.clone();
+        async move { Ok::<_, Infallible>(respond(&shared, scheme, request, peer).await) }
+    });
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    if let Err(error) = watcher.watch(connection.into_owned()).await {
+        tracing::debug!("connection ended: {error}");
+    }
+}
+
 async fn respond(
-    host: &Host,
+    shared: &Shared,
+    scheme: Scheme,
     mut request: hyper::Request<Incoming>,
-    local_addr: SocketAddr,
-) -> hyper::Response<LoggedBody<HyperOutgoingBody>> {
-    let line = RequestLine::new(&request);
-    let response = if !has_authority(&mut request, local_addr) {
-        error_page(
+    peer: SocketAddr,
+) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
+    let line = RequestLine::new(&request, peer, shared.config.access_log);
+    let limits = &shared.config.limits;
+    let declared_length = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let response = if !has_authority(&mut request, shared.local_addr) {
+        failure_page(
             StatusCode::BAD_REQUEST,
             "An HTTP/1.1 request needs a Host header.",
         )
+    } else if declared_length.is_some_and(|length| length > limits.max_body) {
+        failure_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("Request bodies are limited to {} bytes.", limits.max_body),
+        )
     } else {
-        match host.handle(request).await {
+        match shared.host.handle(scheme, request).await {
             Ok(response) => response,
-            Err(error) => {
-                tracing::warn!("answering 500: {error:#}");
-                error_page(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "The site failed to answer this request.",
-                )
-            }
+            Err(failure) => answer_failure(failure, limits.max_body),
         }
     };
-    access_log::log_response(line, response)
+    crate::access_log::log_response(line, response)
+}
+
+fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
+    match failure {
+        Failure::Failed(error) => {
+            tracing::warn!("answering 500: {error:#}");
+            failure_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The site failed to answer this request.",
+            )
+        }
+        Failure::TimedOut => failure_page(
+            StatusCode::GATEWAY_TIMEOUT,
+            "The site took too long to answer this request.",
+        ),
+        Failure::BodyTooLarge => failure_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("Request bodies are limited to {max_body} bytes."),
+        ),
+        Failure::Busy(refused) => {
+            tracing::warn!("answering 503: {refused:?}");
+            let mut page = failure_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy; please try again in a moment.",
+            );
+            page.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            page
+        }
+    }
 }
 
 /// wasi:http gives the guest the request's authority, so there must be one.
@@ -122,7 +262,7 @@ fn has_authority(request: &mut hyper::Request<Incoming>, local_addr: SocketAddr)
 }
 
 /// A page the host writes itself, when the guest cannot be asked.
-fn error_page(status: StatusCode, message: &str) -> hyper::Response<HyperOutgoingBody> {
+fn failure_page(status: StatusCode, message: &str) -> GuestResponse {
     let reason = status.canonical_reason().unwrap_or("Error");
     let code = status.as_u16();
     let page = format!(
@@ -133,11 +273,40 @@ fn error_page(status: StatusCode, message: &str) -> hyper::Response<HyperOutgoin
     let body = Full::new(Bytes::from(page))
         .map_err(|never| match never {})
         .boxed_unsync();
-    let mut response = hyper::Response::new(body);
+    let mut response = hyper::Response::new(Observed::new(body, Progress::new()));
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// Advances the engine's epoch every `EPOCH_TICK` while the server runs: one
+/// thread for all requests. Not a tokio task: guests spinning on every
+/// worker thread would starve it, and they only yield when it ticks.
+struct EpochTicker(Arc<AtomicBool>);
+
+impl EpochTicker {
+    fn start(host: &Arc<Host>) -> Result<EpochTicker> {
+        let engine = host.engine().clone();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stop = stopped.clone();
+        std::thread::Builder::new()
+            .name("sitebox-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .context("cannot start the epoch thread")?;
+        Ok(EpochTicker(stopped))
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

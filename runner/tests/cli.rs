@@ -1,5 +1,5 @@
 //! The `sitebox` binary: flags, usage errors, a port in use, start-up and
-//! access log lines.
+//! access log lines, signals, the compiled-component cache.
 
 mod common;
 
@@ -30,6 +30,20 @@ fn help_lists_every_flag() {
         "--max-age",
         "--listing",
         "--dotfiles",
+        "--reuse-instances",
+        "--watch",
+        "--cache-dir",
+        "--no-cache",
+        "--tls-cert",
+        "--tls-key",
+        "--max-concurrent",
+        "--max-queue",
+        "--request-timeout",
+        "--header-timeout",
+        "--max-body",
+        "--shutdown-grace",
+        "--log-format",
+        "--quiet",
         "--help",
         "--version",
     ] {
@@ -47,6 +61,10 @@ fn bad_flags_and_values_are_usage_errors() {
         &["--port", "http"],
         &["--port", "65536"],
         &["--addr", "nowhere"],
+        &["--request-timeout", "soon"],
+        &["--tls-cert", "c.pem"],
+        &["--watch"],
+        &["--log-format", "xml"],
     ] {
         let output = run(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}");
@@ -101,11 +119,101 @@ fn serves_the_static_directory_with_the_defaults() {
 
     let (status, body) = exchange(&server.addr, "GET", "/", "").unwrap();
     assert_eq!((status, body.as_str()), (200, "hello from sitebox"));
-    let access = server.next_log_line();
-    for part in ["GET / 200", "18B", "ms"] {
-        assert!(
-            access.contains(part),
-            "access log line lacks {part:?}: {access:?}"
-        );
+    let access = server.next_access_line();
+    // Common Log Format: client, identity, user, [time], "request", status, bytes.
+    let (client, rest) = access.split_once(" - - [").unwrap();
+    assert_eq!(client, "127.0.0.1");
+    let (time, rest) = rest.split_once("] ").unwrap();
+    assert!(time.ends_with(" +0000") && time.len() == 26, "{time:?}");
+    assert_eq!(rest.trim_end(), "\"GET / HTTP/1.1\" 200 18");
+}
+
+#[test]
+fn the_access_log_as_json_or_not_at_all() {
+    let site = tempfile::tempdir().unwrap();
+    let dir = site.path().to_str().unwrap();
+    let mut command = sitebox();
+    command.args(["--port", "0", "--static", dir, "--log-format", "json"]);
+    let mut server = Running::start(command);
+    exchange(&server.addr, "GET", "/nothing?x=1", "").unwrap();
+    let line: serde_json::Value = serde_json::from_str(&server.next_access_line()).unwrap();
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["target"], "/nothing?x=1");
+    assert_eq!(line["status"], 404);
+    assert!(line["duration_ms"].as_f64().unwrap() > 0.0);
+
+    let mut command = sitebox();
+    command.args(["--port", "0", "--static", dir, "-q"]);
+    let mut quiet = Running::start(command);
+    exchange(&quiet.addr, "GET", "/", "").unwrap();
+    assert_eq!(quiet.stop_with(libc::SIGTERM).code(), Some(0));
+    assert_eq!(quiet.next_access_line(), "", "-q writes no access log");
+}
+
+#[test]
+fn sigterm_and_sigint_stop_it_with_exit_code_0() {
+    let site = tempfile::tempdir().unwrap();
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut command = sitebox();
+        command.args(["--port", "0", "--static", site.path().to_str().unwrap()]);
+        let mut server = Running::start(command);
+        assert!(exchange(&server.addr, "GET", "/", "").is_some());
+        let status = server.stop_with(signal);
+        assert_eq!(status.code(), Some(0), "after signal {signal}");
     }
+}
+
+/// The second start loads the compiled component instead of compiling it.
+#[test]
+fn the_compiled_component_is_cached_between_starts() {
+    let site = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let args = [
+        "--port",
+        "0",
+        "--static",
+        site.path().to_str().unwrap(),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ];
+    let mut command = sitebox();
+    command.args(args);
+    let first = Running::start(command);
+    assert!(
+        first
+            .startup
+            .iter()
+            .any(|l| l.contains("compiled the component in")),
+        "{:?}",
+        first.startup
+    );
+    first.kill();
+    let mut command = sitebox();
+    command.args(args);
+    let second = Running::start(command);
+    assert!(
+        second.startup.iter().any(|l| l.contains("from the cache")),
+        "{:?}",
+        second.startup
+    );
+    assert!(exchange(&second.addr, "GET", "/", "").is_some());
+}
+
+#[test]
+fn bad_tls_files_are_one_line_and_exit_code_1() {
+    let site = tempfile::tempdir().unwrap();
+    let output = run(&[
+        "--port",
+        "0",
+        "--static",
+        site.path().to_str().unwrap(),
+        "--tls-cert",
+        "/no/cert.pem",
+        "--tls-key",
+        "/no/key.pem",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("/no/cert.pem"), "{message}");
+    assert_eq!(message.lines().count(), 1, "{message}");
 }

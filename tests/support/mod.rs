@@ -238,6 +238,21 @@ pub fn start_wasmtime_serve_with(
     Some(addr)
 }
 
+/// A test that needs a tool which is missing: a failure under `CI=true`
+/// (where `.ci/run` installs it), else a notice of what was skipped and how
+/// to install the tool.
+pub fn skipped(what: &str, install: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true, but {what} cannot run (.ci/run installs what they need: {install})"
+    );
+    // Straight to the terminal: the test harness captures eprintln!.
+    let _ = writeln!(
+        std::io::stderr(),
+        "NOTICE: {what} were skipped. Install what they need with: {install}"
+    );
+}
+
 fn wasmtime_installed() -> bool {
     static INSTALLED: OnceLock<bool> = OnceLock::new();
     *INSTALLED.get_or_init(|| {
@@ -246,17 +261,9 @@ fn wasmtime_installed() -> bool {
             .output()
             .is_ok_and(|output| output.status.success());
         if !found {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but `wasmtime` is not on PATH: the tests must also run under \
-                 `wasmtime serve` (.ci/run installs it)"
-            );
-            // Straight to the terminal: the test harness captures eprintln!.
-            let _ = writeln!(
-                std::io::stderr(),
-                "NOTICE: `wasmtime` is not on PATH, so the `wasmtime serve` variants of these \
-                 tests were skipped. Install it with: \
-                 cargo install wasmtime-cli --locked --version 48.0.8"
+            skipped(
+                "`wasmtime` is not on PATH, so the `wasmtime serve` variants of these tests",
+                "cargo install wasmtime-cli --locked --version 48.0.8",
             );
         }
         found

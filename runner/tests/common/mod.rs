@@ -1,10 +1,11 @@
 //! Running the `sitebox` binary in tests: start it, learn its address from the
-//! start-up line, read its log, talk HTTP/1.1 to it, kill it.
+//! start-up line, read its log (stderr) and access log (stdout), talk
+//! HTTP/1.1 to it, signal it, kill it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 pub fn sitebox() -> Command {
@@ -15,6 +16,9 @@ pub fn sitebox() -> Command {
 pub struct Running {
     child: Child,
     log: Option<BufReader<ChildStderr>>,
+    access_log: Option<BufReader<ChildStdout>>,
+    /// The log lines before the one with the URL.
+    pub startup: Vec<String>,
     pub addr: String,
 }
 
@@ -22,17 +26,29 @@ impl Running {
     /// Spawns `command` (a `sitebox` invocation with `--port 0`) and waits
     /// for the start-up line with its URL.
     pub fn start(mut command: Command) -> Running {
-        let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut log = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        log.read_line(&mut line).unwrap();
-        let addr = line
-            .split_once("on http://")
-            .map(|(_, rest)| rest.trim().trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| panic!("no start-up line with the URL: {line:?}"));
+        let access_log = BufReader::new(child.stdout.take().unwrap());
+        let mut startup = Vec::new();
+        let addr = loop {
+            let mut line = String::new();
+            if log.read_line(&mut line).unwrap() == 0 {
+                panic!("no start-up line with the URL: {startup:?}");
+            }
+            if let Some((_, rest)) = line.split_once("://") {
+                break rest.trim().trim_end_matches('/').to_owned();
+            }
+            startup.push(line);
+        };
         Running {
             child,
             log: Some(log),
+            access_log: Some(access_log),
+            startup,
             addr,
         }
     }
@@ -43,11 +59,31 @@ impl Running {
         line
     }
 
+    pub fn next_access_line(&mut self) -> String {
+        let mut line = String::new();
+        self.access_log
+            .as_mut()
+            .unwrap()
+            .read_line(&mut line)
+            .unwrap();
+        line
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) and waits for the exit.
+    pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
+        // SAFETY: kill(2) on our own child's pid.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0);
+        self.child.wait().unwrap()
+    }
+
     /// Reads the log in the background from now on, so a busy server never
     /// blocks on a full pipe.
     pub fn drain_log(&mut self) {
         let log = self.log.take().unwrap();
         std::thread::spawn(move || for _ in log.lines() {});
+        let access_log = self.access_log.take().unwrap();
+        std::thread::spawn(move || for _ in access_log.lines() {});
     }
 
     /// SIGKILL, and wait for it to be gone.

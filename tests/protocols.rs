@@ -1,0 +1,150 @@
+//! HTTPS with a certificate made for the test (rcgen), HTTP/2 chosen by ALPN
+//! or spoken by prior knowledge (h2c) on a plain port, and HTTP/1.1 on both.
+
+mod support;
+
+use bytes::Bytes;
+use http::{Request, StatusCode, Version};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::{CertificateDer, ServerName};
+use sitebox_runner::{Config, TlsFiles};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use support::TestSite;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+struct TlsRunner {
+    addr: SocketAddr,
+    cert: CertificateDer<'static>,
+    site: TestSite,
+}
+
+fn tls_runner() -> &'static TlsRunner {
+    static RUNNER: OnceLock<TlsRunner> = OnceLock::new();
+    RUNNER.get_or_init(|| {
+        let site = TestSite::new();
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let dir = site.static_dir.parent().unwrap().join("tls");
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = TlsFiles {
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        };
+        std::fs::write(&files.cert, certified.cert.pem()).unwrap();
+        std::fs::write(&files.key, certified.signing_key.serialize_pem()).unwrap();
+        let config = Config {
+            tls: Some(files),
+            ..site.config()
+        };
+        TlsRunner {
+            addr: support::start_runner(config),
+            cert: certified.cert.der().clone(),
+            site,
+        }
+    })
+}
+
+async fn tls_connect(alpn: &[&[u8]]) -> TlsStream<TcpStream> {
+    let runner = tls_runner();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(runner.cert.clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let tcp = TcpStream::connect(runner.addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
+/// GET `uri` over HTTP/2 on `io`: status, version, content type and body.
+async fn get_h2<I>(io: I, uri: &str) -> (StatusCode, Version, String, Bytes)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get(uri).body(Empty::<Bytes>::new()).unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (status, version) = (response.status(), response.version());
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, version, content_type, body)
+}
+
+#[tokio::test]
+async fn https_with_http2_by_alpn() {
+    let stream = tls_connect(&[b"h2", b"http/1.1"]).await;
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (status, version, content_type, body) = get_h2(stream, "https://localhost/index.css").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(version, Version::HTTP_2);
+    assert_eq!(content_type, "text/css; charset=utf-8");
+    assert_eq!(body, tls_runner().site.read("index.css"));
+}
+
+#[tokio::test]
+async fn https_with_http1_1() {
+    let stream = tls_connect(&[b"http/1.1"]).await;
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for target in ["/", "/logo.png", "/missing"] {
+        let request = Request::get(target)
+            .header("host", "localhost")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.version(), Version::HTTP_11);
+        let expected = if target == "/missing" {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(response.status(), expected, "{target}");
+        response.into_body().collect().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn plain_http_on_the_tls_port_is_refused_and_the_server_stays_up() {
+    let addr = tls_runner().addr;
+    let reply = tokio::task::spawn_blocking(move || {
+        support::client::raw_bytes(addr, "GET / HTTP/1.1\r\nHost: x")
+    })
+    .await
+    .unwrap();
+    assert!(!reply.starts_with(b"HTTP/1.1 200"));
+    let stream = tls_connect(&[b"h2"]).await;
+    let (status, ..) = get_h2(stream, "https://localhost/").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn h2c_by_prior_knowledge_on_the_plain_port() {
+    let server = support::shared_server(support::Backend::Runner).unwrap();
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let uri = format!("http://{}/index.css", server.addr);
+    let (status, version, content_type, body) = get_h2(stream, &uri).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(version, Version::HTTP_2);
+    assert_eq!(content_type, "text/css; charset=utf-8");
+    assert_eq!(body, server.site.read("index.css"));
+}
