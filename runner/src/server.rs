@@ -49,6 +49,8 @@ struct Shared {
     host: Arc<Host>,
     config: Config,
     local_addr: SocketAddr,
+    /// The HTTP settings, made once at start.
+    http: auto::Builder<TokioExecutor>,
 }
 
 impl Server {
@@ -84,10 +86,17 @@ impl Server {
         if self.config.watch {
             crate::watch::spawn(&self.host, &self.config)?;
         }
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            .header_read_timeout(self.config.limits.header_timeout);
+        http.http2().timer(TokioTimer::new());
         let shared = Arc::new(Shared {
             host: self.host.clone(),
             config: self.config.clone(),
             local_addr,
+            http,
         });
         let graceful = GracefulShutdown::new();
         let mut shutdown = std::pin::pin!(shutdown);
@@ -167,19 +176,15 @@ async fn serve_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        .header_read_timeout(shared.config.limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let service = service_fn(move |request| {
+    let service = {
         let shared = shared.clone();
-        let scheme = scheme.clone();
-        async move { Ok::<_, Infallible>(respond(&shared, scheme, request, peer).await) }
-    });
-    let connection = builder.serve_connection(TokioIo::new(io), service);
+        service_fn(move |request| {
+            let shared = shared.clone();
+            let scheme = scheme.clone();
+            async move { Ok::<_, Infallible>(respond(&shared, scheme, request, peer).await) }
+        })
+    };
+    let connection = shared.http.serve_connection(TokioIo::new(io), service);
     if let Err(error) = watcher.watch(connection.into_owned()).await {
         tracing::debug!("connection ended: {error}");
     }
@@ -203,10 +208,7 @@ async fn respond(
             "An HTTP/1.1 request needs a Host header.",
         )
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
-        failure_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Request bodies are limited to {} bytes.", limits.max_body),
-        )
+        answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
         match shared.host.handle(scheme, request).await {
             Ok(response) => response,
