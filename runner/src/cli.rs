@@ -77,10 +77,15 @@ pub struct Args {
     pub request_timeout: Duration,
 
     /// How long a client may take to send a request's headers, counted from
-    /// the connection's start or the previous response: also the idle
-    /// keep-alive timeout.
+    /// the connection's start or the previous response: also how long an
+    /// HTTP/1 keep-alive connection may sit idle.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
     pub header_timeout: Duration,
+
+    /// How long a connection may stay open with no request in flight; then
+    /// it is closed (HTTP/2: with a GOAWAY).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    pub idle_timeout: Duration,
 
     /// The largest request body passed to the component, in bytes; larger is
     /// a 413.
@@ -163,6 +168,7 @@ impl Args {
             max_queue: self.max_queue,
             request_timeout: self.request_timeout,
             header_timeout: self.header_timeout,
+            idle_timeout: self.idle_timeout,
             max_body: self.max_body,
             shutdown_grace: self.shutdown_grace,
         };

@@ -9,6 +9,7 @@ pub mod cli;
 mod guest;
 mod guest_log;
 mod host;
+mod idle;
 mod limits;
 mod observed;
 mod server;
@@ -72,8 +73,11 @@ pub struct Limits {
     pub request_timeout: Duration,
     /// How long a client may take to send a request's headers, counted from
     /// the connection's start or the end of the previous response (so it is
-    /// also the idle keep-alive timeout).
+    /// also how long an HTTP/1 connection may wait for its next request).
     pub header_timeout: Duration,
+    /// How long a connection may stay open with no request in flight
+    /// (HTTP/2 gets a GOAWAY; HTTP/1 is closed sooner by `header_timeout`).
+    pub idle_timeout: Duration,
     /// The largest request body the host passes on (413 beyond).
     pub max_body: u64,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
@@ -87,6 +91,7 @@ impl Default for Limits {
             max_queue: 1024,
             request_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
             max_body: 1 << 20,
             shutdown_grace: Duration::from_secs(10),
         }

@@ -7,6 +7,7 @@
 use crate::access_log::{LoggedBody, RequestLine};
 use crate::guest::{Failure, GuestResponse};
 use crate::host::Host;
+use crate::idle::Activity;
 use crate::limits::{Progress, ProgressBody};
 use crate::observed::Observed;
 use crate::{Config, tls};
@@ -19,7 +20,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -98,7 +99,9 @@ impl Server {
             local_addr,
             http,
         });
-        let graceful = GracefulShutdown::new();
+        // Every connection holds a receiver: `true` asks it to finish its
+        // requests and close; the channel closes when the last one is gone.
+        let (stop, _) = watch::channel(false);
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -116,7 +119,7 @@ impl Server {
             // Small responses go out at once instead of waiting on Nagle.
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
-            let watcher = graceful.watcher();
+            let mut stopping = stop.subscribe();
             let tls = self.tls.clone();
             tokio::spawn(async move {
                 let header_timeout = shared.config.limits.header_timeout;
@@ -126,17 +129,24 @@ impl Server {
                         // HTTP/2 detection would wait for its first bytes
                         // before hyper's header timeout starts.
                         let mut first = [0; 1];
-                        let peeked =
-                            tokio::time::timeout(header_timeout, stream.peek(&mut first)).await;
+                        let peeked = tokio::select! {
+                            peeked = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => peeked,
+                            _ = stopping.changed() => return,
+                        };
                         if !matches!(peeked, Ok(Ok(1..))) {
                             return;
                         }
-                        serve_connection(stream, Scheme::Http, peer, shared, watcher).await
+                        serve_connection(stream, Scheme::Http, peer, shared, stopping).await
                     }
                     Some(tls) => {
-                        match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+                        let accepted = tokio::select! {
+                            accepted = tokio::time::timeout(header_timeout, tls.accept(stream)) => accepted,
+                            _ = stopping.changed() => return,
+                        };
+                        match accepted {
                             Ok(Ok(stream)) => {
-                                serve_connection(stream, Scheme::Https, peer, shared, watcher).await
+                                serve_connection(stream, Scheme::Https, peer, shared, stopping)
+                                    .await
                             }
                             Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
                             Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -149,12 +159,10 @@ impl Server {
         let grace = self.config.limits.shutdown_grace;
         tracing::info!(
             "shutting down: finishing {} open connections (at most {grace:?})",
-            graceful.count()
+            stop.receiver_count()
         );
-        if tokio::time::timeout(grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
+        let _ = stop.send(true);
+        if tokio::time::timeout(grace, stop.closed()).await.is_err() {
             tracing::warn!("shutdown grace period over; cutting the remaining connections");
         }
         Ok(())
@@ -167,26 +175,53 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
     Server::new(&config)?.serve(listener).await
 }
 
+/// Serves requests on one connection until the client closes it, it sits
+/// idle for the idle timeout, or the server stops (`stopping`); the last two
+/// let requests in flight finish first.
 async fn serve_connection<I>(
     io: I,
     scheme: Scheme,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    watcher: hyper_util::server::graceful::Watcher,
+    mut stopping: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let activity = Activity::new();
     let service = {
-        let shared = shared.clone();
+        let (shared, activity) = (shared.clone(), activity.clone());
         service_fn(move |request| {
             let shared = shared.clone();
             let scheme = scheme.clone();
-            async move { Ok::<_, Infallible>(respond(&shared, scheme, request, peer).await) }
+            let in_flight = activity.begin();
+            async move {
+                let response = respond(&shared, scheme, request, peer).await;
+                Ok::<_, Infallible>(response.map(|body| Observed::new(body, in_flight)))
+            }
         })
     };
     let connection = shared.http.serve_connection(TokioIo::new(io), service);
-    if let Err(error) = watcher.watch(connection.into_owned()).await {
-        tracing::debug!("connection ended: {error}");
+    let mut connection = std::pin::pin!(connection);
+    let idle_timeout = shared.config.limits.idle_timeout;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(error) = ended {
+                    tracing::debug!("connection ended: {error}");
+                }
+                return;
+            }
+            _ = stopping.changed(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = activity.idle(idle_timeout), if !closing => {
+                tracing::debug!("closing a connection from {peer}: idle for {idle_timeout:?}");
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
     }
 }
 
