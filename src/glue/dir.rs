@@ -163,16 +163,20 @@ impl Dir for WasiDir {
         let file = self
             .open(path, OpenFlags::empty(), DescriptorFlags::READ)
             .map_err(dir_error)?;
-        let mut contents = Vec::new();
-        loop {
-            let (chunk, end) = file
-                .read(64 * 1024, contents.len() as u64)
-                .map_err(dir_error)?;
+        // Ask for the file's size, not a fixed 64 KiB: the host zeroes a
+        // buffer as large as the read asked for, and a page reads dozens of
+        // small files (message files never change, so the size holds).
+        let size = file.stat().map_err(dir_error)?.size;
+        let mut contents = Vec::with_capacity(size as usize);
+        while (contents.len() as u64) < size {
+            let offset = contents.len() as u64;
+            let (chunk, end) = file.read(size - offset, offset).map_err(dir_error)?;
             contents.extend_from_slice(&chunk);
             if end || chunk.is_empty() {
-                return Ok(contents);
+                break;
             }
         }
+        Ok(contents)
     }
 
     fn list(&self, path: &str) -> Result<Vec<String>, DirError> {

@@ -11,6 +11,9 @@
 //! `target/bench/compare.md`. Missing tools are installed: `wasmtime-cli`
 //! with `cargo install`, `wrk` and `nginx-light` with `apt-get` (as root).
 //!
+//! With `-- instructions` it counts instructions per request instead, with
+//! valgrind (see `instructions.rs`): figures that repeat on a noisy machine.
+//!
 //! `SITEBOX_BENCH_SECONDS` sets the length of each run (default 5),
 //! `SITEBOX_BENCH_ONLY=runner,nginx` limits the servers, and
 //! `SITEBOX_BENCH_RUNNER_ARGS` adds flags to the runner.
@@ -22,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod instructions;
 mod load;
 mod report;
 mod servers;
@@ -174,18 +178,21 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    let work = tempfile::tempdir().unwrap();
+    let site = work.path().join("site");
+    let data = work.path().join("data");
+    write_site(&site);
+    std::fs::create_dir_all(&data).unwrap();
+    if std::env::args().any(|arg| arg == "instructions") {
+        instructions::count(&site, &data, work.path());
+        return;
+    }
     let only = std::env::var("SITEBOX_BENCH_ONLY").ok();
     let wanted = |kind: ServerKind| {
         only.as_deref()
             .is_none_or(|only| only.split(',').any(|k| k == kind.key()))
     };
     ensure_tools(&wanted);
-
-    let work = tempfile::tempdir().unwrap();
-    let site = work.path().join("site");
-    let data = work.path().join("data");
-    write_site(&site);
-    std::fs::create_dir_all(&data).unwrap();
     let component = Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH);
 
     let mut results: Vec<(ServerKind, Vec<Option<Measured>>, u64)> = Vec::new();
