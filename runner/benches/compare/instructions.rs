@@ -10,7 +10,7 @@
 //! percent of "wasmtime" is that.
 //!
 //! `SITEBOX_BENCH_RUNNER=path/to/sitebox` counts another build (an older
-//! commit's, for a before/after).
+//! commit's, for a before/after); `SITEBOX_BENCH_RUNNER_ARGS` adds flags.
 
 use super::*;
 
@@ -96,6 +96,7 @@ pub fn count(site: &Path, data: &Path, work: &Path) {
     }
     let runner = std::env::var("SITEBOX_BENCH_RUNNER")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_sitebox").to_owned());
+    let runner_args = std::env::var("SITEBOX_BENCH_RUNNER_ARGS").unwrap_or_default();
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let dumps = work.join("callgrind");
@@ -116,6 +117,7 @@ pub fn count(site: &Path, data: &Path, work: &Path) {
         .arg(site)
         .arg("--data")
         .arg(data)
+        .args(runner_args.split_whitespace())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -137,7 +139,7 @@ pub fn count(site: &Path, data: &Path, work: &Path) {
 
     let mut table = format!(
         "Instructions per request (user space), {REQUESTS} requests on one connection, \
-         `valgrind --tool=callgrind`; {runner}\n\n| workload | instructions | {} | other |\n\
+         `valgrind --tool=callgrind`; {runner} {runner_args}\n\n| workload | instructions | {} | other |\n\
          |---|---:|{}\n",
         PLACES
             .iter()
