@@ -192,7 +192,7 @@ impl Args {
 /// and on failure print one line and exit 1.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging();
+    let _log_flushed_on_exit = init_logging();
     // A server holds a descriptor per connection: use all the process may.
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::debug!("cannot raise the open-file limit: {error}");
@@ -212,12 +212,24 @@ pub fn main() -> ExitCode {
 /// Both filters state their most verbose level, so wasmtime's `log::trace!`
 /// calls stay one compare: a filter without that hint (`filter_fn`) cost a
 /// fifth of the 1 KiB throughput.
-fn init_logging() {
+///
+/// Access lines go through a queue to a thread that writes them in batches
+/// (flushed whenever the queue runs dry), so a request only formats its line:
+/// a `write` per request cost about 8% at 1 KiB. The queue is not lossy: when
+/// it is full, requests wait for the log. The returned guard flushes it.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::filter::{EnvFilter, Targets};
     use tracing_subscriber::prelude::*;
     const ACCESS: &str = "sitebox::access";
+    let (stdout, flush_on_drop) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("sitebox-access-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 << 10,
+            std::io::stdout(),
+        ));
     let access = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stdout)
+        .with_writer(stdout)
         .without_time()
         .with_level(false)
         .with_target(false)
@@ -233,6 +245,7 @@ fn init_logging() {
         .with(access)
         .with(diagnostics)
         .init();
+    flush_on_drop
 }
 
 fn run(args: &Args) -> Result<()> {

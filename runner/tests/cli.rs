@@ -40,6 +40,7 @@ fn help_lists_every_flag() {
         "--max-queue",
         "--request-timeout",
         "--header-timeout",
+        "--idle-timeout",
         "--max-body",
         "--shutdown-grace",
         "--log-format",
