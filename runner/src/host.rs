@@ -209,11 +209,10 @@ fn engine_config(config: &Config) -> Result<(wasmtime::Config, Option<Cache>)> {
     // Guests check an epoch counter (ticked by `server`) in loops and calls,
     // so a busy guest yields to other requests and can be stopped.
     wasm.epoch_interruption(true);
-    // Inline across the component's modules (its trampolines and shims) and
-    // within them: 4.5% fewer instructions per request on the 1 KiB file
-    // (`cargo bench --bench compare -- instructions`), for a first compile
-    // of ~2 s instead of 0.5 (later starts load it from the cache).
-    wasm.compiler_inlining(wasmtime::Inlining::Yes);
+    // No `compiler_inlining`: it saves 4.5% of the instructions of a 1 KiB
+    // request (`cargo bench --bench compare -- instructions`) but doubles the
+    // compiled component, so a start from the cache took 16-83 ms instead of
+    // 8-45 (the target is 50), and compiling 2.5 s instead of 0.5.
     let cache = match &config.cache {
         CompileCache::Off => None,
         CompileCache::Default => Some(CacheConfig::new()),
