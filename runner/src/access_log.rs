@@ -14,7 +14,7 @@ use std::time::Instant;
 
 /// What the log line needs from the request, taken before it is consumed.
 pub struct RequestLine {
-    format: Option<LogFormat>,
+    format: LogFormat,
     peer: SocketAddr,
     method: Method,
     target: String,
@@ -24,11 +24,7 @@ pub struct RequestLine {
 }
 
 impl RequestLine {
-    pub fn new<B>(
-        request: &http::Request<B>,
-        peer: SocketAddr,
-        format: Option<LogFormat>,
-    ) -> RequestLine {
+    pub fn new<B>(request: &http::Request<B>, peer: SocketAddr, format: LogFormat) -> RequestLine {
         let target = request
             .uri()
             .path_and_query()
@@ -44,10 +40,10 @@ impl RequestLine {
         }
     }
 
-    fn format(&self, status: StatusCode, bytes: u64, aborted: bool) -> Option<String> {
+    fn format(&self, status: StatusCode, bytes: u64, aborted: bool) -> String {
         let client = self.peer.ip();
         let (method, target, version) = (&self.method, &self.target, self.version);
-        match self.format? {
+        match self.format {
             LogFormat::Common => {
                 let time = self.received.strftime("%d/%b/%Y:%H:%M:%S +0000");
                 let bytes = if bytes == 0 {
@@ -56,9 +52,7 @@ impl RequestLine {
                     bytes.to_string()
                 };
                 let status = status.as_u16();
-                Some(format!(
-                    "{client} - - [{time}] \"{method} {target} {version:?}\" {status} {bytes}"
-                ))
+                format!("{client} - - [{time}] \"{method} {target} {version:?}\" {status} {bytes}")
             }
             LogFormat::Json => {
                 let line = serde_json::json!({
@@ -72,16 +66,17 @@ impl RequestLine {
                     "duration_ms": self.start.elapsed().as_secs_f64() * 1000.0,
                     "aborted": aborted,
                 });
-                Some(line.to_string())
+                line.to_string()
             }
         }
     }
 }
 
 /// The counts for one request's log line, written when the response body is
-/// dropped (finished, aborted, or never polled, as for `HEAD`).
+/// dropped (finished, aborted, or never polled, as for `HEAD`). No line
+/// when the log is off.
 pub struct AccessRecord {
-    line: RequestLine,
+    line: Option<RequestLine>,
     status: StatusCode,
     bytes: u64,
     failed: bool,
@@ -105,14 +100,15 @@ impl FrameObserver for AccessRecord {
 
 impl Drop for AccessRecord {
     fn drop(&mut self) {
-        if let Some(line) = self.line.format(self.status, self.bytes, self.failed) {
-            tracing::info!(target: "sitebox::access", "{line}");
+        if let Some(line) = &self.line {
+            let text = line.format(self.status, self.bytes, self.failed);
+            tracing::info!(target: "sitebox::access", "{text}");
         }
     }
 }
 
 pub fn log_response<B>(
-    line: RequestLine,
+    line: Option<RequestLine>,
     response: http::Response<B>,
 ) -> http::Response<LoggedBody<B>> {
     let status = response.status();
@@ -131,7 +127,7 @@ mod tests {
 
     fn line(format: LogFormat) -> RequestLine {
         let request = http::Request::get("/a%20b?x=1").body(()).unwrap();
-        let mut line = RequestLine::new(&request, "192.0.2.7:4321".parse().unwrap(), Some(format));
+        let mut line = RequestLine::new(&request, "192.0.2.7:4321".parse().unwrap(), format);
         line.received = "2026-11-21T08:09:10Z".parse().unwrap();
         line
     }
@@ -140,18 +136,16 @@ mod tests {
     fn common_log_format() {
         let text = line(LogFormat::Common).format(StatusCode::OK, 1234, false);
         assert_eq!(
-            text.unwrap(),
+            text,
             r#"192.0.2.7 - - [21/Nov/2026:08:09:10 +0000] "GET /a%20b?x=1 HTTP/1.1" 200 1234"#
         );
         let empty = line(LogFormat::Common).format(StatusCode::NOT_MODIFIED, 0, false);
-        assert!(empty.unwrap().ends_with("\" 304 -"));
+        assert!(empty.ends_with("\" 304 -"));
     }
 
     #[test]
     fn json_lines() {
-        let text = line(LogFormat::Json)
-            .format(StatusCode::NOT_FOUND, 9, true)
-            .unwrap();
+        let text = line(LogFormat::Json).format(StatusCode::NOT_FOUND, 9, true);
         let value: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(value["time"], "2026-11-21T08:09:10Z");
         assert_eq!(value["client"], "192.0.2.7");

@@ -2,29 +2,26 @@
 //! timeout is closed (HTTP/2 with a GOAWAY). hyper has no such timeout for
 //! HTTP/2, where a client may otherwise hold a connection open for ever.
 
+use crate::limits::Progress;
 use crate::observed::FrameObserver;
 use bytes::Bytes;
 use http_body::Frame;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// What one connection is doing: how many requests it has in flight, and
-/// since when it has had none.
+/// when the last one ended (or the connection opened).
 pub struct Activity {
-    opened: Instant,
     in_flight: AtomicUsize,
-    /// When the last request ended (or the connection opened), in
-    /// milliseconds since `opened`.
-    quiet_since: AtomicU64,
+    quiet_since: Progress,
 }
 
 impl Activity {
     pub fn new() -> Arc<Activity> {
         Arc::new(Activity {
-            opened: Instant::now(),
             in_flight: AtomicUsize::new(0),
-            quiet_since: AtomicU64::new(0),
+            quiet_since: Progress::new(),
         })
     }
 
@@ -39,17 +36,16 @@ impl Activity {
     /// `timeout`.
     pub async fn idle(&self, timeout: Duration) {
         loop {
-            let wait = if self.in_flight.load(Ordering::SeqCst) > 0 {
-                timeout
-            } else {
-                let quiet_since = Duration::from_millis(self.quiet_since.load(Ordering::SeqCst));
-                let deadline = self.opened + quiet_since + timeout;
-                match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return,
-                }
-            };
-            tokio::time::sleep(wait).await;
+            // Nothing ended for `timeout`...
+            self.quiet_since
+                .watch(timeout, std::future::pending::<()>())
+                .await;
+            // ...and nothing is running: idle. Otherwise look again later;
+            // the request's end restarts the clock.
+            if self.in_flight.load(Ordering::SeqCst) == 0 {
+                return;
+            }
+            tokio::time::sleep(timeout).await;
         }
     }
 }
@@ -59,10 +55,8 @@ pub struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let activity = &self.0;
-        let now = activity.opened.elapsed().as_millis() as u64;
-        activity.quiet_since.store(now, Ordering::SeqCst);
-        activity.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.quiet_since.mark();
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -73,6 +67,7 @@ impl FrameObserver for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     const TIMEOUT: Duration = Duration::from_millis(200);
 

@@ -231,7 +231,8 @@ async fn respond(
     mut request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
-    let line = RequestLine::new(&request, peer, shared.config.access_log);
+    // Only when the log is on: the line takes a copy of the target and the time.
+    let line = (shared.config.access_log).map(|format| RequestLine::new(&request, peer, format));
     let limits = &shared.config.limits;
     let declared_length = request
         .headers()
