@@ -59,8 +59,11 @@ const CASES: &[Case] = &[
     },
 ];
 
+/// Whether a callgrind line (`file:function [object]`) ran in a place.
+type RanIn = fn(&str) -> bool;
+
 /// Where instructions ran, by the function they ran in.
-const PLACES: &[(&str, fn(&str) -> bool)] = &[
+const PLACES: &[(&str, RanIn)] = &[
     ("guest (wasm)", |f| f.ends_with("[???]")),
     ("wasmtime", |f| {
         f.contains("wasmtime") || f.contains("cranelift")
