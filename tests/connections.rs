@@ -16,18 +16,13 @@ use support::{TestSite, client};
 const HEADER_TIMEOUT: Duration = Duration::from_millis(1500);
 
 fn runner() -> SocketAddr {
-    static SITE: OnceLock<TestSite> = OnceLock::new();
-    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let site = SITE.get_or_init(TestSite::new);
-        let config = Config {
-            limits: Limits {
-                header_timeout: HEADER_TIMEOUT,
-                ..Limits::default()
-            },
-            ..site.config()
-        };
-        support::start_runner(config)
+    static RUNNER: OnceLock<(TestSite, SocketAddr)> = OnceLock::new();
+    support::runner_once(&RUNNER, TestSite::new, |defaults| Config {
+        limits: Limits {
+            header_timeout: HEADER_TIMEOUT,
+            ..Limits::default()
+        },
+        ..defaults
     })
 }
 

@@ -10,16 +10,11 @@ use std::sync::OnceLock;
 use support::{TestSite, client};
 
 fn faulty_runner() -> SocketAddr {
-    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    static SITE: OnceLock<TestSite> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let site = SITE.get_or_init(TestSite::bare);
-        let config = Config {
-            component: ComponentSource::File(support::test_guest("faulty")),
-            max_instance_memory: 16 << 20,
-            ..site.config()
-        };
-        support::start_runner(config)
+    static RUNNER: OnceLock<(TestSite, SocketAddr)> = OnceLock::new();
+    support::runner_once(&RUNNER, TestSite::bare, |defaults| Config {
+        component: ComponentSource::File(support::test_guest("faulty")),
+        max_instance_memory: 16 << 20,
+        ..defaults
     })
 }
 

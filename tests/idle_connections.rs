@@ -20,19 +20,14 @@ use tokio::task::JoinHandle;
 const IDLE_TIMEOUT: Duration = Duration::from_millis(1000);
 
 fn runner() -> SocketAddr {
-    static SITE: OnceLock<TestSite> = OnceLock::new();
-    static ADDR: OnceLock<SocketAddr> = OnceLock::new();
-    *ADDR.get_or_init(|| {
-        let site = SITE.get_or_init(TestSite::bare);
-        let config = Config {
-            component: ComponentSource::File(support::test_guest("faulty")),
-            limits: Limits {
-                idle_timeout: IDLE_TIMEOUT,
-                ..Limits::default()
-            },
-            ..site.config()
-        };
-        support::start_runner(config)
+    static RUNNER: OnceLock<(TestSite, SocketAddr)> = OnceLock::new();
+    support::runner_once(&RUNNER, TestSite::bare, |defaults| Config {
+        component: ComponentSource::File(support::test_guest("faulty")),
+        limits: Limits {
+            idle_timeout: IDLE_TIMEOUT,
+            ..Limits::default()
+        },
+        ..defaults
     })
 }
 

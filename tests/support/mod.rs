@@ -166,6 +166,21 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     })))
 }
 
+/// One runner per test process for `cell`: on the site `site` makes, with
+/// `config` adjusting that site's defaults. The site lives as long as the runner.
+pub fn runner_once(
+    cell: &'static OnceLock<(TestSite, SocketAddr)>,
+    site: fn() -> TestSite,
+    config: impl FnOnce(Config) -> Config,
+) -> SocketAddr {
+    cell.get_or_init(|| {
+        let site = site();
+        let addr = start_runner(config(site.config()));
+        (site, addr)
+    })
+    .1
+}
+
 pub fn embedded_component() -> &'static Path {
     Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)
 }
