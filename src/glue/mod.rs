@@ -61,7 +61,13 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
             Ok(request) => {
                 let mut preopens = wasi::filesystem::preopens::get_directories();
                 let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
-                let (settings, warnings) = Settings::from_env(|name| std::env::var(name).ok());
+                // The environment in one host call; `std::env::var` would
+                // have wasi-libc build `environ` and scan it per variable.
+                let environment = wasi::cli::environment::get_environment();
+                let (settings, warnings) = Settings::from_env(|name| {
+                    let found = environment.iter().find(|(key, _)| key == name);
+                    found.map(|(_, value)| value.clone())
+                });
                 for warning in warnings {
                     eprintln!("sitebox: {warning}; using the default");
                 }
@@ -99,10 +105,16 @@ fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, 
         Method::Other(name) => http::Method::from_bytes(name.as_bytes()).map_err(|_| ())?,
     };
     let target = request.path_with_query().unwrap_or_else(|| "/".to_owned());
-    // An absolute URI, so the core knows its own origin (for same-origin
-    // checks); `OPTIONS *` stays as it is.
-    let uri = match (request.scheme(), request.authority()) {
-        (Some(scheme), Some(authority)) if target.starts_with('/') => {
+    // An absolute URI for unsafe methods, so the core knows its own origin
+    // for their same-origin check; GET and HEAD need no origin and skip two
+    // host calls. `OPTIONS *` stays as it is.
+    let origin = if method.is_safe() {
+        None
+    } else {
+        request.scheme().zip(request.authority())
+    };
+    let uri = match origin {
+        Some((scheme, authority)) if target.starts_with('/') => {
             let scheme = match scheme {
                 Scheme::Http => "http".to_owned(),
                 Scheme::Https => "https".to_owned(),
