@@ -6,10 +6,15 @@
 //!
 //! Serves the same files with the sitebox runner, `wasmtime serve` (same
 //! `.wasm`), nginx (1 worker, no access log) and `python3 -m http.server`,
-//! loads each with `wrk` (keep-alive, a warm-up, three runs, the median
+//! all running at once; loads them with `wrk` (keep-alive, a warm-up, then
+//! three rounds that take the servers in turn, each server's median run
 //! kept), and prints one markdown table, also written to
-//! `target/bench/compare.md`. Missing tools are installed: `wasmtime-cli`
-//! with `cargo install`, `wrk` and `nginx-light` with `apt-get` (as root).
+//! `target/bench/compare.md`. Taking the servers in turn makes a slow spell of
+//! a shared (virtual) machine fall on all of them alike, so the ratios hold
+//! still when the absolute figures move; the table shows the CPU time the
+//! hypervisor took away (steal) during each row's runs. Missing tools are
+//! installed: `wasmtime-cli` with `cargo install`, `wrk` and `nginx-light`
+//! with `apt-get` (as root).
 //!
 //! With `-- instructions` it counts instructions per request instead, with
 //! valgrind (see `instructions.rs`): figures that repeat on a noisy machine.
@@ -172,6 +177,9 @@ struct Measured {
     p99_ms: f64,
     megabytes_per_second: f64,
     errors: u64,
+    /// Share of the CPU time the hypervisor gave to other guests during the
+    /// runs, in percent.
+    steal_percent: f64,
 }
 fn main() {
     let seconds: u64 = std::env::var("SITEBOX_BENCH_SECONDS")
@@ -195,9 +203,6 @@ fn main() {
     ensure_tools(&wanted);
     let component = Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH);
 
-    let mut results: Vec<(ServerKind, Vec<Option<Measured>>, u64)> = Vec::new();
-    let mut startups = Vec::new();
-    let mut seeded = false;
     let kinds = [
         ServerKind::Runner,
         ServerKind::RunnerReuse,
@@ -205,10 +210,9 @@ fn main() {
         ServerKind::Nginx,
         ServerKind::Python,
     ];
-    for kind in kinds {
-        if !wanted(kind) {
-            continue;
-        }
+    let mut servers: Vec<(ServerKind, Running)> = Vec::new();
+    let mut startups = Vec::new();
+    for kind in kinds.into_iter().filter(|&kind| wanted(kind)) {
         let server = start(kind, &site, &data, component, work.path(), &[]);
         eprintln!(
             "== {} on {} (first response after {:.1} ms)",
@@ -217,24 +221,36 @@ fn main() {
             ms(server.startup)
         );
         startups.push((kind, server.startup));
-        if kind.has_board() && !seeded {
-            seed_board(&server.addr);
-            seeded = true;
-        }
-        let mut row = Vec::new();
-        for workload in WORKLOADS {
-            if workload.needs == Needs::Board && !kind.has_board() {
+        servers.push((kind, server));
+    }
+    if let Some((_, server)) = servers.iter().find(|(kind, _)| kind.has_board()) {
+        seed_board(&server.addr);
+    }
+
+    let mut rows: Vec<Vec<Option<Measured>>> = vec![Vec::new(); servers.len()];
+    for workload in WORKLOADS {
+        let takes = |kind: ServerKind| workload.needs == Needs::Files || kind.has_board();
+        let taking: Vec<&Running> = servers
+            .iter()
+            .filter(|(kind, _)| takes(*kind))
+            .map(|(_, server)| server)
+            .collect();
+        let mut measured = measure(&taking, workload, seconds, work.path()).into_iter();
+        eprintln!("== {}", workload.name);
+        for ((kind, _), row) in servers.iter().zip(&mut rows) {
+            if !takes(*kind) {
                 row.push(None);
                 continue;
             }
-            let measured = measure(&server, workload, seconds, work.path());
+            let measured = measured.next().expect("a figure for every server");
             eprintln!(
-                "   {:<28} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:>8.1} MB/s{}",
-                workload.name,
+                "   {:<38} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:>8.1} MB/s  steal {:>4.1}%{}",
+                kind.name(),
                 measured.requests_per_second,
                 measured.p50_ms,
                 measured.p99_ms,
                 measured.megabytes_per_second,
+                measured.steal_percent,
                 if measured.errors > 0 {
                     format!("  ({} errors)", measured.errors)
                 } else {
@@ -243,9 +259,14 @@ fn main() {
             );
             row.push(Some(measured));
         }
-        let rss = peak_rss_kib(&server);
-        results.push((kind, row, rss));
     }
+    let results: Vec<(ServerKind, Vec<Option<Measured>>, u64)> = servers
+        .iter()
+        .zip(rows)
+        .map(|((kind, server), row)| (*kind, row, peak_rss_kib(server)))
+        .collect();
+    // Stopped before the start-up timings below.
+    drop(servers);
 
     let runner_starts = wanted(ServerKind::Runner).then(|| {
         let cache = work.path().join("cache");

@@ -23,18 +23,18 @@ pub fn render(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "sitebox benchmark — {} cores, wrk -t1 (keep-alive), {seconds} s per run, median of 3 after a warm-up; {}",
+        "sitebox benchmark — {} cores, wrk -t1 (keep-alive), {seconds} s per run; all servers up at once, taken in turn for 3 rounds after a warm-up, median kept; steal: CPU time the hypervisor gave other guests during the row's runs; {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         machine_line()
     );
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| workload | server | req/s | p50 ms | p99 ms | MB/s | vs wasmtime serve | vs nginx |"
+        "| workload | server | req/s | p50 ms | p99 ms | MB/s | steal | vs wasmtime serve | vs nginx |"
     );
     let _ = writeln!(
         out,
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
     for (index, workload) in WORKLOADS.iter().enumerate() {
         for (kind, row, _) in results {
@@ -42,7 +42,7 @@ pub fn render(
             if m.requests_per_second == 0.0 {
                 let _ = writeln!(
                     out,
-                    "| {} ({} conns) | {} | n/a | | | | | |",
+                    "| {} ({} conns) | {} | n/a | | | | | | |",
                     workload.name,
                     workload.connections,
                     kind.name()
@@ -51,7 +51,7 @@ pub fn render(
             }
             let _ = writeln!(
                 out,
-                "| {} ({} conns) | {} | {:.0} | {:.2} | {:.2} | {:.1} | {} | {} |{}",
+                "| {} ({} conns) | {} | {:.0} | {:.2} | {:.2} | {:.1} | {:.1}% | {} | {} |{}",
                 workload.name,
                 workload.connections,
                 kind.name(),
@@ -59,6 +59,7 @@ pub fn render(
                 m.p50_ms,
                 m.p99_ms,
                 m.megabytes_per_second,
+                m.steal_percent,
                 ratio(
                     m.requests_per_second,
                     by_kind(ServerKind::WasmtimeServe, index)
