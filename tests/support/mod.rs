@@ -5,13 +5,16 @@
 #![allow(dead_code)]
 
 pub mod client;
+mod wasmtime_serve;
+
+pub use wasmtime_serve::{start_wasmtime_serve, start_wasmtime_serve_with};
 
 use sitebox_runner::{Config, SiteOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStderr, Command, Stdio};
+use std::process::{ChildStderr, Command};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use tempfile::TempDir;
@@ -199,60 +202,6 @@ pub fn start_runner(config: Config) -> SocketAddr {
     addr
 }
 
-/// Starts `wasmtime serve -S cli` on `component` over `site` and waits until
-/// it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
-/// `CI=true` that is a failure instead.
-pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketAddr> {
-    start_wasmtime_serve_with(site, component, &SiteOptions::default())
-}
-
-/// `start_wasmtime_serve` with the component's settings passed as `--env`,
-/// as a user of `wasmtime serve` would.
-pub fn start_wasmtime_serve_with(
-    site: &TestSite,
-    component: &Path,
-    options: &SiteOptions,
-) -> Option<SocketAddr> {
-    if !wasmtime_installed() {
-        return None;
-    }
-    std::fs::create_dir_all(&site.data_dir).unwrap();
-    let mut command = Command::new("wasmtime");
-    command
-        .args(["serve", "-S", "cli", "--addr", "127.0.0.1:0"])
-        .arg("--dir")
-        .arg(format!("{}::/static", site.static_dir.display()))
-        .arg("--dir")
-        .arg(format!("{}::/data", site.data_dir.display()));
-    for (name, value) in options.environment() {
-        command.arg("--env").arg(format!("{name}={value}"));
-    }
-    command
-        .arg(component)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let stderr = fixture().spawn(command);
-    let (addr_tx, addr_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut addr_tx = Some(addr_tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
-                let addr: SocketAddr = rest.trim_end_matches('/').parse().unwrap();
-                if let Some(tx) = addr_tx.take() {
-                    let _ = tx.send(addr);
-                }
-            } else if std::env::var_os("SITEBOX_TEST_VERBOSE").is_some() {
-                eprintln!("wasmtime serve: {line}");
-            }
-        }
-    });
-    let addr = addr_rx
-        .recv_timeout(std::time::Duration::from_secs(60))
-        .expect("wasmtime serve printed its address");
-    Some(addr)
-}
-
 /// A test that needs a tool which is missing: a failure under `CI=true`
 /// (where `.ci/run` installs it), else a notice of what was skipped and how
 /// to install the tool.
@@ -266,23 +215,6 @@ pub fn skipped(what: &str, install: &str) {
         std::io::stderr(),
         "NOTICE: {what} were skipped. Install what they need with: {install}"
     );
-}
-
-fn wasmtime_installed() -> bool {
-    static INSTALLED: OnceLock<bool> = OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        let found = Command::new("wasmtime")
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| output.status.success());
-        if !found {
-            skipped(
-                "`wasmtime` is not on PATH, so the `wasmtime serve` variants of these tests",
-                "cargo install wasmtime-cli --locked --version 48.0.8",
-            );
-        }
-        found
-    })
 }
 
 /// Builds `tests/guests/<name>` for wasm32-wasip2 (once per test process) and

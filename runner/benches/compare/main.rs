@@ -235,14 +235,14 @@ fn main() {
             .filter(|(kind, _)| takes(*kind))
             .map(|(_, server)| server)
             .collect();
-        let mut measured = measure(&taking, workload, seconds, work.path()).into_iter();
+        let mut figures = measure(&taking, workload, seconds, work.path()).into_iter();
         eprintln!("== {}", workload.name);
         for ((kind, _), row) in servers.iter().zip(&mut rows) {
             if !takes(*kind) {
                 row.push(None);
                 continue;
             }
-            let measured = measured.next().expect("a figure for every server");
+            let measured = figures.next().expect("a figure for every server");
             eprintln!(
                 "   {:<38} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  {:>8.1} MB/s  steal {:>4.1}%{}",
                 kind.name(),
