@@ -6,6 +6,7 @@
 //! module that touches WASI and is only built for `wasm32-wasip2`.
 
 pub mod api;
+pub mod arena;
 pub mod board;
 pub mod body;
 pub mod conditional;

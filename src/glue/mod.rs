@@ -49,6 +49,12 @@ wit_bindgen::generate!({
     },
 });
 
+/// The guest's heap: 256 KiB of bump allocation in the initial memory (a file
+/// request uses a few pages of it), then wasi-libc's malloc.
+#[global_allocator]
+static HEAP: crate::arena::Arena<{ 256 << 10 }, std::alloc::System> =
+    crate::arena::Arena::new(std::alloc::System);
+
 /// Where the host mounts the site (`--dir ./static::/static`) and the data.
 const STATIC_PREOPEN: &str = "/static";
 const DATA_PREOPEN: &str = "/data";
