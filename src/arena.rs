@@ -85,24 +85,26 @@ unsafe impl<const SIZE: usize, Fallback: GlobalAlloc> GlobalAlloc for Arena<SIZE
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if let Some(offset) = self.offset_of(ptr) {
-            let is_last = offset + layout.size() == self.used.get();
-            if is_last && offset.checked_add(new_size).is_some_and(|end| end <= SIZE) {
-                self.used.set(offset + new_size);
-                return ptr;
-            }
-            // A block that shrinks keeps its place (its tail stays unused).
-            if new_size <= layout.size() {
-                return ptr;
-            }
+        let Some(offset) = self.offset_of(ptr) else {
+            // SAFETY: `ptr` came from the fallback, which may resize in place.
+            return unsafe { self.fallback.realloc(ptr, layout, new_size) };
+        };
+        let is_last = offset + layout.size() == self.used.get();
+        if is_last && offset.checked_add(new_size).is_some_and(|end| end <= SIZE) {
+            self.used.set(offset + new_size);
+            return ptr;
         }
-        // SAFETY: the caller's contract for `realloc` covers what the default
-        // implementation (allocate, copy, free) needs.
+        // A block that shrinks keeps its place (its tail stays unused).
+        if new_size <= layout.size() {
+            return ptr;
+        }
+        // SAFETY: the caller's contract for `realloc` covers moving the block:
+        // allocate (in the arena or the fallback), copy, free.
         unsafe {
             let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
             let new = self.alloc(new_layout);
             if !new.is_null() {
-                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size());
                 self.dealloc(ptr, layout);
             }
             new
