@@ -23,9 +23,15 @@ pub enum Error {
     UnsupportedMediaType(&'static str),
     /// A method this server does not know at all.
     NotImplemented,
+    /// The board's storage failed; the client may retry (the text goes to
+    /// the log, never to the client).
+    Unavailable(String),
     /// A fault on our side; the text goes to the log, never to the client.
     Internal(String),
 }
+
+/// How long a client should wait before retrying a 503, in seconds.
+pub const RETRY_AFTER_SECS: u32 = 5;
 
 impl Error {
     pub fn status(&self) -> StatusCode {
@@ -39,6 +45,7 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -54,6 +61,9 @@ impl Error {
             Error::NotAcceptable => "No representation matches your Accept-Encoding.".to_owned(),
             Error::PreconditionFailed => "A precondition of the request does not hold.".to_owned(),
             Error::NotImplemented => "This server does not know that method.".to_owned(),
+            Error::Unavailable(_) => {
+                "The message board's storage is unavailable; try again shortly.".to_owned()
+            }
             Error::Internal(_) => "Something went wrong on our side.".to_owned(),
         }
     }
@@ -77,6 +87,11 @@ impl From<PathError> for Error {
 
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
-        Error::Internal(format!("board storage: {error}"))
+        match error {
+            StoreError::Unavailable(detail) => {
+                Error::Unavailable(format!("board storage: {detail}"))
+            }
+            StoreError::Corrupt(detail) => Error::Internal(format!("board storage: {detail}")),
+        }
     }
 }

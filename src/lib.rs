@@ -15,6 +15,7 @@ pub mod error;
 pub mod file_store;
 pub mod fs;
 pub mod html;
+pub mod kv_store;
 pub mod listing;
 pub mod percent;
 pub mod range;

@@ -3,13 +3,13 @@
 //! elsewhere).
 
 use crate::body::RequestBody;
-use crate::error::Error;
+use crate::error::{Error, RETRY_AFTER_SECS};
 use crate::fs::StaticFs;
 use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::{api, board, html, static_files};
-use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
+use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, RETRY_AFTER};
 use http::{Method, Request, StatusCode};
 
 /// Everything a request may touch.
@@ -72,15 +72,24 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
     };
     let mut response = result.unwrap_or_else(|error| {
-        if let Error::Internal(detail) = &error {
-            // Goes to the host's log (stderr); the client sees a generic page.
-            eprintln!("sitebox: internal error: {detail}");
+        // Goes to the host's log (stderr); the client sees a generic page.
+        match &error {
+            Error::Internal(detail) => eprintln!("sitebox: internal error: {detail}"),
+            Error::Unavailable(detail) => eprintln!("sitebox: unavailable: {detail}"),
+            _ => {}
         }
-        if api {
+        let retry = matches!(error, Error::Unavailable(_));
+        let mut response = if api {
             api::error_response(error)
         } else {
             html_error(site, error)
+        };
+        if retry {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
+        response
     });
     // The board and its API change with every post: never reuse them.
     if api || path.starts_with("/board") {
@@ -203,6 +212,58 @@ mod tests {
         let head = handle(request(Method::HEAD, "/missing"), &site());
         assert_eq!(head.status(), StatusCode::NOT_FOUND);
         assert_eq!(head.headers()[CONTENT_LENGTH], "4");
+    }
+
+    #[test]
+    fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
+        use crate::kv_store::{KvStore, memory::MemoryBucket};
+        let site = Site {
+            static_root: MemoryFs::default().with("index.html", "home"),
+            store: KvStore::new(MemoryBucket::default()),
+            settings: Settings::default(),
+        };
+        site.store.bucket().set_failing(true);
+        let post = Request::post("/api/messages")
+            .header("content-type", "application/json")
+            .body(br#"{"text":"hi"}"#.to_vec())
+            .unwrap();
+        let form = Request::post("/board")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(b"message=hi".to_vec())
+            .unwrap();
+        let get = |target: &str| request(Method::GET, target).map(|()| Vec::new());
+        for (request, json) in [
+            (get("/board"), false),
+            (form, false),
+            (get("/api/messages"), true),
+            (get("/api/messages/1"), true),
+            (post, true),
+        ] {
+            let target = request.uri().to_string();
+            let response = handle(request, &site);
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{target}"
+            );
+            assert_eq!(response.headers()[RETRY_AFTER], "5", "{target}");
+            let content_type = &response.headers()["content-type"];
+            assert_eq!(
+                content_type.as_bytes().starts_with(b"application/json"),
+                json
+            );
+            let Body::Bytes(body) = response.into_body() else {
+                panic!("{target}: no body")
+            };
+            let body = String::from_utf8(body).unwrap();
+            assert!(body.contains("try again"), "{target}: {body}");
+            assert!(!body.contains("failing (test)"), "{target} leaks: {body}");
+        }
+        let home = handle(request(Method::GET, "/"), &site);
+        assert_eq!(home.status(), StatusCode::OK);
+        site.store.bucket().set_failing(false);
+        let board = handle(request(Method::GET, "/board"), &site);
+        assert_eq!(board.status(), StatusCode::OK);
     }
 
     #[test]

@@ -8,12 +8,18 @@ pub const MAX_AGE_VAR: &str = "SITEBOX_MAX_AGE";
 pub const LISTING_VAR: &str = "SITEBOX_LISTING";
 /// `1` serves files and directories whose names start with a dot.
 pub const DOTFILES_VAR: &str = "SITEBOX_DOTFILES";
+/// The `wasi:keyvalue` bucket that holds the board when the host preopens
+/// no `/data`.
+pub const BUCKET_VAR: &str = "SITEBOX_BUCKET";
+/// The bucket's name unless `SITEBOX_BUCKET` says otherwise.
+pub const DEFAULT_BUCKET: &str = "sitebox";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub max_age: u64,
     pub listing: bool,
     pub dotfiles: bool,
+    pub bucket: String,
 }
 
 impl Default for Settings {
@@ -22,6 +28,7 @@ impl Default for Settings {
             max_age: 3600,
             listing: false,
             dotfiles: false,
+            bucket: DEFAULT_BUCKET.to_owned(),
         }
     }
 }
@@ -39,6 +46,10 @@ impl Settings {
                     "{MAX_AGE_VAR}={value:?} is not a number of seconds"
                 )),
             }
+        }
+        if let Some(bucket) = var(BUCKET_VAR) {
+            // Taken as it is: `""` is a name too (wasmtime's in-memory one).
+            settings.bucket = bucket;
         }
         for (name, flag) in [
             (LISTING_VAR, &mut settings.listing),
@@ -74,6 +85,7 @@ mod tests {
             (MAX_AGE_VAR, "600"),
             (LISTING_VAR, "1"),
             (DOTFILES_VAR, "true"),
+            (BUCKET_VAR, "site-a"),
         ]);
         assert!(warnings.is_empty());
         assert_eq!(
@@ -81,7 +93,8 @@ mod tests {
             Settings {
                 max_age: 600,
                 listing: true,
-                dotfiles: true
+                dotfiles: true,
+                bucket: "site-a".to_owned(),
             }
         );
     }

@@ -233,11 +233,19 @@ async fn save_message(client: &Client, base: &str, text: &str) {
         .await
         .unwrap();
     textarea.send_keys(text).await.unwrap();
+    // The post leaves /board for /board: wait for the page it leads to, not
+    // the one it leaves (still there while a slow server answers).
+    let leaving = client.find(Locator::Css("html")).await.unwrap();
     click(
         client,
         Locator::XPath("//button[normalize-space()='Save Message']"),
     )
     .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while leaving.tag_name().await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the post led nowhere");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     wait_for_path(client, base, "/board").await;
     client
         .wait()
@@ -335,6 +343,7 @@ async fn all_scenarios(backend: Backend) {
     let tag = match backend {
         Backend::Runner => "runner",
         Backend::WasmtimeServe => "wasmtime-serve",
+        Backend::RunnerRedis => "runner-redis",
     };
     let client = &browser.client;
     browser

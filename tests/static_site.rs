@@ -9,16 +9,7 @@ use support::client::{self, get, head, request};
 use support::{Server, TestSite};
 
 async fn assert_serves_file(server: &Server, target: &str, file: &str, content_type: &str) {
-    let expected = server.site.read(file);
-    let reply = get(server.addr, target).await;
-    assert_eq!(reply.status, StatusCode::OK, "GET {target}");
-    assert_eq!(reply.header("content-type"), content_type, "GET {target}");
-    assert_eq!(
-        reply.header("content-length"),
-        expected.len().to_string(),
-        "GET {target}"
-    );
-    assert_eq!(reply.body, expected, "GET {target}");
+    client::assert_serves(server.addr, target, &server.site.read(file), content_type).await;
 }
 
 async fn index_css_and_logo(server: &Server) {

@@ -1,6 +1,8 @@
 //! The `sitebox` command line: flags to `Config`, logging, and the exit code.
 
-use crate::{CompileCache, ComponentSource, Config, Limits, LogFormat, SiteOptions, TlsFiles};
+use crate::{
+    BoardStore, CompileCache, ComponentSource, Config, Limits, LogFormat, SiteOptions, TlsFiles,
+};
 use anyhow::{Context, Result};
 use clap::Parser;
 use std::io::IsTerminal;
@@ -31,6 +33,21 @@ pub struct Args {
     /// it read-write at /data. Created if missing.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data: PathBuf,
+
+    /// Where the message board lives: `files` (in --data), or a Redis URL,
+    /// redis://[:PASSWORD@]HOST[:PORT][/DB] (rediss:// for TLS), which every
+    /// runner pointed at it shares.
+    #[arg(long, value_name = "files|URL", default_value = "files", value_parser = store_location)]
+    pub store: StoreLocation,
+
+    /// The key-value bucket of the board on Redis: the component's
+    /// SITEBOX_BUCKET, and the prefix of its keys (BUCKET:KEY).
+    #[arg(long, value_name = "NAME", default_value = BoardStore::DEFAULT_BUCKET)]
+    pub bucket: String,
+
+    /// How long one Redis call may take; then that board request answers 503.
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration)]
+    pub store_timeout: Duration,
 
     /// A wasi:http component to run instead of the built-in sitebox component.
     #[arg(long, value_name = "FILE")]
@@ -145,6 +162,35 @@ fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
     humantime::parse_duration(text)
 }
 
+/// `--store`: files, or a Redis URL.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Files,
+    Redis(String),
+}
+
+// By hand, so a password in the URL is never printed.
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Files => f.write_str("Files"),
+            StoreLocation::Redis(url) => write!(f, "Redis({})", crate::redact_url(url)),
+        }
+    }
+}
+
+fn store_location(text: &str) -> Result<StoreLocation, String> {
+    if text == "files" {
+        return Ok(StoreLocation::Files);
+    }
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "redis" | "rediss") && url.has_host() => {
+            Ok(StoreLocation::Redis(text.to_owned()))
+        }
+        _ => Err("expected `files`, or a redis:// or rediss:// URL with a host".to_owned()),
+    }
+}
+
 impl Args {
     pub fn config(&self) -> Config {
         let mut config = Config::new(&self.static_dir, &self.data);
@@ -152,6 +198,14 @@ impl Args {
             config.component = ComponentSource::File(path.clone());
         }
         config.watch = self.watch;
+        config.store = match &self.store {
+            StoreLocation::Files => BoardStore::Files,
+            StoreLocation::Redis(url) => BoardStore::Redis {
+                url: url.clone(),
+                bucket: self.bucket.clone(),
+                timeout: self.store_timeout,
+            },
+        };
         config.cache = match (&self.cache_dir, self.no_cache) {
             (_, true) => CompileCache::Off,
             (Some(dir), false) => CompileCache::Directory(dir.clone()),
@@ -296,6 +350,46 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.component, ComponentSource::Embedded);
         assert_eq!(config.max_instance_memory, 64 << 20);
+        assert_eq!(config.store, BoardStore::Files);
+    }
+
+    #[test]
+    fn stores() {
+        let config = |flags: &[&str]| {
+            let args = [&["sitebox"][..], flags].concat();
+            Args::try_parse_from(args).map(|args| args.config().store)
+        };
+        assert_eq!(
+            config(&["--store", "redis://:pw@10.0.0.5:6380/2"]).unwrap(),
+            BoardStore::Redis {
+                url: "redis://:pw@10.0.0.5:6380/2".to_owned(),
+                bucket: "sitebox".to_owned(),
+                timeout: Duration::from_secs(2),
+            }
+        );
+        let tls = config(&[
+            "--store",
+            "rediss://db.example",
+            "--bucket",
+            "blog",
+            "--store-timeout",
+            "500ms",
+        ]);
+        assert_eq!(
+            tls.unwrap(),
+            BoardStore::Redis {
+                url: "rediss://db.example".to_owned(),
+                bucket: "blog".to_owned(),
+                timeout: Duration::from_millis(500),
+            }
+        );
+        assert_eq!(config(&["--store", "files"]).unwrap(), BoardStore::Files);
+        for bad in ["redis", "postgres://db/1", "redis://", "./data"] {
+            let error = config(&["--store", bad]).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{bad}");
+        }
+        let location = store_location("redis://:hunter2@db:1/0").unwrap();
+        assert!(!format!("{location:?}").contains("hunter2"));
     }
 
     #[test]

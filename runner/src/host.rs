@@ -1,12 +1,13 @@
 //! The wasmtime side: the engine and the component, compiled and
 //! pre-instantiated once; then, per request, a fresh store and instance that
-//! see exactly the sitebox world (wasi:http/proxy, the two preopens and the
-//! environment) and nothing else.
+//! see exactly the sitebox world (wasi:http/proxy, the preopens, the board's
+//! key-value bucket and the environment) and nothing else.
 
 use crate::guest_log::GuestOutput;
+use crate::keyvalue::{self, KeyValue, KvView};
 use crate::limits::Admission;
 use crate::{
-    CompileCache, ComponentSource, Config, DATA_GUEST_DIR, EMBEDDED_COMPONENT, Limits,
+    BoardStore, CompileCache, ComponentSource, Config, DATA_GUEST_DIR, EMBEDDED_COMPONENT, Limits,
     STATIC_GUEST_DIR,
 };
 use anyhow::{Result, bail};
@@ -36,10 +37,13 @@ pub struct Host {
     /// The component being served; `--watch` swaps in a new one while
     /// requests on the old one finish.
     current: RwLock<Arc<Generation>>,
-    /// The two preopened directories, opened once: each request's context
-    /// gets a copy sharing the descriptors (no `open` per request). Replacing
-    /// a directory wholesale (a symlink swap) therefore needs a restart.
+    /// The preopened directories (the site, and the data when the board is
+    /// on files), opened once: each request's context gets a copy sharing
+    /// the descriptors (no `open` per request). Replacing a directory
+    /// wholesale (a symlink swap) therefore needs a restart.
     preopens: WasiFilesystemCtx,
+    /// The board's bucket, when it is on Redis.
+    keyvalue: Arc<KeyValue>,
     /// The component's settings, as its environment.
     environment: Vec<(String, String)>,
     pub(crate) admission: Admission,
@@ -72,11 +76,6 @@ impl Host {
         if !static_dir.is_dir() {
             bail!("{} is not a directory", static_dir.display());
         }
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create data directory {}", config.data_dir.display())
-        })?;
-        let data_dir = std::fs::canonicalize(&config.data_dir)
-            .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
         let mut preopens = WasiCtx::builder();
         preopens
             // File operations run on the calling thread instead of a hop to
@@ -85,9 +84,27 @@ impl Host {
             // (`cargo bench --bench board`).
             .allow_blocking_current_thread(true)
             .preopened_dir(&static_dir, STATIC_GUEST_DIR, FsPerms::ReadOnly)
-            .with_context(|| format!("cannot open {}", static_dir.display()))?
-            .preopened_dir(&data_dir, DATA_GUEST_DIR, FsPerms::ReadWrite)
-            .with_context(|| format!("cannot open {}", data_dir.display()))?;
+            .with_context(|| format!("cannot open {}", static_dir.display()))?;
+        let mut environment = config.site.environment();
+        // The component keeps the board in `/data` when it is there, and in
+        // its key-value bucket otherwise.
+        let keyvalue = match &config.store {
+            BoardStore::Files => {
+                let data_dir = data_dir(config)?;
+                preopens
+                    .preopened_dir(&data_dir, DATA_GUEST_DIR, FsPerms::ReadWrite)
+                    .with_context(|| format!("cannot open {}", data_dir.display()))?;
+                KeyValue::none()
+            }
+            BoardStore::Redis {
+                url,
+                bucket,
+                timeout,
+            } => {
+                environment.push(("SITEBOX_BUCKET".to_owned(), bucket.clone()));
+                KeyValue::redis(url, bucket, *timeout)?
+            }
+        };
         let preopens = preopens.build().filesystem().clone();
 
         let (wasm_config, cache) = engine_config(config)?;
@@ -101,7 +118,8 @@ impl Host {
             linker,
             current: RwLock::new(Arc::new(generation)),
             preopens,
-            environment: config.site.environment(),
+            keyvalue,
+            environment,
             admission: Admission::new(config.limits.max_concurrent, config.limits.max_queue),
             limits: config.limits.clone(),
             reuse: config.reuse_instances.max(1),
@@ -110,6 +128,10 @@ impl Host {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    pub(crate) fn keyvalue(&self) -> &Arc<KeyValue> {
+        &self.keyvalue
     }
 
     /// The component new requests go to.
@@ -137,6 +159,7 @@ impl Host {
         RequestState {
             wasi,
             http: WasiHttpCtx::new(),
+            keyvalue: self.keyvalue.clone(),
             table: ResourceTable::new(),
             hooks: DenyOutgoing,
         }
@@ -155,6 +178,15 @@ impl Generation {
             warm: Mutex::new(Vec::new()),
         })
     }
+}
+
+/// The data directory, created if missing.
+fn data_dir(config: &Config) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&config.data_dir)
+        .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
+    Ok(data_dir)
 }
 
 /// Compiles the component, or loads it from the cache when it was compiled
@@ -237,8 +269,8 @@ fn engine_config(config: &Config) -> Result<(wasmtime::Config, Option<Cache>)> {
 }
 
 /// A linker offering exactly the `sitebox` world of `wit/world.wit`: the
-/// `wasi:http/proxy` interfaces, the filesystem, and the `wasi:cli` /
-/// `wasi:random` pieces Rust's std imports. No sockets.
+/// `wasi:http/proxy` interfaces, the filesystem, `wasi:keyvalue`, and the
+/// `wasi:cli` / `wasi:random` pieces Rust's std imports. No sockets.
 fn sitebox_world_linker(engine: &Engine) -> Result<Linker<RequestState>> {
     use wasmtime_wasi::cli::WasiCliView;
     use wasmtime_wasi::filesystem::WasiFilesystemView;
@@ -257,6 +289,10 @@ fn sitebox_world_linker(engine: &Engine) -> Result<Linker<RequestState>> {
     cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
     cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
     random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |state| state.wasi.random())?;
+    keyvalue::add_to_linker(l, |state| KvView {
+        kv: &state.keyvalue,
+        table: &mut state.table,
+    })?;
     Ok(linker)
 }
 
@@ -264,6 +300,7 @@ fn sitebox_world_linker(engine: &Engine) -> Result<Linker<RequestState>> {
 pub struct RequestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    keyvalue: Arc<KeyValue>,
     table: ResourceTable,
     hooks: DenyOutgoing,
 }

@@ -10,6 +10,7 @@ mod guest;
 mod guest_log;
 mod host;
 mod idle;
+mod keyvalue;
 mod limits;
 mod observed;
 mod server;
@@ -19,6 +20,7 @@ mod watch;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use keyvalue::redact as redact_url;
 pub use server::{Server, serve};
 
 /// The sitebox component built from this workspace by `build.rs`.
@@ -37,8 +39,11 @@ pub const DATA_GUEST_DIR: &str = "/data";
 pub struct Config {
     /// Served read-only as `/static`.
     pub static_dir: PathBuf,
-    /// Mounted read-write as `/data`; created if missing.
+    /// Mounted read-write as `/data` (created if missing) when the board is
+    /// on files.
     pub data_dir: PathBuf,
+    /// Where the board lives.
+    pub store: BoardStore,
     pub component: ComponentSource,
     /// Reload the component when its file changes (`ComponentSource::File` only).
     pub watch: bool,
@@ -94,6 +99,45 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_body: 1 << 20,
             shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where the message board lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardStore {
+    /// Files in the data directory, which the component sees as `/data`.
+    Files,
+    /// A `wasi:keyvalue` bucket on Redis (`redis://` or `rediss://` URL),
+    /// shared by every runner pointed at it; no `/data` is mounted.
+    Redis {
+        url: String,
+        /// The bucket's name: the component's `SITEBOX_BUCKET`, and the
+        /// prefix of its Redis keys.
+        bucket: String,
+        /// How long one Redis call may take before it fails (the board
+        /// request then answers 503).
+        timeout: Duration,
+    },
+}
+
+impl BoardStore {
+    pub const DEFAULT_BUCKET: &str = "sitebox";
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// The store for the start-up log: no password.
+    pub fn describe(&self, data_dir: &std::path::Path) -> String {
+        match self {
+            BoardStore::Files => {
+                let absolute = std::path::absolute(data_dir);
+                format!(
+                    "files in {}",
+                    absolute.as_deref().unwrap_or(data_dir).display()
+                )
+            }
+            BoardStore::Redis { url, bucket, .. } => {
+                format!("bucket {bucket:?} on {}", keyvalue::redact(url))
+            }
         }
     }
 }
@@ -168,6 +212,7 @@ impl Config {
         Config {
             static_dir: static_dir.into(),
             data_dir: data_dir.into(),
+            store: BoardStore::Files,
             component: ComponentSource::Embedded,
             watch: false,
             cache: CompileCache::Default,

@@ -83,6 +83,23 @@ impl Server {
             "sitebox serving {} on {scheme}://{local_addr}/",
             self.config.static_dir.display()
         );
+        tracing::info!(
+            "board: {}",
+            self.config.store.describe(&self.config.data_dir)
+        );
+        if let crate::BoardStore::Redis { .. } = self.config.store {
+            // Said once at start; a Redis that is down does not stop the
+            // runner (the board answers 503 until it is up).
+            let keyvalue = self.host.keyvalue().clone();
+            tokio::spawn(async move {
+                match keyvalue.ping().await {
+                    Ok(()) => tracing::info!("board: Redis answers"),
+                    Err(error) => tracing::warn!(
+                        "board: Redis does not answer yet ({error}); board requests get 503 until it does"
+                    ),
+                }
+            });
+        }
         let _ticker = EpochTicker::start(&self.host)?;
         if self.config.watch {
             crate::watch::spawn(&self.host, &self.config)?;

@@ -25,6 +25,9 @@ fn help_lists_every_flag() {
         "--port",
         "--static",
         "--data",
+        "--store",
+        "--bucket",
+        "--store-timeout",
         "--component",
         "--max-memory",
         "--max-age",
@@ -117,6 +120,9 @@ fn serves_the_static_directory_with_the_defaults() {
         cwd.path().join("data").is_dir(),
         "the data directory was created"
     );
+    let board = server.next_log_line();
+    assert!(board.contains("board: files in /"), "{board}");
+    assert!(board.trim_end().ends_with("/data"), "{board}");
 
     let (status, body) = exchange(&server.addr, "GET", "/", "").unwrap();
     assert_eq!((status, body.as_str()), (200, "hello from sitebox"));
@@ -127,6 +133,42 @@ fn serves_the_static_directory_with_the_defaults() {
     let (time, rest) = rest.split_once("] ").unwrap();
     assert!(time.ends_with(" +0000") && time.len() == 26, "{time:?}");
     assert_eq!(rest.trim_end(), "\"GET / HTTP/1.1\" 200 18");
+}
+
+/// The start-up log says the board is on Redis, never with the URL's
+/// password, and the runner starts even though Redis does not answer.
+#[test]
+fn the_store_on_redis_is_logged_without_its_password() {
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::create_dir(cwd.path().join("static")).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://:hunter2@127.0.0.1:{port}/3");
+    let mut command = sitebox();
+    command
+        .args(["--port", "0", "--store", &url, "--bucket", "blog"])
+        .args(["--store-timeout", "200ms"])
+        .current_dir(cwd.path());
+    let mut server = Running::start(command);
+    let board = server.next_log_line();
+    assert!(
+        board.contains(&format!(
+            "board: bucket \"blog\" on redis://:***@127.0.0.1:{port}/3"
+        )),
+        "{board}"
+    );
+    let warning = server.next_log_line();
+    assert!(warning.contains("Redis does not answer yet"), "{warning}");
+    assert!(!format!("{:?}{board}{warning}", server.startup).contains("hunter2"));
+    assert!(
+        !cwd.path().join("data").exists(),
+        "no data directory for Redis"
+    );
+    let (status, _) = exchange(&server.addr, "GET", "/api/messages", "").unwrap();
+    assert_eq!(status, 503);
 }
 
 #[test]

@@ -4,8 +4,7 @@
 
 mod common;
 
-use common::{Running, exchange, sitebox};
-use serde_json::Value;
+use common::{Running, board, exchange, sitebox};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,33 +28,6 @@ fn post(addr: &str, text: &str) -> bool {
         exchange(addr, "POST", "/api/messages", &body),
         Some((201, _))
     )
-}
-
-/// The whole board through the API (which fails on any unreadable message).
-fn board(addr: &str) -> Vec<(u64, String)> {
-    let mut all = Vec::new();
-    let mut before = String::new();
-    loop {
-        let (status, body) =
-            exchange(addr, "GET", &format!("/api/messages?limit=200{before}"), "").unwrap();
-        assert_eq!(status, 200, "{body}");
-        let page: Vec<Value> = serde_json::from_str(&body).unwrap();
-        let mut page: Vec<(u64, String)> = page
-            .iter()
-            .map(|m| {
-                (
-                    m["id"].as_u64().unwrap(),
-                    m["text"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
-        let Some(&(oldest, _)) = page.first() else {
-            return all;
-        };
-        page.extend(all);
-        all = page;
-        before = format!("&before={oldest}");
-    }
 }
 
 fn site() -> tempfile::TempDir {

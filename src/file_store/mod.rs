@@ -24,9 +24,8 @@
 //!   deletions are garbage collection, and a crash part-way only leaves hidden
 //!   files for the next clear to remove.
 
-use crate::store::{Message, Page, Store, StoreError};
+use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
 /// The file operations the store needs, relative to the data root: the
@@ -57,11 +56,13 @@ pub enum DirError {
 
 impl From<DirError> for StoreError {
     fn from(error: DirError) -> Self {
-        StoreError(match error {
-            DirError::NotFound => "not found".to_owned(),
-            DirError::Exists => "already exists".to_owned(),
-            DirError::Other(detail) => detail,
-        })
+        match error {
+            // The store creates what it reads, so a missing or doubled entry
+            // where it expects none means someone else changed the directory.
+            DirError::NotFound => StoreError::Corrupt("an entry went missing".to_owned()),
+            DirError::Exists => StoreError::Corrupt("an entry exists already".to_owned()),
+            DirError::Other(detail) => StoreError::Unavailable(detail),
+        }
     }
 }
 
@@ -75,13 +76,6 @@ const ABANDONED_AFTER_SECS: i64 = 3600;
 
 /// A page read races with a clear at most this often before giving up.
 const READ_ATTEMPTS: usize = 8;
-
-/// What a message file holds (the id is its name).
-#[derive(Serialize, Deserialize)]
-struct Record {
-    text: String,
-    posted_at: Timestamp,
-}
 
 pub struct FileStore<D> {
     dir: D,
@@ -141,24 +135,17 @@ impl<D: Dir> FileStore<D> {
         Ok(present)
     }
 
-    fn read_message(&self, id: u64) -> Result<Option<Message>, DirError> {
-        let bytes = match self.dir.read(&Self::message_path(id)) {
-            Ok(bytes) => bytes,
-            Err(DirError::NotFound) => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        let record: Record = serde_json::from_slice(&bytes)
-            .map_err(|error| DirError::Other(format!("message {id} is unreadable: {error}")))?;
-        Ok(Some(Message {
-            id,
-            text: record.text,
-            posted_at: record.posted_at,
-        }))
+    fn read_message(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        match self.dir.read(&Self::message_path(id)) {
+            Ok(bytes) => store::decode_message(id, &bytes).map(Some),
+            Err(DirError::NotFound) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// One attempt at a consistent page; `None` if a clear removed a file
     /// under our feet (then the caller starts again from the new marker).
-    fn try_page(&self, before: Option<u64>, limit: usize) -> Result<Option<Page>, DirError> {
+    fn try_page(&self, before: Option<u64>, limit: usize) -> Result<Option<Page>, StoreError> {
         let floor = self.cleared_up_to()?;
         let newest = self.newest_id(floor)?;
         let top = before.map_or(newest, |before| newest.min(before.saturating_sub(1)));
@@ -220,11 +207,7 @@ impl<D: Dir> FileStore<D> {
 
 impl<D: Dir> Store for FileStore<D> {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
-        let record = Record {
-            text: text.to_owned(),
-            posted_at,
-        };
-        let contents = serde_json::to_vec(&record).map_err(|e| StoreError(e.to_string()))?;
+        let contents = store::encode_message(text, posted_at);
         self.ensure_layout()?;
         let tmp = temporary_name(posted_at)?;
         self.dir.write_new(&tmp, &contents)?;
@@ -248,7 +231,7 @@ impl<D: Dir> Store for FileStore<D> {
         }
         Ok(Message {
             id: claimed?,
-            text: record.text,
+            text: text.to_owned(),
             posted_at,
         })
     }
@@ -259,7 +242,7 @@ impl<D: Dir> Store for FileStore<D> {
                 return Ok(page);
             }
         }
-        Err(StoreError(
+        Err(StoreError::Unavailable(
             "the board kept changing while being read".to_owned(),
         ))
     }
@@ -268,7 +251,7 @@ impl<D: Dir> Store for FileStore<D> {
         if id <= self.cleared_up_to()? {
             return Ok(None);
         }
-        Ok(self.read_message(id)?)
+        self.read_message(id)
     }
 
     fn clear(&self) -> Result<(), StoreError> {
@@ -291,7 +274,8 @@ impl<D: Dir> Store for FileStore<D> {
 /// 64 random bits.
 fn temporary_name(now: Timestamp) -> Result<String, StoreError> {
     let mut random = [0u8; 8];
-    getrandom::fill(&mut random).map_err(|e| StoreError(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut random)
+        .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
     let mut name = format!("{TMP}/{}-", now.as_second());
     for byte in random {
         let _ = write!(name, "{byte:02x}");

@@ -2,7 +2,7 @@
 //! part-way, and many threads at once.
 use super::std_dir::StdDir;
 use super::*;
-use std::collections::BTreeSet;
+use crate::store::contract::{self, texts};
 use std::sync::Arc;
 
 fn store() -> (tempfile::TempDir, FileStore<StdDir>) {
@@ -11,64 +11,25 @@ fn store() -> (tempfile::TempDir, FileStore<StdDir>) {
     (dir, store)
 }
 
-fn texts(page: &Page) -> Vec<&str> {
-    page.messages.iter().map(|m| m.text.as_str()).collect()
-}
-
 #[test]
 fn an_empty_board() {
-    let (_dir, store) = store();
-    assert_eq!(store.page(None, 50).unwrap(), Page::default());
-    assert_eq!(store.get(1).unwrap(), None);
-    store.clear().unwrap();
-    assert_eq!(store.page(None, 50).unwrap(), Page::default());
+    contract::an_empty_board(&store().1);
 }
 
 #[test]
 fn messages_come_back_in_order_with_their_time() {
-    let (_dir, store) = store();
-    let t = Timestamp::from_second(1_700_000_000).unwrap();
-    for (i, text) in ["one", "two", "three"].into_iter().enumerate() {
-        let message = store.append(text, t).unwrap();
-        assert_eq!(message.id, i as u64 + 1);
-    }
-    let page = store.page(None, 50).unwrap();
-    assert_eq!(texts(&page), ["one", "two", "three"]);
-    assert_eq!(page.messages[0].posted_at, t);
-    assert!(!page.has_older);
-    assert_eq!(store.get(2).unwrap().unwrap().text, "two");
+    contract::messages_come_back_in_order_with_their_time(&store().1);
 }
 
 #[test]
 fn pages_walk_back_through_the_board() {
-    let (_dir, store) = store();
-    for i in 1..=120 {
-        store.append(&format!("m{i}"), Timestamp::now()).unwrap();
-    }
-    let newest = store.page(None, 50).unwrap();
-    assert_eq!(newest.messages.first().unwrap().id, 71);
-    assert_eq!(newest.messages.last().unwrap().id, 120);
-    assert!(newest.has_older);
-    let older = store.page(Some(71), 50).unwrap();
-    assert_eq!((older.messages[0].id, older.messages[49].id), (21, 70));
-    let oldest = store.page(Some(21), 50).unwrap();
-    assert_eq!((oldest.messages.len(), oldest.has_older), (20, false));
-    assert_eq!(store.page(Some(1), 50).unwrap(), Page::default());
-    assert_eq!(store.page(Some(10_000), 5).unwrap().messages[4].id, 120);
+    contract::pages_walk_back_through_the_board(&store().1);
 }
 
 #[test]
 fn clear_hides_everything_and_ids_are_never_reused() {
     let (dir, store) = store();
-    for text in ["a", "b", "c"] {
-        store.append(text, Timestamp::now()).unwrap();
-    }
-    store.clear().unwrap();
-    assert_eq!(store.page(None, 50).unwrap(), Page::default());
-    assert_eq!(store.get(3).unwrap(), None);
-    let next = store.append("d", Timestamp::now()).unwrap();
-    assert_eq!(next.id, 4);
-    assert_eq!(texts(&store.page(None, 50).unwrap()), ["d"]);
+    contract::clear_hides_everything_and_ids_are_never_reused(&store);
     // Garbage collected: only the new message and one marker remain.
     let files = |sub: &str| std::fs::read_dir(dir.path().join(sub)).unwrap().count();
     assert_eq!(files("board/messages"), 1);
@@ -127,50 +88,10 @@ fn abandoned_temporary_files_are_collected_by_clear() {
     );
 }
 
-/// 64 threads post 1,000 messages in all: exactly 1,000 are stored, ids
-/// 1..=1000, each text once.
 #[test]
 fn concurrent_posts_are_neither_lost_nor_duplicated() {
     let (_dir, store) = store();
-    let store = Arc::new(store);
-    let threads: Vec<_> = (0..64)
-        .map(|t| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                let count = 1000 / 64 + usize::from(t < 1000 % 64);
-                (0..count)
-                    .map(|i| {
-                        store
-                            .append(&format!("t{t}-{i}"), Timestamp::now())
-                            .unwrap()
-                            .id
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let ids: BTreeSet<u64> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
-    assert_eq!(ids, (1..=1000).collect());
-    let mut stored = BTreeSet::new();
-    let mut before = None;
-    loop {
-        let page = store.page(before, 200).unwrap();
-        for message in &page.messages {
-            assert!(
-                stored.insert(message.text.clone()),
-                "{} twice",
-                message.text
-            );
-        }
-        if !page.has_older {
-            break;
-        }
-        before = Some(page.messages[0].id);
-    }
-    assert_eq!(stored.len(), 1000);
+    contract::concurrent_posts_are_neither_lost_nor_duplicated(Arc::new(store));
 }
 
 /// Posts and clears racing: every page read shows a contiguous run of

@@ -12,7 +12,8 @@ use wasi::filesystem::types::{
 
 /// A preopened directory; paths are opened relative to it, so the host's
 /// sandbox (cap-std) is a second wall behind `SitePath`. Missing when the
-/// host did not mount it: then every operation fails, as a 500.
+/// host did not mount it: then every operation fails (for the site, a 500;
+/// the board uses key-value instead).
 pub struct WasiDir {
     descriptor: Option<Descriptor>,
     guest_path: &'static str,
@@ -25,6 +26,10 @@ impl WasiDir {
             descriptor: index.map(|index| preopens.swap_remove(index).0),
             guest_path,
         }
+    }
+
+    pub fn is_preopened(&self) -> bool {
+        self.descriptor.is_some()
     }
 
     fn descriptor(&self) -> Result<&Descriptor, ErrorCode> {

@@ -3,51 +3,26 @@
 //! `StaticFs`, the data as the board's `Dir`), and writes the
 //! `http::Response` back (`send`), streaming file bodies.
 
+mod bindings;
+mod bucket;
 mod dir;
 mod send;
 
 use crate::body::{BodyError, RequestBody};
 use crate::file_store::FileStore;
 use crate::html;
+use crate::kv_store::KvStore;
 use crate::response;
 use crate::router::{self, Site};
 use crate::settings::Settings;
+use crate::store::{Message, Page, Store, StoreError};
+use bucket::WasiBucket;
 use dir::WasiDir;
 use http::StatusCode;
+use jiff::Timestamp;
 use send::{send, stream_error};
 use wasi::http::types::{IncomingBody, IncomingRequest, Method, ResponseOutparam, Scheme};
 use wasi::io::streams::StreamError;
-
-// The bindings come from our world in `wit/`, so the component cannot call
-// anything the world does not grant; the imported interfaces reuse the `wasi`
-// crate's types and only the export glue is generated here.
-wit_bindgen::generate!({
-    path: "wit",
-    world: "sitebox:server/sitebox",
-    with: {
-        "wasi:cli/environment@0.2.12": wasi::cli::environment,
-        "wasi:cli/exit@0.2.12": wasi::cli::exit,
-        "wasi:cli/stderr@0.2.12": wasi::cli::stderr,
-        "wasi:cli/stdin@0.2.12": wasi::cli::stdin,
-        "wasi:cli/stdout@0.2.12": wasi::cli::stdout,
-        "wasi:cli/terminal-input@0.2.12": wasi::cli::terminal_input,
-        "wasi:cli/terminal-output@0.2.12": wasi::cli::terminal_output,
-        "wasi:cli/terminal-stderr@0.2.12": wasi::cli::terminal_stderr,
-        "wasi:cli/terminal-stdin@0.2.12": wasi::cli::terminal_stdin,
-        "wasi:cli/terminal-stdout@0.2.12": wasi::cli::terminal_stdout,
-        "wasi:clocks/monotonic-clock@0.2.12": wasi::clocks::monotonic_clock,
-        "wasi:clocks/wall-clock@0.2.12": wasi::clocks::wall_clock,
-        "wasi:filesystem/preopens@0.2.12": wasi::filesystem::preopens,
-        "wasi:filesystem/types@0.2.12": wasi::filesystem::types,
-        "wasi:http/outgoing-handler@0.2.12": wasi::http::outgoing_handler,
-        "wasi:http/types@0.2.12": wasi::http::types,
-        "wasi:io/error@0.2.12": wasi::io::error,
-        "wasi:io/poll@0.2.12": wasi::io::poll,
-        "wasi:io/streams@0.2.12": wasi::io::streams,
-        "wasi:random/insecure-seed@0.2.12": wasi::random::insecure_seed,
-        "wasi:random/random@0.2.12": wasi::random::random,
-    },
-});
 
 /// The guest's heap: 256 KiB of bump allocation in the initial memory (a file
 /// request uses a few pages of it), then wasi-libc's malloc.
@@ -61,7 +36,7 @@ const DATA_PREOPEN: &str = "/data";
 
 struct Component;
 
-impl exports::wasi::http::incoming_handler::Guest for Component {
+impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let response = match to_http_request(request) {
             Ok(request) => {
@@ -77,9 +52,16 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
                 for warning in warnings {
                     eprintln!("sitebox: {warning}; using the default");
                 }
+                let static_root = take(STATIC_PREOPEN);
+                let data = take(DATA_PREOPEN);
+                let store = if data.is_preopened() {
+                    BoardStore::Files(FileStore::new(data))
+                } else {
+                    BoardStore::KeyValue(KvStore::new(WasiBucket::new(&settings.bucket)))
+                };
                 let site = Site {
-                    static_root: take(STATIC_PREOPEN),
-                    store: FileStore::new(take(DATA_PREOPEN)),
+                    static_root,
+                    store,
                     settings,
                 };
                 router::handle(request, &site)
@@ -95,7 +77,46 @@ impl exports::wasi::http::incoming_handler::Guest for Component {
     }
 }
 
-export!(Component);
+bindings::export!(Component with_types_in bindings);
+
+/// The board's storage, chosen per request: the data directory when the
+/// host preopens `/data`, else the key-value bucket named by the settings.
+/// The bucket is opened on first use, so a static file makes no key-value
+/// call.
+enum BoardStore {
+    Files(FileStore<WasiDir>),
+    KeyValue(KvStore<WasiBucket>),
+}
+
+impl Store for BoardStore {
+    fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
+        match self {
+            BoardStore::Files(store) => store.append(text, posted_at),
+            BoardStore::KeyValue(store) => store.append(text, posted_at),
+        }
+    }
+
+    fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+        match self {
+            BoardStore::Files(store) => store.page(before, limit),
+            BoardStore::KeyValue(store) => store.page(before, limit),
+        }
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        match self {
+            BoardStore::Files(store) => store.get(id),
+            BoardStore::KeyValue(store) => store.get(id),
+        }
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        match self {
+            BoardStore::Files(store) => store.clear(),
+            BoardStore::KeyValue(store) => store.clear(),
+        }
+    }
+}
 
 fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, ()> {
     let method = match request.method() {

@@ -18,6 +18,25 @@ pub struct Reply {
     pub body: Bytes,
 }
 
+/// `GET target` answers 200 with exactly `expected`, its type and length.
+pub async fn assert_serves(
+    addr: SocketAddr,
+    target: &str,
+    expected: &[u8],
+    content_type: &str,
+) -> Reply {
+    let reply = get(addr, target).await;
+    assert_eq!(reply.status, StatusCode::OK, "GET {target}");
+    assert_eq!(reply.header("content-type"), content_type, "GET {target}");
+    assert_eq!(
+        reply.header("content-length"),
+        expected.len().to_string(),
+        "GET {target}"
+    );
+    assert_eq!(reply.body, expected, "GET {target}");
+    reply
+}
+
 impl Reply {
     /// The header's value; panics (naming it) if it is missing.
     pub fn header(&self, name: &str) -> &str {

@@ -1,15 +1,22 @@
 //! The shared test fixture: a temporary site (the repository's `static/` plus
-//! test files, with a secret file beside it), the runner serving it on port 0,
-//! `wasmtime serve` serving the same files with the same component when it is
-//! installed, and a small HTTP client (`client`).
+//! test files, with a secret file beside it), the runner serving it on port 0
+//! (the board on files, or on a shared Redis), `wasmtime serve` serving the
+//! same files with the same component when it is installed, and a small HTTP
+//! client (`client`).
 #![allow(dead_code)]
 
 pub mod client;
+pub mod redis;
 mod wasmtime_serve;
+pub mod workerd;
 
-pub use wasmtime_serve::{start_wasmtime_serve, start_wasmtime_serve_with};
+// Not every test file uses every launcher.
+#[allow(unused_imports)]
+pub use wasmtime_serve::{
+    start_wasmtime_serve, start_wasmtime_serve_with, start_wasmtime_serve_without_data,
+};
 
-use sitebox_runner::{Config, SiteOptions};
+use sitebox_runner::{BoardStore, Config, SiteOptions};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::os::unix::process::CommandExt;
@@ -106,6 +113,8 @@ impl TestSite {
 pub enum Backend {
     Runner,
     WasmtimeServe,
+    /// The runner with the board in a bucket of its own on the shared Redis.
+    RunnerRedis,
 }
 
 /// A server under test and the site it serves.
@@ -128,6 +137,7 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
             backend,
             site,
         })),
+        Backend::RunnerRedis => unimplemented!("the board tests use fresh_server"),
         Backend::WasmtimeServe => WASMTIME
             .get_or_init(|| {
                 start_wasmtime_serve(site, embedded_component()).map(|addr| Server {
@@ -161,12 +171,56 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     let addr = match backend {
         Backend::Runner => start_runner(site.config()),
         Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
+        Backend::RunnerRedis => start_runner(Config {
+            store: redis_store(&new_bucket())?,
+            ..site.config()
+        }),
     };
     Some(Box::leak(Box::new(Server {
         addr,
         backend,
         site,
     })))
+}
+
+/// The board on the test process's Redis, in `bucket`; `None` (with a
+/// notice) when `redis-server` is not installed.
+pub fn redis_store(bucket: &str) -> Option<BoardStore> {
+    Some(BoardStore::Redis {
+        url: format!("redis://127.0.0.1:{}/0", shared_redis()?),
+        bucket: bucket.to_owned(),
+        timeout: BoardStore::DEFAULT_TIMEOUT,
+    })
+}
+
+/// A bucket name no other server of this process uses.
+pub fn new_bucket() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("test-{}-{n}", std::process::id())
+}
+
+/// The port of one Redis for the whole test process, started through the
+/// fixture so it lives as long as the process.
+fn shared_redis() -> Option<u16> {
+    static REDIS: OnceLock<Option<(TempDir, u16)>> = OnceLock::new();
+    let started = REDIS.get_or_init(|| {
+        if !redis::installed() {
+            skipped("the tests of the board on Redis", redis::INSTALL);
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = redis::free_port();
+            let mut stderr = fixture().spawn(redis::command(dir.path(), port));
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            if redis::wait_until_ready(port) {
+                return Some((dir, port));
+            }
+        }
+        panic!("redis-server did not start");
+    });
+    started.as_ref().map(|(_, port)| *port)
 }
 
 /// One runner per test process for `cell`: on the site `site` makes, with
@@ -191,6 +245,9 @@ pub fn embedded_component() -> &'static Path {
 /// Starts a runner with `config` on a free loopback port; it serves until the
 /// test process exits.
 pub fn start_runner(config: Config) -> SocketAddr {
+    // The runner's background tasks (the Redis connection's) go on the
+    // fixture's runtime, which outlives every test.
+    let _runtime = fixture().runtime.enter();
     let server = sitebox_runner::Server::new(&config).expect("the runner starts");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -311,7 +368,24 @@ impl Fixture {
 /// `fresh_server` a new one each (for tests that change the board).
 #[macro_export]
 macro_rules! on_each_backend {
+    // Board tests also run against the runner with the board on Redis.
+    (fresh_server => $($check:ident),* $(,)?) => {
+        $crate::on_each_backend!(@files fresh_server => $($check),*);
+        mod runner_redis {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::support::fresh_server($crate::support::Backend::RunnerRedis) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+    };
     ($servers:ident => $($check:ident),* $(,)?) => {
+        $crate::on_each_backend!(@files $servers => $($check),*);
+    };
+    (@files $servers:ident => $($check:ident),* $(,)?) => {
         mod runner {
             $(
                 #[tokio::test]

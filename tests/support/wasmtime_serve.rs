@@ -10,8 +10,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 
-/// Starts `wasmtime serve -S cli` on `component` over `site` and waits until
-/// it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
+/// Starts `wasmtime serve -S cli -S keyvalue` on `component` over `site`
+/// (the board in its data directory) and waits until it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
 /// `CI=true` that is a failure instead.
 pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketAddr> {
     start_wasmtime_serve_with(site, component, &SiteOptions::default())
@@ -24,17 +24,36 @@ pub fn start_wasmtime_serve_with(
     component: &Path,
     options: &SiteOptions,
 ) -> Option<SocketAddr> {
+    start(site, component, options, true)
+}
+
+/// `wasmtime serve` with no `/data`: the component looks for its key-value
+/// bucket, which wasmtime's in-memory store does not have.
+pub fn start_wasmtime_serve_without_data(site: &TestSite, component: &Path) -> Option<SocketAddr> {
+    start(site, component, &SiteOptions::default(), false)
+}
+
+fn start(
+    site: &TestSite,
+    component: &Path,
+    options: &SiteOptions,
+    data: bool,
+) -> Option<SocketAddr> {
     if !wasmtime_installed() {
         return None;
     }
-    std::fs::create_dir_all(&site.data_dir).unwrap();
     let mut command = Command::new("wasmtime");
     command
-        .args(["serve", "-S", "cli", "--addr", "127.0.0.1:0"])
+        .args(["serve", "-S", "cli", "-S", "keyvalue"])
+        .args(["--addr", "127.0.0.1:0"])
         .arg("--dir")
-        .arg(format!("{}::/static", site.static_dir.display()))
-        .arg("--dir")
-        .arg(format!("{}::/data", site.data_dir.display()));
+        .arg(format!("{}::/static", site.static_dir.display()));
+    if data {
+        std::fs::create_dir_all(&site.data_dir).unwrap();
+        command
+            .arg("--dir")
+            .arg(format!("{}::/data", site.data_dir.display()));
+    }
     for (name, value) in options.environment() {
         command.arg("--env").arg(format!("{name}={value}"));
     }

@@ -3,6 +3,7 @@
 //! HTTP/1.1 to it, signal it, kill it.
 #![allow(dead_code)]
 
+use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
@@ -103,6 +104,16 @@ impl Drop for Running {
 /// One HTTP/1.1 exchange with a JSON body; `None` if the connection fails
 /// (the server died).
 pub fn exchange(addr: &str, method: &str, target: &str, body: &str) -> Option<(u16, String)> {
+    exchange_with_head(addr, method, target, body).map(|(status, _, body)| (status, body))
+}
+
+/// `exchange`, with the response's head (status line and headers) too.
+pub fn exchange_with_head(
+    addr: &str,
+    method: &str,
+    target: &str,
+    body: &str,
+) -> Option<(u16, String, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -117,5 +128,32 @@ pub fn exchange(addr: &str, method: &str, target: &str, body: &str) -> Option<(u
     stream.read_to_string(&mut reply).ok()?;
     let (head, body) = reply.split_once("\r\n\r\n")?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, body.to_owned()))
+    Some((status, head.to_owned(), body.to_owned()))
+}
+
+/// The whole board through the API (which fails on any unreadable message).
+pub fn board(addr: &str) -> Vec<(u64, String)> {
+    let mut all = Vec::new();
+    let mut before = String::new();
+    loop {
+        let (status, body) =
+            exchange(addr, "GET", &format!("/api/messages?limit=200{before}"), "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let page: Vec<Value> = serde_json::from_str(&body).unwrap();
+        let mut page: Vec<(u64, String)> = page
+            .iter()
+            .map(|m| {
+                (
+                    m["id"].as_u64().unwrap(),
+                    m["text"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let Some(&(oldest, _)) = page.first() else {
+            return all;
+        };
+        page.extend(all);
+        all = page;
+        before = format!("&before={oldest}");
+    }
 }

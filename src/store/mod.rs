@@ -1,9 +1,10 @@
 //! The board's storage as the board logic sees it: a small trait (append,
 //! read a page, get one, clear) with an in-memory implementation for unit
-//! tests. `file_store` implements it on the data directory; a key-value
-//! backend for edge hosts would implement the same four methods.
+//! tests. `file_store` implements it on the data directory, `kv_store` on a
+//! `wasi:keyvalue` bucket (edge hosts, a fleet of runners on one Redis).
 
 use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A stored message. Ids grow with posting order and are never reused.
@@ -22,12 +23,23 @@ pub struct Page {
     pub has_older: bool,
 }
 
+/// Why the board could not be read or written. The detail goes to the log,
+/// never to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// The storage failed a call or cannot be reached (a key-value host or
+    /// its backend down, a disk refusing writes): worth retrying, a 503.
+    Unavailable(String),
+    /// What is stored cannot be read back: a fault on our side, a 500.
+    Corrupt(String),
+}
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            StoreError::Unavailable(detail) => write!(f, "unavailable: {detail}"),
+            StoreError::Corrupt(detail) => write!(f, "corrupt: {detail}"),
+        }
     }
 }
 
@@ -44,6 +56,31 @@ pub trait Store {
     /// Removes every message, at once as far as readers can tell.
     fn clear(&self) -> Result<(), StoreError>;
 }
+
+/// How a message is stored, in a file or a key-value entry (its id is the
+/// file's or the key's name).
+#[derive(Serialize, Deserialize)]
+struct Record<T> {
+    text: T,
+    posted_at: Timestamp,
+}
+
+pub(crate) fn encode_message(text: &str, posted_at: Timestamp) -> Vec<u8> {
+    serde_json::to_vec(&Record { text, posted_at }).expect("a string and a time always serialize")
+}
+
+pub(crate) fn decode_message(id: u64, bytes: &[u8]) -> Result<Message, StoreError> {
+    let record: Record<String> = serde_json::from_slice(bytes)
+        .map_err(|error| StoreError::Corrupt(format!("message {id} is unreadable: {error}")))?;
+    Ok(Message {
+        id,
+        text: record.text,
+        posted_at: record.posted_at,
+    })
+}
+
+#[cfg(test)]
+pub mod contract;
 
 /// The board in memory, for unit tests of the board logic.
 #[cfg(test)]
@@ -89,5 +126,22 @@ impl Store for MemoryStore {
     fn clear(&self) -> Result<(), StoreError> {
         self.state.lock().unwrap().0.clear();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MemoryStore, contract};
+
+    // The test double behaves as the real stores do.
+    #[test]
+    fn the_memory_store_keeps_the_contract() {
+        contract::an_empty_board(&MemoryStore::default());
+        contract::messages_come_back_in_order_with_their_time(&MemoryStore::default());
+        contract::pages_walk_back_through_the_board(&MemoryStore::default());
+        contract::clear_hides_everything_and_ids_are_never_reused(&MemoryStore::default());
+        contract::concurrent_posts_are_neither_lost_nor_duplicated(std::sync::Arc::new(
+            MemoryStore::default(),
+        ));
     }
 }

@@ -1,0 +1,104 @@
+//! A bucket in memory, for host tests of the key-value store: each call is
+//! atomic (one lock), as on every real host; it can be told to fail, and it
+//! notes when the calling thread last touched it.
+
+use super::{Bucket, KvError};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+#[derive(Default)]
+pub struct MemoryBucket {
+    entries: Mutex<HashMap<String, Vec<u8>>>,
+    failing: AtomicBool,
+    calls: Mutex<Vec<&'static str>>,
+}
+
+thread_local! {
+    static LAST_CALL: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+impl MemoryBucket {
+    /// From now on every call fails (`true`) or works again (`false`).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.entries.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// The calls made so far, by name, and forgets them.
+    pub fn take_calls(&self) -> Vec<&'static str> {
+        std::mem::take(&mut self.calls.lock().unwrap())
+    }
+
+    /// When this thread's latest call took effect.
+    pub fn last_call_on_this_thread() -> Option<Instant> {
+        LAST_CALL.with(Cell::get)
+    }
+
+    fn with<T>(
+        &self,
+        name: &'static str,
+        call: impl FnOnce(&mut HashMap<String, Vec<u8>>) -> T,
+    ) -> Result<T, KvError> {
+        // Let other threads in between calls, as a network round trip would.
+        std::thread::yield_now();
+        self.calls.lock().unwrap().push(name);
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(KvError("the bucket is failing (test)".to_owned()));
+        }
+        let mut entries = self.entries.lock().unwrap();
+        let result = call(&mut entries);
+        LAST_CALL.with(|last| last.set(Some(Instant::now())));
+        Ok(result)
+    }
+}
+
+impl Bucket for MemoryBucket {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.with("get", |entries| entries.get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.with("set", |entries| {
+            entries.insert(key.to_owned(), value.to_owned());
+        })
+    }
+
+    fn increment(&self, key: &str, delta: u64) -> Result<u64, KvError> {
+        self.with("increment", |entries| {
+            let value = entries
+                .entry(key.to_owned())
+                .or_insert_with(|| b"0".to_vec());
+            let current: u64 = std::str::from_utf8(value)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| KvError(format!("{key} is not a counter")))?;
+            let new = current
+                .checked_add(delta)
+                .ok_or_else(|| KvError(format!("{key} overflows")))?;
+            *value = new.to_string().into_bytes();
+            Ok(new)
+        })?
+    }
+
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        self.with("get-many", |entries| {
+            keys.iter().map(|key| entries.get(key).cloned()).collect()
+        })
+    }
+
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        self.with("delete-many", |entries| {
+            for key in keys {
+                entries.remove(key);
+            }
+        })
+    }
+}

@@ -1,0 +1,241 @@
+//! The board in a `wasi:keyvalue` bucket, for hosts that give a component
+//! key-value storage instead of a writable directory (edge platforms, a fleet
+//! of runners sharing one Redis). Correct with many instances on many
+//! machines writing at once, given what every such host offers: each call on
+//! one key is atomic, and `increment` is atomic.
+//!
+//! Keys in the bucket (no `/`: a host that keeps keys as file names, like
+//! wasmCloud's filesystem store, would need directories for them):
+//!
+//! ```text
+//! board:next-id            counter: the last id handed out
+//! board:cleared-up-to      counter: every id up to it is cleared
+//! board:collected-up-to    decimal: cleared messages up to it are deleted
+//! board:message:<id>       one message (JSON: text and time), written once
+//! ```
+//!
+//! - A post takes its id from `increment(next-id, 1)`, writes its one key,
+//!   and then reads the clear marker again: a clear that raised the marker
+//!   past the id in between hides the message, so the post deletes it and
+//!   takes a new id above the marker. An acknowledged post is therefore
+//!   never hidden by a clear that completed before the post began. (A post
+//!   racing a clear may be seen just before it and again, under a new id,
+//!   after it: it is never lost.)
+//! - A page reads the newest id, then the marker, fetches its window of ids
+//!   with one `get-many`, and reads the marker again: if a clear moved it,
+//!   the page is read anew, so a page never mixes messages from before and
+//!   after a clear. Ids a post took but never wrote (it failed, or is still
+//!   writing) are gaps: a page of `limit` ids may show fewer messages. No
+//!   key listing is ever needed.
+//! - A clear raises the marker to the newest id with `increment` (the only
+//!   atomic update there is: no compare-and-swap in this version of
+//!   `wasi:keyvalue`), so markers never go back. Two clears at once may
+//!   raise it past the newest id; the clear then moves `next-id` up to the
+//!   marker, so no id it hides is ever handed out again (the skipped ids are
+//!   gaps below the marker, never seen). Then it deletes what it hid, in
+//!   batches; a failure there only leaves garbage for the next clear.
+//!
+//! Counters are decimal text on every host we know (wasmtime's, Redis's,
+//! workerd's `kv.js`), so they are read with `get`; one that is not is read
+//! with `increment(key, 0)`, which every host answers with a number.
+
+use crate::store::{self, Message, Page, Store, StoreError};
+use jiff::Timestamp;
+
+/// The key-value operations the store needs, on the bucket it was given:
+/// the component implements them with `wasi:keyvalue`, tests in memory.
+pub trait Bucket {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError>;
+    /// Adds `delta` to the counter at `key` (0 if missing) and returns the
+    /// new value, atomically.
+    fn increment(&self, key: &str, delta: u64) -> Result<u64, KvError>;
+    /// The value of each key, in order (`None` where missing).
+    fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError>;
+    fn delete_many(&self, keys: &[String]) -> Result<(), KvError>;
+}
+
+/// A key-value call failed (the host's error, or the bucket cannot be
+/// opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvError(pub String);
+
+impl From<KvError> for StoreError {
+    fn from(error: KvError) -> Self {
+        StoreError::Unavailable(format!("key-value: {}", error.0))
+    }
+}
+
+const NEXT_ID: &str = "board:next-id";
+const CLEARED: &str = "board:cleared-up-to";
+const COLLECTED: &str = "board:collected-up-to";
+
+fn message_key(id: u64) -> String {
+    format!("board:message:{id}")
+}
+
+/// A page read races with a clear at most this often before giving up.
+const READ_ATTEMPTS: usize = 8;
+/// A post is overtaken by a clear at most this often before giving up.
+const POST_ATTEMPTS: usize = 32;
+/// Keys per `delete-many` while a clear deletes what it hid.
+const DELETE_BATCH: u64 = 256;
+
+pub struct KvStore<B> {
+    bucket: B,
+}
+
+impl<B: Bucket> KvStore<B> {
+    pub fn new(bucket: B) -> Self {
+        KvStore { bucket }
+    }
+
+    #[cfg(test)]
+    pub fn bucket(&self) -> &B {
+        &self.bucket
+    }
+
+    /// A counter's value: read with `get` (on Redis, `increment(key, 0)` is a
+    /// write, which `appendfsync always` syncs to disk: a page read took
+    /// twice as long), falling back to `increment(key, 0)` for a host whose
+    /// counters are not decimal text.
+    fn counter(&self, key: &str) -> Result<u64, KvError> {
+        match self.bucket.get(key)? {
+            None => Ok(0),
+            Some(value) => match std::str::from_utf8(&value)
+                .ok()
+                .and_then(|t| t.parse().ok())
+            {
+                Some(number) => Ok(number),
+                None => self.bucket.increment(key, 0),
+            },
+        }
+    }
+
+    /// One attempt at a consistent page; `None` if a clear moved the marker
+    /// while it was read.
+    fn try_page(&self, before: Option<u64>, limit: usize) -> Result<Option<Page>, StoreError> {
+        // The newest id before the marker: an id taken after the marker was
+        // read is above it, so the window never reaches past a clear.
+        let newest = self.counter(NEXT_ID)?;
+        let floor = self.counter(CLEARED)?;
+        let top = before.map_or(newest, |before| newest.min(before.saturating_sub(1)));
+        if top <= floor {
+            return Ok(Some(Page::default()));
+        }
+        let first = top.saturating_sub(limit as u64).max(floor) + 1;
+        let keys: Vec<String> = (first..=top).map(message_key).collect();
+        let values = self.bucket.get_many(&keys)?;
+        if values.len() != keys.len() {
+            return Err(StoreError::Unavailable(format!(
+                "key-value: get-many answered {} values for {} keys",
+                values.len(),
+                keys.len()
+            )));
+        }
+        if self.counter(CLEARED)? != floor {
+            return Ok(None);
+        }
+        let messages = (first..=top)
+            .zip(values)
+            .filter_map(|(id, value)| Some(store::decode_message(id, &value?)))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Page {
+            messages,
+            has_older: first > floor + 1,
+        }))
+    }
+
+    /// Deletes the messages up to `marker` that no earlier clear deleted.
+    /// Failures only leave garbage, so they are logged, not reported.
+    fn collect_garbage(&self, floor: u64, marker: u64) {
+        let collected = match self.bucket.get(COLLECTED) {
+            Ok(Some(value)) => std::str::from_utf8(&value)
+                .ok()
+                .and_then(|text| text.parse::<u64>().ok())
+                .unwrap_or(floor),
+            Ok(None) => 0,
+            Err(error) => return eprintln!("sitebox: board: cannot collect garbage: {error:?}"),
+        };
+        let mut start = collected + 1;
+        while start <= marker {
+            let end = marker.min(start + DELETE_BATCH - 1);
+            let keys: Vec<String> = (start..=end).map(message_key).collect();
+            if let Err(error) = self.bucket.delete_many(&keys) {
+                return eprintln!("sitebox: board: cannot delete cleared messages: {error:?}");
+            }
+            start = end + 1;
+        }
+        // Racing clears may write a smaller number last: that only repeats
+        // some deletions next time.
+        if let Err(error) = self.bucket.set(COLLECTED, marker.to_string().as_bytes()) {
+            eprintln!("sitebox: board: cannot record the collected messages: {error:?}");
+        }
+    }
+}
+
+impl<B: Bucket> Store for KvStore<B> {
+    fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
+        let value = store::encode_message(text, posted_at);
+        for _ in 0..POST_ATTEMPTS {
+            let id = self.bucket.increment(NEXT_ID, 1)?;
+            let key = message_key(id);
+            self.bucket.set(&key, &value)?;
+            if self.counter(CLEARED)? < id {
+                return Ok(Message {
+                    id,
+                    text: text.to_owned(),
+                    posted_at,
+                });
+            }
+            // A clear hid the id we took: post again above its marker.
+            self.bucket.delete_many(&[key])?;
+        }
+        Err(StoreError::Unavailable(
+            "the board was cleared again and again while posting".to_owned(),
+        ))
+    }
+
+    fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+        for _ in 0..READ_ATTEMPTS {
+            if let Some(page) = self.try_page(before, limit)? {
+                return Ok(page);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the board kept being cleared while being read".to_owned(),
+        ))
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        if id <= self.counter(CLEARED)? {
+            return Ok(None);
+        }
+        match self.bucket.get(&message_key(id))? {
+            Some(value) => Ok(Some(store::decode_message(id, &value)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        let newest = self.counter(NEXT_ID)?;
+        let floor = self.counter(CLEARED)?;
+        if newest <= floor {
+            return Ok(());
+        }
+        let marker = self.bucket.increment(CLEARED, newest - floor)?;
+        // Never hand out an id the marker covers (racing clears can push it
+        // past `newest`).
+        let next = self.counter(NEXT_ID)?;
+        if next < marker {
+            self.bucket.increment(NEXT_ID, marker - next)?;
+        }
+        self.collect_garbage(floor, marker);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub mod memory;
+#[cfg(test)]
+mod tests;

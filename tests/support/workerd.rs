@@ -1,0 +1,222 @@
+//! sitebox on workerd (`deploy/workerd/`): the worker built once per test
+//! process by `build.mjs` from the component the runner embeds and the
+//! repository's `static/`, and `workerd serve` on it. The test holds the
+//! listening socket and hands it to workerd (`--socket-fd`): no race for a
+//! free port, and a restarted workerd answers on the same address.
+
+use super::{embedded_component, repo_root, skipped};
+use std::fs::File;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const WHAT: &str = "the workerd tests";
+const INSTALL: &str = "cd deploy/workerd && npm ci";
+
+fn deploy_dir() -> PathBuf {
+    repo_root().join("deploy/workerd")
+}
+
+/// The built worker: `config.capnp` and its modules in a temporary directory.
+pub struct Worker {
+    dir: TempDir,
+}
+
+impl Worker {
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("out/config.capnp")
+    }
+}
+
+/// The worker, built on first use; `None` (with a notice, or a failure under
+/// `CI=true`) when Node or `deploy/workerd/node_modules` is missing.
+pub fn worker() -> Option<&'static Worker> {
+    static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
+    WORKER.get_or_init(build).as_ref()
+}
+
+fn build() -> Option<Worker> {
+    let node_found = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !node_found {
+        skipped(WHAT, &format!("Node.js 20 or later, then {INSTALL}"));
+        return None;
+    }
+    if !workerd_binary().is_file() || !deploy_dir().join("node_modules/esbuild").is_dir() {
+        skipped(WHAT, INSTALL);
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let output = Command::new("node")
+        .arg(deploy_dir().join("build.mjs"))
+        .arg("--component")
+        .arg(embedded_component())
+        .arg("--static")
+        .arg(repo_root().join("static"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("node runs");
+    assert!(
+        output.status.success(),
+        "build.mjs failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if std::env::var_os("SITEBOX_TEST_VERBOSE").is_some() {
+        eprintln!(
+            "build.mjs took {:?}: {}",
+            started.elapsed(),
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+    Some(Worker { dir })
+}
+
+/// workerd's own binary. `node_modules/workerd/bin/workerd` is that binary
+/// once workerd's install script has linked it there; before, it is a Node
+/// launcher, and a SIGKILL to the launcher would leave its workerd running:
+/// then the platform package's binary (`@cloudflare/workerd-linux-64`, ...).
+fn workerd_binary() -> PathBuf {
+    let modules = deploy_dir().join("node_modules");
+    let linked = modules.join("workerd/bin/workerd");
+    let is_elf = |path: &Path| {
+        let mut magic = [0; 4];
+        File::open(path)
+            .and_then(|mut file| file.read_exact(&mut magic))
+            .is_ok()
+            && magic == *b"\x7fELF"
+    };
+    if is_elf(&linked) {
+        return linked;
+    }
+    std::fs::read_dir(modules.join("@cloudflare"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin/workerd"))
+        .find(|path| is_elf(path))
+        .unwrap_or(linked)
+}
+
+/// `workerd serve` on `worker`, its board in `storage`. Killed (SIGKILL) when
+/// dropped, and by the kernel if the thread that started it ends first.
+pub struct Workerd {
+    pub addr: SocketAddr,
+    listener: TcpListener,
+    storage: PathBuf,
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Workerd {
+    /// Starts workerd on a new loopback socket and waits until it answers.
+    pub async fn start(worker: &Worker, storage: &Path) -> Workerd {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut workerd = Workerd {
+            addr: listener.local_addr().unwrap(),
+            listener,
+            storage: storage.to_owned(),
+            config: worker.config(),
+            log: storage.with_extension("workerd.log"),
+            child: None,
+        };
+        workerd.spawn().await;
+        workerd
+    }
+
+    /// SIGKILL, as a crash would: no shutdown, nothing flushed by workerd.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills workerd and starts a new one on the same socket and storage.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// What workerd has written to its stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn spawn(&mut self) {
+        std::fs::create_dir_all(&self.storage).unwrap();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let fd = self.listener.as_raw_fd();
+        let mut command = Command::new(workerd_binary());
+        command
+            .arg("serve")
+            .arg(&self.config)
+            .arg("--socket-fd")
+            .arg(format!("http={fd}"))
+            .arg("--directory-path")
+            .arg(format!("storage={}", self.storage.display()))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        // SAFETY: fcntl and prctl are async-signal-safe; nothing else runs
+        // between fork and exec.
+        unsafe {
+            command.pre_exec(move || {
+                // The listener is close-on-exec in the test; workerd needs it.
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        self.child = Some(command.spawn().expect("workerd starts"));
+        self.wait_until_ready().await;
+    }
+
+    /// The socket accepts at once (the test holds it), so ready means that a
+    /// request is answered.
+    async fn wait_until_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let child = self.child.as_mut().unwrap();
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "workerd exited ({status}) before answering:\n{}",
+                    self.log()
+                );
+            }
+            let attempt = super::client::get(self.addr, "/index.css");
+            if let Ok(reply) = tokio::time::timeout(Duration::from_secs(2), attempt).await {
+                assert!(reply.status.is_success(), "workerd answered {reply:?}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "workerd did not answer within a minute:\n{}",
+                self.log()
+            );
+        }
+    }
+}
+
+impl Drop for Workerd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

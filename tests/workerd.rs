@@ -1,0 +1,252 @@
+//! The same component on workerd (Cloudflare's Workers runtime), as
+//! `deploy/workerd/` deploys it: the site embedded read-only with its files'
+//! mtimes, the board in wasi:keyvalue over a SQLite-backed Durable Object.
+//! Over real HTTP: files, types and the 404 page; the board by form and by
+//! the JSON API, escaped; and the board after workerd is SIGKILLed and
+//! started again on the same storage. Needs `cd deploy/workerd && npm ci`.
+
+mod support;
+
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::Path;
+use support::client::{self, Reply};
+use support::workerd::{Workerd, worker};
+
+fn static_file(name: &str) -> Vec<u8> {
+    std::fs::read(support::repo_root().join("static").join(name)).unwrap()
+}
+
+/// workerd on a fresh, empty board in `dir`; `None` when the tests are skipped.
+async fn start(dir: &Path) -> Option<Workerd> {
+    let worker = worker()?;
+    Some(Workerd::start(worker, &dir.join("storage")).await)
+}
+
+async fn assert_serves(addr: SocketAddr, target: &str, file: &str, content_type: &str) {
+    let expected = static_file(file);
+    let reply = client::assert_serves(addr, target, &expected, content_type).await;
+    // The file's own mtime, not the in-memory filesystem's 0: ETags and
+    // Last-Modified change when the file does.
+    let modified = std::fs::metadata(support::repo_root().join("static").join(file))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(
+        reply.header("last-modified"),
+        httpdate::fmt_http_date(modified),
+        "GET {target}"
+    );
+    let etag = reply.header("etag").to_owned();
+    let revalidated = client::request(addr, Method::GET, target, &[("if-none-match", &etag)]).await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED, "GET {target}");
+    let head = client::head(addr, target).await;
+    assert_eq!((head.status, head.body.len()), (StatusCode::OK, 0));
+    assert_eq!(head.header("content-length"), expected.len().to_string());
+}
+
+#[tokio::test]
+async fn the_site_with_types_mtimes_and_the_404_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(workerd) = start(dir.path()).await else {
+        return;
+    };
+    let addr = workerd.addr;
+    assert_serves(addr, "/", "index.html", "text/html; charset=utf-8").await;
+    assert_serves(
+        addr,
+        "/index.html",
+        "index.html",
+        "text/html; charset=utf-8",
+    )
+    .await;
+    assert_serves(addr, "/index.css", "index.css", "text/css; charset=utf-8").await;
+    assert_serves(addr, "/logo.png", "logo.png", "image/png").await;
+    assert_serves(addr, "/page.html", "page.html", "text/html; charset=utf-8").await;
+    assert!(
+        client::get(addr, "/logo.png")
+            .await
+            .body
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+
+    let not_found = static_file("NotFound.html");
+    for target in [
+        "/no-such-page",
+        "/index.css/",
+        "/a/b/c",
+        "/%2e%2e/Cargo.toml",
+    ] {
+        let reply = client::get(addr, target).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{target}");
+        assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
+        assert_eq!(reply.body, not_found, "{target}");
+    }
+    let reply = client::request(addr, Method::PUT, "/index.css", &[]).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+async fn post_form(addr: SocketAddr, target: &str, fields: &[(&str, &str)]) -> Reply {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let reply = client::post_form(addr, target, body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SEE_OTHER,
+        "POST {target}: {}",
+        reply.text()
+    );
+    assert_eq!(reply.header("location"), "/board");
+    reply
+}
+
+/// The texts shown on the board page, in order (as they are in the HTML).
+async fn shown(addr: SocketAddr) -> Vec<String> {
+    let reply = client::get(addr, "/board").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
+    let page = reply.text();
+    let texts: Vec<String> = page
+        .split("<p class=\"text\">")
+        .skip(1)
+        .map(|rest| rest.split("</p>").next().unwrap().to_owned())
+        .collect();
+    assert_eq!(texts.is_empty(), page.contains("No messages yet."));
+    texts
+}
+
+async fn create(addr: SocketAddr, text: &str) -> Value {
+    let reply = client::post_json(addr, "/api/messages", json!({ "text": text }).to_string()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), "application/json");
+    let created = reply.json();
+    assert_eq!(created["text"], text);
+    let id = created["id"].as_u64().expect("an id");
+    assert_eq!(reply.header("location"), format!("/api/messages/{id}"));
+    created
+}
+
+async fn listed(addr: SocketAddr) -> Vec<Value> {
+    let reply = client::get(addr, "/api/messages").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let list = reply.json();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_board_by_form_and_by_the_json_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(workerd) = start(dir.path()).await else {
+        return;
+    };
+    let addr = workerd.addr;
+    assert!(shown(addr).await.is_empty());
+
+    post_form(addr, "/board", &[("message", "Hello, workerd! café ☕")]).await;
+    post_form(addr, "/board", &[("message", "<script>alert(1)</script>")]).await;
+    let page = client::get(addr, "/board").await.text();
+    assert!(!page.contains("<script>alert"), "markup is escaped");
+    assert_eq!(
+        shown(addr).await,
+        [
+            "Hello, workerd! café ☕",
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+        ]
+    );
+
+    let created = create(addr, "from the API <b>").await;
+    let location = format!("/api/messages/{}", created["id"]);
+    let fetched = client::get(addr, &location).await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.json(), created);
+    assert_eq!(
+        listed(addr).await,
+        [
+            json!("Hello, workerd! café ☕"),
+            json!("<script>alert(1)</script>"),
+            json!("from the API <b>")
+        ]
+    );
+    assert_eq!(
+        shown(addr).await[2],
+        "from the API &lt;b&gt;",
+        "API messages are on the page too"
+    );
+
+    post_form(addr, "/board/clear", &[]).await;
+    assert!(shown(addr).await.is_empty());
+    assert!(listed(addr).await.is_empty());
+
+    let doomed = create(addr, "doomed").await;
+    assert!(
+        doomed["id"].as_u64() > created["id"].as_u64(),
+        "ids are not reused"
+    );
+    let reply = client::request(addr, Method::DELETE, "/api/messages", &[]).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert!(listed(addr).await.is_empty());
+    let gone = client::get(addr, &format!("/api/messages/{}", doomed["id"])).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert!(
+        !workerd.log().contains("the component failed"),
+        "{}",
+        workerd.log()
+    );
+}
+
+#[tokio::test]
+async fn the_board_survives_sigkill_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut workerd) = start(dir.path()).await else {
+        return;
+    };
+    let addr = workerd.addr;
+    post_form(addr, "/board", &[("message", "before the crash")]).await;
+    let second = create(addr, "acknowledged, so durable").await;
+
+    workerd.restart().await;
+    assert_eq!(
+        shown(addr).await,
+        ["before the crash", "acknowledged, so durable"]
+    );
+    assert_eq!(
+        listed(addr).await,
+        [json!("before the crash"), json!("acknowledged, so durable")]
+    );
+    let after = create(addr, "after the restart").await;
+    assert!(
+        after["id"].as_u64() > second["id"].as_u64(),
+        "the id counter survived too"
+    );
+
+    // A workerd on another storage directory has its own, empty board.
+    workerd.kill();
+    let other = start(&dir.path().join("other")).await.unwrap();
+    assert!(listed(other.addr).await.is_empty());
+}
+
+/// `deploy/workerd/src/kv.js` on its own (node's test runner, on a stand-in
+/// for the Durable Object's storage): counters, batches, buckets, errors.
+#[test]
+fn the_key_value_module_passes_its_own_tests() {
+    if support::workerd::worker().is_none() {
+        return;
+    }
+    let output = std::process::Command::new("node")
+        .args(["--test", "test/"])
+        .current_dir(support::repo_root().join("deploy/workerd"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "node --test failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
