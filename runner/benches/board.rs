@@ -1,17 +1,28 @@
 //! Board benchmark (not a test): `cargo bench -p sitebox-runner --bench board`.
 //!
-//! Starts the runner in-process on a temporary site, fills the board with
-//! 10,000 messages through `POST /api/messages` from 64 keep-alive
-//! connections (measuring POST throughput), then measures `GET /board` and
-//! `GET /api/messages` latency one request at a time, and prints a markdown
-//! table. Latency is seen from the client over loopback, so it bounds the
-//! server time from above.
+//! For each store — one runner on files (the default), one runner on Redis
+//! (`appendfsync always`, then `everysec`), three runners on one Redis — it
+//! starts the `sitebox` binary (and `redis-server`) on a temporary site,
+//! fills the board with 10,000 messages through `POST /api/messages` from 64
+//! keep-alive connections spread over the runners (POST throughput), then
+//! measures `GET /board` and `GET /api/messages` one request at a time
+//! (round-robin over the runners) and prints a markdown table. Latency is
+//! seen from the client over loopback, so it bounds the server time from
+//! above. Needs `redis-server` (`apt-get install redis-server`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "../../tests/support/redis.rs"]
+mod redis;
 
 use bytes::Bytes;
+use common::{Running, sitebox};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use redis::RedisServer;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const MESSAGES: usize = 10_000;
@@ -61,28 +72,71 @@ impl Latency {
         let index = ((self.samples.len() as f64 - 1.0) * p).round() as usize;
         self.samples[index].as_secs_f64() * 1000.0
     }
-
-    fn mean(&self) -> f64 {
-        self.samples.iter().sum::<Duration>().as_secs_f64() * 1000.0 / self.samples.len() as f64
-    }
 }
 
-async fn measure_gets(addr: SocketAddr, target: &str) -> (Latency, usize) {
-    let mut sender = connect(addr).await;
-    for _ in 0..100 {
-        send(&mut sender, get(addr, target)).await;
+/// `GET target` one at a time, taking the runners in turn (one keep-alive
+/// connection to each).
+async fn measure_gets(addrs: &[SocketAddr], target: &str) -> (Latency, usize) {
+    let mut senders = Vec::new();
+    for addr in addrs {
+        senders.push((*addr, connect(*addr).await));
+    }
+    for (addr, sender) in &mut senders {
+        for _ in 0..100 {
+            send(sender, get(*addr, target)).await;
+        }
     }
     let mut samples = Vec::with_capacity(GET_SAMPLES);
     let mut bytes = 0;
-    for _ in 0..GET_SAMPLES {
+    for i in 0..GET_SAMPLES {
+        let (addr, sender) = &mut senders[i % addrs.len()];
         let start = Instant::now();
-        let (status, len) = send(&mut sender, get(addr, target)).await;
+        let (status, len) = send(sender, get(*addr, target)).await;
         samples.push(start.elapsed());
         assert_eq!(status, 200);
         bytes = len;
     }
     samples.sort();
     (Latency { samples }, bytes)
+}
+
+/// 10,000 posts from 64 connections spread over `addrs`: posts per second.
+async fn fill(addrs: &[SocketAddr]) -> f64 {
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CONNECTIONS {
+        let addr = addrs[c % addrs.len()];
+        tasks.spawn(async move {
+            let mut sender = connect(addr).await;
+            for i in (c..MESSAGES).step_by(CONNECTIONS) {
+                let (status, _) =
+                    send(&mut sender, post(addr, &format!("message number {i}"))).await;
+                assert_eq!(status, 201);
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    MESSAGES as f64 / start.elapsed().as_secs_f64()
+}
+
+fn start_runner(static_dir: &Path, store: &[String]) -> Running {
+    let mut command = sitebox();
+    command
+        .args(["--port", "0", "--quiet", "--static"])
+        .arg(static_dir)
+        .args(store);
+    let mut runner = Running::start(command);
+    runner.drain_log();
+    runner
+}
+
+struct Row {
+    name: &'static str,
+    posts_per_second: f64,
+    board: (Latency, usize),
+    api: (Latency, usize),
 }
 
 fn main() {
@@ -94,53 +148,77 @@ fn main() {
         let entry = entry.unwrap();
         std::fs::copy(entry.path(), static_dir.join(entry.file_name())).unwrap();
     }
-    let config = sitebox_runner::Config::new(&static_dir, root.path().join("data"));
-
+    assert!(
+        redis::installed(),
+        "install redis-server: {}",
+        redis::INSTALL
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = sitebox_runner::Server::new(&config).unwrap();
-        tokio::spawn(server.serve(listener));
 
-        let start = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for c in 0..CONNECTIONS {
-            tasks.spawn(async move {
-                let mut sender = connect(addr).await;
-                for i in (c..MESSAGES).step_by(CONNECTIONS) {
-                    let (status, _) = send(&mut sender, post(addr, &format!("message number {i}"))).await;
-                    assert_eq!(status, 201);
-                }
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            done.unwrap();
-        }
-        let post_seconds = start.elapsed().as_secs_f64();
+    let scenarios: [(&'static str, usize, Option<&'static str>); 4] = [
+        ("1 runner, files (default)", 1, None),
+        ("1 runner, Redis (appendfsync always)", 1, Some("always")),
+        (
+            "1 runner, Redis (appendfsync everysec)",
+            1,
+            Some("everysec"),
+        ),
+        ("3 runners, one Redis (always)", 3, Some("always")),
+    ];
+    let mut rows = Vec::new();
+    for (n, (name, runners, fsync)) in scenarios.into_iter().enumerate() {
+        let dir = root.path().join(format!("run-{n}"));
+        std::fs::create_dir(&dir).unwrap();
+        let redis = fsync.map(|fsync| RedisServer::start_with_fsync(&dir, fsync));
+        let store: Vec<String> = match &redis {
+            Some(redis) => vec!["--store".into(), redis.url(0)],
+            None => vec!["--data".into(), dir.join("data").display().to_string()],
+        };
+        let running: Vec<Running> = (0..runners)
+            .map(|_| start_runner(&static_dir, &store))
+            .collect();
+        let addrs: Vec<SocketAddr> = running.iter().map(|r| r.addr.parse().unwrap()).collect();
+        let row = runtime.block_on(async {
+            let posts_per_second = fill(&addrs).await;
+            Row {
+                name,
+                posts_per_second,
+                board: measure_gets(&addrs, "/board").await,
+                api: measure_gets(&addrs, "/api/messages").await,
+            }
+        });
+        eprintln!("{name}: done");
+        rows.push(row);
+        drop((running, redis));
+    }
 
-        let (board, board_bytes) = measure_gets(addr, "/board").await;
-        let (api, api_bytes) = measure_gets(addr, "/api/messages").await;
-
-        println!("sitebox board benchmark: {MESSAGES} messages on the board; {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
-        println!();
-        println!("| measurement | result |");
-        println!("| --- | --- |");
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "sitebox board benchmark: {MESSAGES} messages posted from {CONNECTIONS} connections, \
+         then {GET_SAMPLES} GETs one at a time; {cores} cores"
+    );
+    println!();
+    println!("| store | POST /api/messages | GET /board p50 / p99 | GET /api/messages p50 / p99 |");
+    println!("| --- | ---: | ---: | ---: |");
+    let ms = |latency: &Latency| {
+        format!(
+            "{:.2} / {:.2} ms",
+            latency.percentile(0.5),
+            latency.percentile(0.99)
+        )
+    };
+    for row in &rows {
         println!(
-            "| POST /api/messages, {CONNECTIONS} connections | {:.0} posts/s ({MESSAGES} in {post_seconds:.2} s) |",
-            MESSAGES as f64 / post_seconds
+            "| {} | {:.0} posts/s | {} ({} B) | {} ({} B) |",
+            row.name,
+            row.posts_per_second,
+            ms(&row.board.0),
+            row.board.1,
+            ms(&row.api.0),
+            row.api.1
         );
-        for (name, latency, bytes) in [("GET /board", &board, board_bytes), ("GET /api/messages", &api, api_bytes)] {
-            println!(
-                "| {name} ({bytes} B), 1 connection | p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, mean {:.2} ms ({GET_SAMPLES} requests) |",
-                latency.percentile(0.5),
-                latency.percentile(0.9),
-                latency.percentile(0.99),
-                latency.mean()
-            );
-        }
-    });
+    }
 }
