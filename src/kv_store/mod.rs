@@ -102,10 +102,7 @@ impl<B: Bucket> KvStore<B> {
     fn counter(&self, key: &str) -> Result<u64, KvError> {
         match self.bucket.get(key)? {
             None => Ok(0),
-            Some(value) => match std::str::from_utf8(&value)
-                .ok()
-                .and_then(|t| t.parse().ok())
-            {
+            Some(value) => match decimal(&value) {
                 Some(number) => Ok(number),
                 None => self.bucket.increment(key, 0),
             },
@@ -150,10 +147,7 @@ impl<B: Bucket> KvStore<B> {
     /// Failures only leave garbage, so they are logged, not reported.
     fn collect_garbage(&self, floor: u64, marker: u64) {
         let collected = match self.bucket.get(COLLECTED) {
-            Ok(Some(value)) => std::str::from_utf8(&value)
-                .ok()
-                .and_then(|text| text.parse::<u64>().ok())
-                .unwrap_or(floor),
+            Ok(Some(value)) => decimal(&value).unwrap_or(floor),
             Ok(None) => 0,
             Err(error) => return eprintln!("sitebox: board: cannot collect garbage: {error:?}"),
         };
@@ -233,6 +227,11 @@ impl<B: Bucket> Store for KvStore<B> {
         self.collect_garbage(floor, marker);
         Ok(())
     }
+}
+
+/// A number written as decimal text.
+fn decimal(value: &[u8]) -> Option<u64> {
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+mod fixture;
 pub mod redis;
 mod wasmtime_serve;
 pub mod workerd;
@@ -16,14 +17,13 @@ pub use wasmtime_serve::{
     start_wasmtime_serve, start_wasmtime_serve_with, start_wasmtime_serve_without_data,
 };
 
+use fixture::fixture;
 use sitebox_runner::{BoardStore, Config, SiteOptions};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{ChildStderr, Command};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::mpsc;
 use tempfile::TempDir;
 
 pub const SECRET: &str = "TOP-SECRET-6f1c2b: this must never be served";
@@ -125,11 +125,12 @@ pub struct Server {
 }
 
 /// The shared server for `backend` over the shared `TestSite::new()` site;
-/// `None` when `wasmtime` is not installed (outside CI).
+/// `None` when `wasmtime` or `redis-server` is not installed (outside CI).
 pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     static SITE: OnceLock<TestSite> = OnceLock::new();
     static RUNNER: OnceLock<Server> = OnceLock::new();
     static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
+    static RUNNER_REDIS: OnceLock<Option<Server>> = OnceLock::new();
     let site = SITE.get_or_init(TestSite::new);
     match backend {
         Backend::Runner => Some(RUNNER.get_or_init(|| Server {
@@ -137,7 +138,19 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
             backend,
             site,
         })),
-        Backend::RunnerRedis => unimplemented!("the board tests use fresh_server"),
+        Backend::RunnerRedis => RUNNER_REDIS
+            .get_or_init(|| {
+                let store = redis_store(&new_bucket())?;
+                Some(Server {
+                    addr: start_runner(Config {
+                        store,
+                        ..site.config()
+                    }),
+                    backend,
+                    site,
+                })
+            })
+            .as_ref(),
         Backend::WasmtimeServe => WASMTIME
             .get_or_init(|| {
                 start_wasmtime_serve(site, embedded_component()).map(|addr| Server {
@@ -302,64 +315,6 @@ pub fn test_guest(name: &str) -> PathBuf {
     assert!(status.success(), "building the test guest {name} failed");
     let crate_name = format!("{}_guest.wasm", name.replace('-', "_"));
     target_dir.join("wasm32-wasip2/release").join(crate_name)
-}
-
-/// The fixture thread: owns the runtime the runners live on and spawns child
-/// processes. It never exits before the process, which matters because
-/// children get SIGKILL (PR_SET_PDEATHSIG) when the thread that spawned them
-/// ends: no `wasmtime serve` outlives the tests.
-struct Fixture {
-    runtime: tokio::runtime::Handle,
-    spawner: mpsc::Sender<(Command, mpsc::Sender<ChildStderr>)>,
-}
-
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let (ready_tx, ready_rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("test-fixture".into())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                let (spawn_tx, spawn_rx) = mpsc::channel::<(Command, mpsc::Sender<_>)>();
-                ready_tx.send((runtime.handle().clone(), spawn_tx)).unwrap();
-                // The children run as long as the tests do; they are killed
-                // (never waited for) when this thread ends.
-                let mut children = Vec::new();
-                for (mut command, reply) in spawn_rx {
-                    // SAFETY: prctl is async-signal-safe; nothing else runs
-                    // between fork and exec.
-                    unsafe {
-                        command.pre_exec(|| {
-                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                            Ok(())
-                        });
-                    }
-                    let mut child = command.spawn().expect("the command starts");
-                    let _ = reply.send(child.stderr.take().expect("stderr is piped"));
-                    children.push(child);
-                }
-                // All senders live in a static, so the loop above only ends
-                // with the process.
-                drop((runtime, children));
-            })
-            .unwrap();
-        let (runtime, spawner) = ready_rx.recv().unwrap();
-        Fixture { runtime, spawner }
-    })
-}
-
-impl Fixture {
-    /// Starts `command` (with its stderr piped) and returns that stderr.
-    fn spawn(&self, command: Command) -> ChildStderr {
-        let (reply_tx, reply_rx) = mpsc::channel();
-        self.spawner.send((command, reply_tx)).unwrap();
-        reply_rx.recv().unwrap()
-    }
 }
 
 /// Declares `check(server)` tests once per backend: `runner::check` and
