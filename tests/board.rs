@@ -2,7 +2,7 @@
 //! uses it: the page, posting (303 back to the board), clearing, paging, and
 //! every kind of bad input. Each test gets a fresh, empty board.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use support::Server;
@@ -315,7 +315,7 @@ async fn cross_site_posts_are_forbidden(server: &Server) {
     assert_eq!(board_texts(server).await, ["mine", "curl"]);
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     fresh_server =>
     the_page_has_the_form_and_buttons,
     a_post_redirects_and_shows_with_its_time,

@@ -1,7 +1,7 @@
 //! The board's JSON API over real HTTP: create, read, list with paging, clear,
 //! and JSON errors for every kind of bad input. Each test gets a fresh board.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -222,7 +222,7 @@ async fn bad_input_gets_json_errors(server: &Server) {
     assert_json_error(&forbidden, StatusCode::FORBIDDEN, "cross-site DELETE");
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     fresh_server =>
     create_and_read_back,
     list_in_posting_order_with_paging,

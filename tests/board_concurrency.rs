@@ -2,7 +2,7 @@
 //! duplicated or torn; clears racing with posts leave a consistent board; the
 //! runner and `wasmtime serve` share one data directory; a restart keeps all.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use serde_json::Value;
@@ -152,7 +152,7 @@ async fn clears_racing_with_posts_stay_consistent(server: &Server) {
     );
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     fresh_server =>
     sixty_four_clients_post_a_thousand_messages,
     clears_racing_with_posts_stay_consistent,

@@ -4,7 +4,7 @@
 //! store has no bucket named `sitebox`), and on the runner whose Redis does
 //! not answer.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use sitebox_runner::BoardStore;

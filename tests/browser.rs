@@ -3,7 +3,7 @@
 //! `wasmtime serve`. On failure the screenshot and page source are saved
 //! under `target/tmp/browser-failures/`.
 
-mod support;
+use sitebox_tests as support;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;

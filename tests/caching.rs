@@ -3,7 +3,7 @@
 //! `*`, weak comparison) and `If-Modified-Since`; 412 for failing `If-Match`
 //! and `If-Unmodified-Since`; HTML `no-cache`, other files a max-age.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use sitebox_runner::SiteOptions;
@@ -150,7 +150,7 @@ async fn cache_control_by_type(server: &Server) {
     }
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     every_file_has_validators,
     if_none_match_gives_304,

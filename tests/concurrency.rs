@@ -1,7 +1,7 @@
 //! Many clients at once, keep-alive, and failures that stay contained to their
 //! own request.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use support::{Server, client};
@@ -65,7 +65,7 @@ async fn malformed_request_then_a_good_one(server: &Server) {
     );
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     two_hundred_parallel_requests,
     keep_alive_survives_failed_requests,

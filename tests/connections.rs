@@ -2,7 +2,7 @@
 //! sit idle, say nothing, or send garbage. The runner closes such connections
 //! on time and keeps answering everyone else.
 
-mod support;
+use sitebox_tests as support;
 
 use http::StatusCode;
 use sitebox_runner::{Config, Limits};

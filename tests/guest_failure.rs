@@ -1,7 +1,7 @@
 //! A guest that traps answers that request with 500 and nothing else breaks:
 //! the next request, on the same connection or another, is served.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use sitebox_runner::{ComponentSource, Config};

@@ -3,7 +3,7 @@
 //! request bodies over the limit are a 413 from the host, and a burst waits in
 //! the queue until only a burst beyond it gets 503 with Retry-After.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use sitebox_runner::{ComponentSource, Config, Limits};

@@ -3,7 +3,7 @@
 //! HTTP/1 ones too when the idle timeout is shorter than the header timeout.
 //! A request that takes longer than the idle timeout is not cut.
 
-mod support;
+use sitebox_tests as support;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};

@@ -2,7 +2,7 @@
 //! was written with) while the guest runs under an 8 MiB memory cap, so it
 //! cannot be holding the file in memory.
 
-mod support;
+use sitebox_tests as support;
 
 use http_body_util::BodyExt;
 use sitebox_runner::Config;

@@ -3,7 +3,7 @@
 //! without dropping a connection, and keeps the old one when the new file is
 //! broken.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use sitebox_runner::{ComponentSource, Config, Limits, Server};

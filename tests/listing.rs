@@ -1,7 +1,7 @@
 //! Directory listings (opt-in), dotfiles (hidden unless allowed), and the
 //! directory redirect that must never lead off-site.
 
-mod support;
+use sitebox_tests as support;
 
 use http::StatusCode;
 use sitebox_runner::SiteOptions;
@@ -63,7 +63,7 @@ async fn directory_redirects_stay_on_site(server: &Server) {
     }
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     listings_are_off_by_default,
     dotfiles_are_hidden_by_default,

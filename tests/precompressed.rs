@@ -3,7 +3,7 @@
 //! `identity;q=0`), with `Content-Encoding`, the original's type, their own
 //! length and ETag, and `Vary: Accept-Encoding` on every response for the file.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use support::Server;
@@ -149,7 +149,7 @@ async fn head_matches_get(server: &Server) {
     }
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     the_accepted_sidecar_is_sent,
     each_representation_has_its_own_etag,

@@ -1,7 +1,7 @@
 //! HTTPS with a certificate made for the test (rcgen), HTTP/2 chosen by ALPN
 //! or spoken by prior knowledge (h2c) on a plain port, and HTTP/1.1 on both.
 
-mod support;
+use sitebox_tests as support;
 
 use bytes::Bytes;
 use http::{Request, StatusCode, Version};

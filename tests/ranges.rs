@@ -3,7 +3,7 @@
 //! `multipart/byteranges`, 416 beyond the end, malformed ranges ignored,
 //! `If-Range`, HEAD, and header names in any case.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use support::Server;
@@ -174,7 +174,7 @@ async fn header_names_in_any_case(server: &Server) {
     }
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     single_ranges,
     beyond_the_end_is_416,

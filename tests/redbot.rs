@@ -6,7 +6,7 @@
 //! `.ci/run` installs it in a virtualenv at `target/redbot`; elsewhere set
 //! `SITEBOX_REDBOT` to the `redbot` executable or put it on `PATH`.
 
-mod support;
+use sitebox_tests as support;
 
 use serde_json::Value;
 use std::path::PathBuf;

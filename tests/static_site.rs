@@ -2,7 +2,7 @@
 //! indexes and redirects, the 404 page and 405, on the runner and on
 //! `wasmtime serve`.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use support::client::{self, get, head, request};
@@ -210,7 +210,7 @@ async fn symlinks_inside_the_root_are_followed(server: &Server) {
     .await;
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     index_css_and_logo,
     the_default_site_is_what_it_should_be,

@@ -2,7 +2,7 @@
 //! however encoded, may read it (400, 403 or 404, never 200, never a 500).
 //! Sent as raw bytes so no client library normalises the paths first.
 
-mod support;
+use sitebox_tests as support;
 
 use support::{SECRET, Server, client};
 
@@ -91,7 +91,7 @@ async fn malformed_paths_are_bad_requests(server: &Server) {
     }
 }
 
-crate::on_each_backend!(
+support::on_each_backend!(
     shared_server =>
     encoded_traversal_is_refused,
     escaping_symlinks_are_refused,

@@ -5,7 +5,7 @@
 //! the JSON API, escaped; and the board after workerd is SIGKILLed and
 //! started again on the same storage. Needs `cd deploy/workerd && npm ci`.
 
-mod support;
+use sitebox_tests as support;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};

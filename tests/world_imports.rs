@@ -2,7 +2,7 @@
 //! host offering that world can run it; and the world asks for nothing beyond
 //! `wasi:http/proxy` that the component does not use.
 
-mod support;
+use sitebox_tests as support;
 
 use std::collections::BTreeSet;
 use wit_parser::{Resolve, WorldId};

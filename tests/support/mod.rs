@@ -3,7 +3,6 @@
 //! (the board on files, or on a shared Redis), `wasmtime serve` serving the
 //! same files with the same component when it is installed, and a small HTTP
 //! client (`client`).
-#![allow(dead_code)]
 
 pub mod client;
 mod fixture;
@@ -28,9 +27,11 @@ use tempfile::TempDir;
 
 pub const SECRET: &str = "TOP-SECRET-6f1c2b: this must never be served";
 
-/// The repository's root (the component crate's manifest directory).
+/// The repository's root (this package is its `tests/`).
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
 }
 
 /// A site in a temporary directory: `root/site` is served, `root/secret.txt`
@@ -44,6 +45,8 @@ pub struct TestSite {
 
 impl TestSite {
     /// The default site plus the files the tests need.
+    // Not `Default`: it creates directories on disk.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> TestSite {
         let site = TestSite::empty();
         for entry in std::fs::read_dir(repo_root().join("static")).unwrap() {
@@ -330,7 +333,7 @@ macro_rules! on_each_backend {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    if let Some(server) = $crate::support::fresh_server($crate::support::Backend::RunnerRedis) {
+                    if let Some(server) = $crate::fresh_server($crate::Backend::RunnerRedis) {
                         super::$check(server).await;
                     }
                 }
@@ -345,7 +348,7 @@ macro_rules! on_each_backend {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    let server = $crate::support::$servers($crate::support::Backend::Runner).unwrap();
+                    let server = $crate::$servers($crate::Backend::Runner).unwrap();
                     super::$check(server).await;
                 }
             )*
@@ -354,11 +357,36 @@ macro_rules! on_each_backend {
             $(
                 #[tokio::test]
                 async fn $check() {
-                    if let Some(server) = $crate::support::$servers($crate::support::Backend::WasmtimeServe) {
+                    if let Some(server) = $crate::$servers($crate::Backend::WasmtimeServe) {
                         super::$check(server).await;
                     }
                 }
             )*
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    /// With `autotests = false` a test file that `Cargo.toml` does not list
+    /// would never run: every `tests/*.rs` must be there.
+    #[test]
+    fn every_test_file_is_a_test_target() {
+        let dir = super::repo_root().join("tests");
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let listed: std::collections::BTreeSet<String> = manifest
+            .lines()
+            .filter_map(|line| line.strip_prefix("path = \""))
+            .filter_map(|path| path.strip_suffix('"'))
+            // The library, `support/mod.rs`, is not a test file.
+            .filter(|path| !path.contains('/'))
+            .map(str::to_owned)
+            .collect();
+        let files: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".rs"))
+            .collect();
+        assert_eq!(listed, files);
+    }
 }
