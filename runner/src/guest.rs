@@ -24,6 +24,9 @@ pub enum Failure {
     Failed(anyhow::Error),
     /// The guest went `request_timeout` without progress before answering (504).
     TimedOut,
+    /// The host cannot turn the request into `wasi:http` for the guest: the
+    /// client's fault (400).
+    Unconvertible(anyhow::Error),
     /// The request body is larger than `max_body` (413).
     BodyTooLarge,
     /// No instance free and the queue full, or waited too long (503).
@@ -84,7 +87,8 @@ impl Host {
         let response_out = store.data_mut().http().new_response_outparam(sender);
         let (wasi_request, response_out) = match (wasi_request, response_out) {
             (Ok(request), Ok(out)) => (request, out),
-            (Err(error), _) | (_, Err(error)) => return Err(Failure::Failed(error.into())),
+            (Err(error), _) => return Err(Failure::Unconvertible(error.into())),
+            (_, Err(error)) => return Err(Failure::Failed(error.into())),
         };
 
         // The guest keeps running after it has sent the headers (it streams

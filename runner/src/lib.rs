@@ -13,6 +13,7 @@ mod idle;
 mod keyvalue;
 mod limits;
 mod observed;
+mod request_rules;
 mod server;
 mod tls;
 mod watch;

@@ -10,10 +10,11 @@ use crate::host::Host;
 use crate::idle::Activity;
 use crate::limits::{Progress, ProgressBody};
 use crate::observed::Observed;
+use crate::request_rules::{self, Refusal};
 use crate::{Config, tls};
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{StatusCode, Version};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -108,6 +109,9 @@ impl Server {
         http.http1()
             .timer(TokioTimer::new())
             .keep_alive(true)
+            // A client that shuts down its sending side after the request
+            // (`nc -N`, some proxies) still gets the answer.
+            .half_close(true)
             .header_read_timeout(self.config.limits.header_timeout);
         http.http2().timer(TokioTimer::new());
         let shared = Arc::new(Shared {
@@ -255,11 +259,9 @@ async fn respond(
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    let response = if !has_authority(&mut request, shared.local_addr) {
-        failure_page(
-            StatusCode::BAD_REQUEST,
-            "An HTTP/1.1 request needs a Host header.",
-        )
+    let response = if let Err(refusal) = request_rules::check(&mut request, shared.local_addr) {
+        tracing::debug!("refused before the guest: {}", refusal.message);
+        refusal_page(&refusal, request.version())
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
@@ -278,6 +280,13 @@ fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
             failure_page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The site failed to answer this request.",
+            )
+        }
+        Failure::Unconvertible(error) => {
+            tracing::debug!("answering 400: the request cannot be handed to the guest: {error:#}");
+            failure_page(
+                StatusCode::BAD_REQUEST,
+                "The request cannot be passed to the site.",
             )
         }
         Failure::TimedOut => failure_page(
@@ -301,19 +310,16 @@ fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
     }
 }
 
-/// wasi:http gives the guest the request's authority, so there must be one.
-/// HTTP/1.0 clients may omit `Host`: they get this server's address. An
-/// HTTP/1.1 request without it is malformed (RFC 9112, 3.2).
-fn has_authority(request: &mut hyper::Request<Incoming>, local_addr: SocketAddr) -> bool {
-    if request.uri().authority().is_some() || request.headers().contains_key(HOST) {
-        return true;
+/// The client's fault, found before the guest ran: an HTTP/1 connection
+/// that sent it is closed after the answer, since what follows on it
+/// cannot be trusted to start a new request.
+fn refusal_page(refusal: &Refusal, version: Version) -> GuestResponse {
+    let mut page = failure_page(refusal.status, refusal.message);
+    if version < Version::HTTP_2 {
+        page.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    if request.version() != Version::HTTP_10 {
-        return false;
-    }
-    let host = HeaderValue::try_from(local_addr.to_string()).expect("an address is a valid header");
-    request.headers_mut().insert(HOST, host);
-    true
+    page
 }
 
 /// A page the host writes itself, when the guest cannot be asked.
