@@ -163,6 +163,19 @@ impl<D: Dir> FileStore<D> {
         }))
     }
 
+    /// Links `tmp` at the first free id after the newest above `floor`: the
+    /// link fails if another writer got there first, then look again.
+    fn link_above(&self, tmp: &str, floor: u64) -> Result<u64, DirError> {
+        let mut id = self.newest_id(floor)? + 1;
+        loop {
+            match self.dir.link(tmp, &Self::message_path(id)) {
+                Ok(()) => return Ok(id),
+                Err(DirError::Exists) => id = self.newest_id(id)? + 1,
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Deletes what the markers hide, the markers below the largest, and
     /// temporary files abandoned by writers that died. Failures only leave
     /// garbage, so they are logged, not reported.
@@ -211,19 +224,24 @@ impl<D: Dir> Store for FileStore<D> {
         self.ensure_layout()?;
         let tmp = temporary_name(posted_at)?;
         self.dir.write_new(&tmp, &contents)?;
-        let claimed = (|| {
-            let floor = self.cleared_up_to()?;
-            let mut id = self.newest_id(floor)? + 1;
+        let claimed: Result<u64, DirError> = (|| {
+            let mut floor = self.cleared_up_to()?;
             loop {
-                match self.dir.link(&tmp, &Self::message_path(id)) {
-                    Ok(()) => break,
-                    // Someone else got there first: look for the new end.
-                    Err(DirError::Exists) => id = self.newest_id(id)? + 1,
-                    Err(error) => return Err(error),
+                let id = self.link_above(&tmp, floor)?;
+                self.dir.sync_dir(MESSAGES)?;
+                // A clear that ran meanwhile frees the ids below its marker
+                // as it collects them, and a writer galloping from the older
+                // floor can land on one: acknowledged, never shown. Read the
+                // marker again after the link and post again above it.
+                let now = self.cleared_up_to()?;
+                if id > now {
+                    return Ok(id);
                 }
+                // Hidden, so no reader looks at it; the next clear would
+                // collect it anyway.
+                let _ = self.dir.remove(&Self::message_path(id));
+                floor = now;
             }
-            self.dir.sync_dir(MESSAGES)?;
-            Ok(id)
         })();
         // The message lives on under its final name; the temporary one goes.
         if let Err(error) = self.dir.remove(&tmp) {

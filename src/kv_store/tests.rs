@@ -4,27 +4,10 @@
 use super::memory::MemoryBucket;
 use super::*;
 use crate::store::contract::{self, texts};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 fn store() -> KvStore<MemoryBucket> {
     KvStore::new(MemoryBucket::default())
-}
-
-/// Every message on the board, walking back page by page.
-fn everything(store: &KvStore<MemoryBucket>) -> Vec<Message> {
-    let mut all = Vec::new();
-    let mut before = None;
-    loop {
-        let page = store.page(before, 200).unwrap();
-        all.splice(0..0, page.messages.iter().cloned());
-        match (page.has_older, page.messages.first()) {
-            (true, Some(oldest)) => before = Some(oldest.id),
-            (true, None) => before = Some(before.unwrap_or(u64::MAX).saturating_sub(200)),
-            (false, _) => return all,
-        }
-    }
 }
 
 #[test]
@@ -134,130 +117,18 @@ fn concurrent_posts_are_neither_lost_nor_duplicated() {
     contract::concurrent_posts_are_neither_lost_nor_duplicated(Arc::new(store()));
 }
 
-/// Writers, clearers and readers at once. Every page shows whole messages in
-/// id order, never one that a clear which completed before the read began
-/// had hidden; a post is only ever hidden by a clear that had not completed
-/// when the post made its last call; at the end, what the board shows is
-/// exactly the posts above the last marker.
+/// Writers, clearers and readers at once (`contract`).
 #[test]
 fn posts_racing_clears_are_never_lost() {
     // One round catches a store without the re-check about every other time.
     for _ in 0..10 {
-        race_posts_and_clears();
-    }
-}
-
-fn race_posts_and_clears() {
-    struct Post {
-        id: u64,
-        text: String,
-        last_call: Instant,
-    }
-    let store = Arc::new(store());
-    // (when the clear returned, the marker it left), in order: one clearer
-    // thread, so markers are read back without racing another clear.
-    let clears = Arc::new(Mutex::new(Vec::<(Instant, u64)>::new()));
-    let writers: Vec<_> = (0..8)
-        .map(|t| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                (0..150)
-                    .map(|i| {
-                        let text = format!("w{t}-{i}");
-                        let posted = store.append(&text, Timestamp::now());
-                        let id = posted.unwrap_or_else(|e| panic!("{text}: {e}")).id;
-                        let last_call = MemoryBucket::last_call_on_this_thread().unwrap();
-                        Post {
-                            id,
-                            text,
-                            last_call,
-                        }
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let clearer = {
-        let (store, clears) = (store.clone(), clears.clone());
-        std::thread::spawn(move || {
-            for _ in 0..60 {
-                store.clear().unwrap();
-                let marker = store.counter(CLEARED).unwrap();
-                clears.lock().unwrap().push((Instant::now(), marker));
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        })
-    };
-    let readers: Vec<_> = (0..2)
-        .map(|_| {
-            let (store, clears) = (store.clone(), clears.clone());
-            std::thread::spawn(move || {
-                for _ in 0..150 {
-                    let floor = clears.lock().unwrap().last().map_or(0, |c| c.1);
-                    let page = store.page(None, 1000).unwrap();
-                    let ids: Vec<u64> = page.messages.iter().map(|m| m.id).collect();
-                    assert!(ids.windows(2).all(|w| w[0] < w[1]), "out of order: {ids:?}");
-                    assert!(
-                        ids.iter().all(|id| *id > floor),
-                        "{ids:?} after a clear to {floor}"
-                    );
-                    assert!(page.messages.iter().all(|m| m.text.starts_with('w')));
-                }
-            })
-        })
-        .collect();
-    let posts: Vec<Post> = writers
-        .into_iter()
-        .flat_map(|w| w.join().unwrap())
-        .collect();
-    clearer.join().unwrap();
-    for reader in readers {
-        reader.join().unwrap();
-    }
-    let clears = clears.lock().unwrap();
-    let final_marker = clears.last().unwrap().1;
-    let visible: BTreeMap<u64, String> = everything(&store)
-        .into_iter()
-        .map(|m| (m.id, m.text))
-        .collect();
-    let mut hidden = 0;
-    for post in &posts {
-        if post.id > final_marker {
-            assert_eq!(
-                visible.get(&post.id),
-                Some(&post.text),
-                "lost: {}",
-                post.text
-            );
-            continue;
-        }
-        hidden += 1;
-        assert!(!visible.contains_key(&post.id));
-        // The first clear whose marker covers the post hid it: it must not
-        // have completed before the post's last call.
-        let (completed, _) = clears
-            .iter()
-            .find(|(_, marker)| *marker >= post.id)
-            .unwrap();
-        assert!(
-            post.last_call < *completed,
-            "{} (id {}) was acknowledged after the clear that hid it completed",
-            post.text,
-            post.id
+        contract::posts_racing_clears_are_never_lost(
+            Arc::new(store()),
+            |store| store.counter(CLEARED).unwrap(),
+            || MemoryBucket::last_call_on_this_thread().unwrap(),
+            150,
         );
     }
-    assert_eq!(
-        visible.len(),
-        posts.len() - hidden,
-        "nothing but the posts shows"
-    );
-    let after = store.append("last", Timestamp::now()).unwrap();
-    assert_eq!(
-        store.page(None, 1000).unwrap().messages.last().unwrap(),
-        &after
-    );
-    store.clear().unwrap();
-    assert_eq!(store.page(None, 1000).unwrap(), Page::default());
 }
 
 /// Clears at once may push the marker past the newest id; no id it covers

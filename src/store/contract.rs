@@ -1,11 +1,12 @@
 //! What every `Store` must do, written once: test functions that each
 //! store's tests call with a fresh, empty store (order and time, paging,
-//! clearing, many writers at once).
+//! clearing, many writers at once, posts racing clears).
 
-use super::{Page, Store};
+use super::{Message, Page, Store};
 use jiff::Timestamp;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 pub fn texts(page: &Page) -> Vec<&str> {
     page.messages.iter().map(|m| m.text.as_str()).collect()
@@ -104,4 +105,142 @@ pub fn concurrent_posts_are_neither_lost_nor_duplicated<S: Store + Send + Sync +
         before = Some(page.messages[0].id);
     }
     assert_eq!(stored.len(), 1000);
+}
+
+/// Every message on the board, walking back page by page.
+pub fn everything(store: &impl Store) -> Vec<Message> {
+    let mut all = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store.page(before, 200).unwrap();
+        all.splice(0..0, page.messages.iter().cloned());
+        match (page.has_older, page.messages.first()) {
+            (true, Some(oldest)) => before = Some(oldest.id),
+            (true, None) => before = Some(before.unwrap_or(u64::MAX).saturating_sub(200)),
+            (false, _) => return all,
+        }
+    }
+}
+
+/// Eight writers posting `posts_each` messages, one thread clearing sixty
+/// times, two reading. Every page shows whole messages in id order, never
+/// one that a clear which completed before the read began had hidden; a
+/// post is only ever hidden by a clear that had not completed when the post
+/// made its last call on the storage (`last_call`, on the posting thread);
+/// at the end, what the board shows is exactly the posts above the last
+/// marker (`marker`: the store's clear marker).
+pub fn posts_racing_clears_are_never_lost<S: Store + Send + Sync + 'static>(
+    store: Arc<S>,
+    marker: fn(&S) -> u64,
+    last_call: fn() -> Instant,
+    posts_each: usize,
+) {
+    struct Post {
+        id: u64,
+        text: String,
+        last_call: Instant,
+    }
+    // (when the clear returned, the marker it left), in order: one clearer
+    // thread, so markers are read back without racing another clear.
+    let clears = Arc::new(Mutex::new(Vec::<(Instant, u64)>::new()));
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..posts_each)
+                    .map(|i| {
+                        let text = format!("w{t}-{i}");
+                        let posted = store.append(&text, Timestamp::now());
+                        let id = posted.unwrap_or_else(|e| panic!("{text}: {e}")).id;
+                        Post {
+                            id,
+                            text,
+                            last_call: last_call(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let clearer = {
+        let (store, clears) = (store.clone(), clears.clone());
+        std::thread::spawn(move || {
+            for _ in 0..60 {
+                store.clear().unwrap();
+                let marker = marker(&store);
+                clears.lock().unwrap().push((Instant::now(), marker));
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        })
+    };
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, clears) = (store.clone(), clears.clone());
+            std::thread::spawn(move || {
+                for _ in 0..150 {
+                    let floor = clears.lock().unwrap().last().map_or(0, |c| c.1);
+                    let page = store.page(None, 1000).unwrap();
+                    let ids: Vec<u64> = page.messages.iter().map(|m| m.id).collect();
+                    assert!(ids.windows(2).all(|w| w[0] < w[1]), "out of order: {ids:?}");
+                    assert!(
+                        ids.iter().all(|id| *id > floor),
+                        "{ids:?} after a clear to {floor}"
+                    );
+                    assert!(page.messages.iter().all(|m| m.text.starts_with('w')));
+                }
+            })
+        })
+        .collect();
+    let posts: Vec<Post> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    clearer.join().unwrap();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    let clears = clears.lock().unwrap();
+    let final_marker = clears.last().unwrap().1;
+    let visible: BTreeMap<u64, String> = everything(&*store)
+        .into_iter()
+        .map(|m| (m.id, m.text))
+        .collect();
+    let mut hidden = 0;
+    for post in &posts {
+        if post.id > final_marker {
+            assert_eq!(
+                visible.get(&post.id),
+                Some(&post.text),
+                "lost: {}",
+                post.text
+            );
+            continue;
+        }
+        hidden += 1;
+        assert!(!visible.contains_key(&post.id));
+        // The first clear whose marker covers the post hid it: it must not
+        // have completed before the post's last call.
+        let (completed, _) = clears
+            .iter()
+            .find(|(_, marker)| *marker >= post.id)
+            .unwrap();
+        assert!(
+            post.last_call < *completed,
+            "{} (id {}) was acknowledged after the clear that hid it completed",
+            post.text,
+            post.id
+        );
+    }
+    assert_eq!(
+        visible.len(),
+        posts.len() - hidden,
+        "nothing but the posts shows"
+    );
+    let after = store.append("last", Timestamp::now()).unwrap();
+    assert_eq!(
+        store.page(None, 1000).unwrap().messages.last().unwrap(),
+        &after
+    );
+    store.clear().unwrap();
+    assert_eq!(store.page(None, 1000).unwrap(), Page::default());
 }
