@@ -10,6 +10,19 @@
 //! (a growing `Vec` or `String`). When the arena is used up — a request with
 //! many allocations, or an instance serving many requests with
 //! `--reuse-instances` — allocations go to the fallback, which frees as usual.
+//!
+//! wasi-libc must never be handed an arena block: Rust's `cabi_realloc`
+//! allocates through the global allocator, so the strings and lists the host
+//! passes in may live in the arena, and wasi-libc frees some it receives with
+//! its own `free` (the preopens, the environment, directory entries), which
+//! would give dlmalloc a pointer it never issued. `global_arena!` therefore
+//! also defines `__wrap_free` and `__wrap_realloc`, and the crate's build
+//! script links the component with `--wrap=free --wrap=realloc`: every `free`
+//! and `realloc` in the component, wasi-libc's own and Rust's `System`'s,
+//! passes through them, and a block in the arena never reaches dlmalloc.
+//! Without the link flags the component does not link (`__real_free` is
+//! undefined), so the rule cannot be lost quietly; `tests/guest_heap.rs`
+//! drives those libc paths in a test guest built the same way.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::{Cell, UnsafeCell};
@@ -44,6 +57,17 @@ impl<const SIZE: usize, Fallback> Arena<SIZE, Fallback> {
     fn offset_of(&self, ptr: *mut u8) -> Option<usize> {
         let offset = (ptr as usize).wrapping_sub(self.base() as usize);
         (offset < SIZE).then_some(offset)
+    }
+
+    /// Whether `ptr` points into the arena.
+    pub fn contains(&self, ptr: *const u8) -> bool {
+        self.offset_of(ptr.cast_mut()).is_some()
+    }
+
+    /// The bytes from `ptr` to the arena's end, if `ptr` is in the arena:
+    /// as much as a block that starts there can hold.
+    pub fn room_after(&self, ptr: *const u8) -> Option<usize> {
+        self.offset_of(ptr.cast_mut()).map(|offset| SIZE - offset)
     }
 
     /// Room for `layout` after what is used, as an offset.
@@ -112,6 +136,59 @@ unsafe impl<const SIZE: usize, Fallback: GlobalAlloc> GlobalAlloc for Arena<SIZE
     }
 }
 
+/// Declares `$name`, an `Arena<$size, System>`, as the global allocator,
+/// and (in the component) the `free` and `realloc` wrappers that keep arena
+/// blocks away from wasi-libc's allocator (see the module's documentation).
+#[macro_export]
+macro_rules! global_arena {
+    ($name:ident, $size:expr) => {
+        #[global_allocator]
+        static $name: $crate::arena::Arena<{ $size }, std::alloc::System> =
+            $crate::arena::Arena::new(std::alloc::System);
+
+        #[cfg(target_os = "wasi")]
+        mod libc_allocator_wrappers {
+            unsafe extern "C" {
+                fn __real_free(ptr: *mut u8);
+                fn __real_realloc(ptr: *mut u8, size: usize) -> *mut u8;
+                fn malloc(size: usize) -> *mut u8;
+            }
+
+            /// An arena block is given back with the instance; anything
+            /// else is dlmalloc's.
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn __wrap_free(ptr: *mut u8) {
+                if !super::$name.contains(ptr) {
+                    // SAFETY: not an arena block, so one of malloc's (or null).
+                    unsafe { __real_free(ptr) }
+                }
+            }
+
+            /// An arena block moves to malloc: its size is unknown here, so
+            /// copy what fits both the new block and the arena (bytes past
+            /// the old block's end are copied but never read as data).
+            #[unsafe(no_mangle)]
+            unsafe extern "C" fn __wrap_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
+                match super::$name.room_after(ptr) {
+                    // SAFETY: not an arena block, so one of malloc's (or null).
+                    None => unsafe { __real_realloc(ptr, size) },
+                    Some(room) => {
+                        // SAFETY: `room` bytes from `ptr` are inside the arena,
+                        // and the new block holds `size`.
+                        unsafe {
+                            let new = malloc(size);
+                            if !new.is_null() {
+                                std::ptr::copy_nonoverlapping(ptr, new, size.min(room));
+                            }
+                            new
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,7 +199,19 @@ mod tests {
     }
 
     fn in_arena<const N: usize>(arena: &Arena<N, System>, ptr: *mut u8) -> bool {
-        arena.offset_of(ptr).is_some()
+        arena.contains(ptr)
+    }
+
+    #[test]
+    fn room_after_is_what_is_left_of_the_arena() {
+        let arena = Arena::<1024, System>::new(System);
+        unsafe {
+            let a = arena.alloc(layout(100, 1));
+            assert_eq!(arena.room_after(a), Some(1024));
+            assert_eq!(arena.room_after(a.add(1000)), Some(24));
+            assert_eq!(arena.room_after(a.add(1024)), None);
+            assert_eq!(arena.room_after(std::ptr::null()), None);
+        }
     }
 
     #[test]

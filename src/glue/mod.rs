@@ -24,11 +24,9 @@ use send::{send, stream_error};
 use wasi::http::types::{IncomingBody, IncomingRequest, Method, ResponseOutparam, Scheme};
 use wasi::io::streams::StreamError;
 
-/// The guest's heap: 256 KiB of bump allocation in the initial memory (a file
-/// request uses a few pages of it), then wasi-libc's malloc.
-#[global_allocator]
-static HEAP: crate::arena::Arena<{ 256 << 10 }, std::alloc::System> =
-    crate::arena::Arena::new(std::alloc::System);
+// The guest's heap: 256 KiB of bump allocation in the initial memory (a file
+// request uses a few pages of it), then wasi-libc's malloc.
+crate::global_arena!(HEAP, 256 << 10);
 
 /// Where the host mounts the site (`--dir ./static::/static`) and the data.
 const STATIC_PREOPEN: &str = "/static";
