@@ -163,6 +163,26 @@ impl<D: Dir> FileStore<D> {
         }))
     }
 
+    /// Writes `contents` under a temporary name, links it at the first free
+    /// id above `floor` and makes the link durable; the temporary name goes.
+    fn publish(
+        &self,
+        contents: &[u8],
+        posted_at: Timestamp,
+        floor: u64,
+    ) -> Result<u64, StoreError> {
+        let tmp = temporary_name(posted_at)?;
+        self.dir.write_new(&tmp, contents)?;
+        let linked = self
+            .link_above(&tmp, floor)
+            .and_then(|id| self.dir.sync_dir(MESSAGES).map(|()| id));
+        // The message lives on under its final name.
+        if let Err(error) = self.dir.remove(&tmp) {
+            eprintln!("sitebox: board: cannot remove {tmp}: {error:?}");
+        }
+        Ok(linked?)
+    }
+
     /// Links `tmp` at the first free id after the newest above `floor`: the
     /// link fails if another writer got there first, then look again.
     fn link_above(&self, tmp: &str, floor: u64) -> Result<u64, DirError> {
@@ -222,36 +242,27 @@ impl<D: Dir> Store for FileStore<D> {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
         let contents = store::encode_message(text, posted_at);
         self.ensure_layout()?;
-        let tmp = temporary_name(posted_at)?;
-        self.dir.write_new(&tmp, &contents)?;
-        let claimed: Result<u64, DirError> = (|| {
-            let mut floor = self.cleared_up_to()?;
-            loop {
-                let id = self.link_above(&tmp, floor)?;
-                self.dir.sync_dir(MESSAGES)?;
-                // A clear that ran meanwhile frees the ids below its marker
-                // as it collects them, and a writer galloping from the older
-                // floor can land on one: acknowledged, never shown. Read the
-                // marker again after the link and post again above it.
-                let now = self.cleared_up_to()?;
-                if id > now {
-                    return Ok(id);
-                }
-                // Hidden, so no reader looks at it; the next clear would
-                // collect it anyway.
-                let _ = self.dir.remove(&Self::message_path(id));
-                floor = now;
+        let mut floor = self.cleared_up_to()?;
+        loop {
+            let id = self.publish(&contents, posted_at, floor)?;
+            // A clear that ran meanwhile frees the ids below its marker as
+            // it collects them, and a writer galloping from the older floor
+            // can land on one: acknowledged, never shown. So the marker is
+            // read again after the link, as the post's last step, and the
+            // message posted again above it if it landed below.
+            let now = self.cleared_up_to()?;
+            if id > now {
+                return Ok(Message {
+                    id,
+                    text: text.to_owned(),
+                    posted_at,
+                });
             }
-        })();
-        // The message lives on under its final name; the temporary one goes.
-        if let Err(error) = self.dir.remove(&tmp) {
-            eprintln!("sitebox: board: cannot remove {tmp}: {error:?}");
+            // Hidden, so no reader looks at it; the next clear would
+            // collect it anyway.
+            let _ = self.dir.remove(&Self::message_path(id));
+            floor = now;
         }
-        Ok(Message {
-            id: claimed?,
-            text: text.to_owned(),
-            posted_at,
-        })
     }
 
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {

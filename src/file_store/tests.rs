@@ -150,10 +150,12 @@ fn a_post_whose_id_a_clear_freed_is_posted_again_above_the_marker() {
             other.clear().unwrap();
         }
     };
-    let store = FileStore::new(BeforeLink {
-        dir: StdDir(dir.path().to_owned()),
-        hook: std::sync::Mutex::new(Some(Box::new(racing))),
-    });
+    let store = FileStore::new(
+        BeforeLink {
+            dir: StdDir(dir.path().to_owned()),
+            hook: std::sync::Mutex::new(Some(Box::new(racing))),
+        },
+    );
     let posted = store.append("late", Timestamp::now()).unwrap();
     assert_eq!(posted.id, 5, "posted again above the clear's marker, 4");
     assert_eq!(store.get(posted.id).unwrap().unwrap().text, "late");
