@@ -64,11 +64,12 @@ pub fn list<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
 }
 
 /// `POST /api/messages` with `{"text": "..."}`: 201, the message, and its
-/// `Location`.
+/// `Location`. `now` is the message's time.
 pub fn create<S: Store, F, B: RequestBody>(
     store: &S,
     parts: &Parts,
     body: B,
+    now: Timestamp,
 ) -> Result<Response<F>, Error> {
     board::check_same_origin(parts)?;
     board::check_content_type(
@@ -81,7 +82,7 @@ pub fn create<S: Store, F, B: RequestBody>(
     let new: NewMessage = serde_json::from_slice(&body)
         .map_err(|error| Error::BadRequest(format!("Expected {{\"text\": \"...\"}}: {error}.")))?;
     board::check_message(&new.text)?;
-    let message = store.append(&new.text, Timestamp::now())?;
+    let message = store.append(&new.text, now)?;
     let mut response = json(StatusCode::CREATED, &MessageJson::from(&message));
     let location = format!("{PREFIX}/{}", message.id);
     response
@@ -162,7 +163,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        create(store, &parts, body.as_bytes().to_vec())
+        create(store, &parts, body.as_bytes().to_vec(), Timestamp::now())
     }
 
     #[test]
@@ -263,6 +264,7 @@ mod tests {
                 .into_parts()
                 .0,
             b"{\"text\":\"\xff\"}".to_vec(),
+            Timestamp::now(),
         );
         assert_eq!(not_utf8.unwrap_err().status(), StatusCode::BAD_REQUEST);
         assert!(store.page(None, 10).unwrap().messages.is_empty());

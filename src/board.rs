@@ -28,11 +28,12 @@ pub fn show<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
 
 /// `POST /board`: saves `message` (or clears the board when the form has a
 /// `clear` field), then sends the browser back to the board with a 303, so a
-/// reload never posts again.
+/// reload never posts again. `now` is the message's time.
 pub fn post<S: Store, F, B: RequestBody>(
     store: &S,
     parts: &Parts,
     body: B,
+    now: Timestamp,
 ) -> Result<Response<F>, Error> {
     check_same_origin(parts)?;
     check_content_type(
@@ -57,7 +58,7 @@ pub fn post<S: Store, F, B: RequestBody>(
         let page = html::board_page(&page, false, Some(&notice), &text);
         return Ok(response::html(error.status(), page));
     }
-    store.append(&text, Timestamp::now())?;
+    store.append(&text, now)?;
     Ok(see_the_board())
 }
 
@@ -228,6 +229,7 @@ mod tests {
             store,
             &parts("POST", "http://site.test/board", &all),
             body.as_bytes().to_vec(),
+            Timestamp::now(),
         )
     }
 
@@ -295,13 +297,18 @@ mod tests {
             &store,
             &parts("POST", "/board", &[("content-type", "text/plain")]),
             b"message=x".to_vec(),
+            Timestamp::now(),
         );
         assert_eq!(
             wrong_type.unwrap_err().status(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
-        let no_type =
-            post::<_, (), _>(&store, &parts("POST", "/board", &[]), b"message=x".to_vec());
+        let no_type = post::<_, (), _>(
+            &store,
+            &parts("POST", "/board", &[]),
+            b"message=x".to_vec(),
+            Timestamp::now(),
+        );
         assert_eq!(
             no_type.unwrap_err().status(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE
@@ -320,6 +327,7 @@ mod tests {
             &store,
             &parts("POST", "http://site.test/board", &headers),
             b"message=ok".to_vec(),
+            Timestamp::now(),
         )
         .unwrap();
         assert_eq!(texts(&store), ["ok"]);

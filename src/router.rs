@@ -11,12 +11,16 @@ use crate::store::Store;
 use crate::{api, board, html, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, RETRY_AFTER};
 use http::{Method, Request, StatusCode};
+use jiff::Timestamp;
 
 /// Everything a request may touch.
 pub struct Site<R, S> {
     pub static_root: R,
     pub store: S,
     pub settings: Settings,
+    /// The time, read only by the requests that need it (a post): the host's
+    /// wall clock in the component, any clock in tests.
+    pub clock: fn() -> Timestamp,
 }
 
 /// Methods this server knows: a 405 where a path does not take them; any
@@ -59,10 +63,10 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         (&Method::OPTIONS, _) => Ok(options(allowed(path))),
         (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
         (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri),
-        (&Method::POST, "/board") => board::post(store, &parts, body),
+        (&Method::POST, "/board") => board::post(store, &parts, body, (site.clock)()),
         (&Method::POST, "/board/clear") => board::clear(store, &parts),
         (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
-        (&Method::POST, "/api/messages") => api::create(store, &parts, body),
+        (&Method::POST, "/api/messages") => api::create(store, &parts, body, (site.clock)()),
         (&Method::DELETE, "/api/messages") => api::clear(store, &parts),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
         (_, _) if api && !board_api => Err(Error::NotFound),
@@ -146,6 +150,7 @@ mod tests {
                 .with("NotFound.html", "lost"),
             store: MemoryStore::default(),
             settings: Settings::default(),
+            clock: Timestamp::now,
         }
     }
 
@@ -221,6 +226,7 @@ mod tests {
             static_root: MemoryFs::default().with("index.html", "home"),
             store: KvStore::new(MemoryBucket::default()),
             settings: Settings::default(),
+            clock: Timestamp::now,
         };
         site.store.bucket().set_failing(true);
         let post = Request::post("/api/messages")

@@ -79,11 +79,13 @@ const READ_ATTEMPTS: usize = 8;
 
 pub struct FileStore<D> {
     dir: D,
+    /// The time, for the age of temporary files (garbage collection).
+    clock: fn() -> Timestamp,
 }
 
 impl<D: Dir> FileStore<D> {
-    pub fn new(dir: D) -> Self {
-        FileStore { dir }
+    pub fn new(dir: D, clock: fn() -> Timestamp) -> Self {
+        FileStore { dir, clock }
     }
 
     fn message_path(id: u64) -> String {
@@ -216,7 +218,7 @@ impl<D: Dir> FileStore<D> {
         };
         let hidden = ids_in(MESSAGES).filter(|(id, _)| *id <= cleared);
         let old_markers = ids_in(CLEARED).filter(|(id, _)| *id < cleared);
-        let now = Timestamp::now().as_second();
+        let now = (self.clock)().as_second();
         let abandoned = self
             .dir
             .list(TMP)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 fn store() -> (tempfile::TempDir, FileStore<StdDir>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(StdDir(dir.path().to_owned()));
+    let store = FileStore::new(StdDir(dir.path().to_owned()), Timestamp::now);
     (dir, store)
 }
 
@@ -138,14 +138,14 @@ impl Dir for BeforeLink {
 #[test]
 fn a_post_whose_id_a_clear_freed_is_posted_again_above_the_marker() {
     let dir = tempfile::tempdir().unwrap();
-    let other = FileStore::new(StdDir(dir.path().to_owned()));
+    let other = FileStore::new(StdDir(dir.path().to_owned()), Timestamp::now);
     for text in ["a", "b", "c"] {
         other.append(text, Timestamp::now()).unwrap();
     }
     let racing = {
         let path = dir.path().to_owned();
         move || {
-            let other = FileStore::new(StdDir(path));
+            let other = FileStore::new(StdDir(path), Timestamp::now);
             assert_eq!(other.append("x", Timestamp::now()).unwrap().id, 4);
             other.clear().unwrap();
         }
@@ -155,6 +155,7 @@ fn a_post_whose_id_a_clear_freed_is_posted_again_above_the_marker() {
             dir: StdDir(dir.path().to_owned()),
             hook: std::sync::Mutex::new(Some(Box::new(racing))),
         },
+        Timestamp::now,
     );
     let posted = store.append("late", Timestamp::now()).unwrap();
     assert_eq!(posted.id, 5, "posted again above the clear's marker, 4");

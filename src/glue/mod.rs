@@ -53,7 +53,7 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                 let static_root = take(STATIC_PREOPEN);
                 let data = take(DATA_PREOPEN);
                 let store = if data.is_preopened() {
-                    BoardStore::Files(FileStore::new(data))
+                    BoardStore::Files(FileStore::new(data, wall_clock))
                 } else {
                     BoardStore::KeyValue(KvStore::new(WasiBucket::new(&settings.bucket)))
                 };
@@ -61,6 +61,7 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                     static_root,
                     store,
                     settings,
+                    clock: wall_clock,
                 };
                 router::handle(request, &site)
             }
@@ -76,6 +77,14 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
 }
 
 bindings::export!(Component with_types_in bindings);
+
+/// The host's wall clock: the only place the component reads the time.
+fn wall_clock() -> Timestamp {
+    let now = wasi::clocks::wall_clock::now();
+    let seconds = i64::try_from(now.seconds).unwrap_or(i64::MAX);
+    let nanoseconds = i32::try_from(now.nanoseconds).unwrap_or(0);
+    Timestamp::new(seconds, nanoseconds).unwrap_or(Timestamp::MAX)
+}
 
 /// The board's storage, chosen per request: the data directory when the
 /// host preopens `/data`, else the key-value bucket named by the settings.
