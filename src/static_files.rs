@@ -13,15 +13,16 @@ use crate::response::{self, Body, Response, Segment, TEXT_HTML};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::{html, listing};
-use headers::{HeaderMapExt, LastModified};
 use http::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, HeaderName,
-    HeaderValue, LOCATION, RANGE, VARY,
+    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG,
+    HeaderName, HeaderValue, LAST_MODIFIED, LOCATION, RANGE, VARY,
 };
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, Uri};
+use jiff::fmt::rfc2822::DateTimePrinter;
 use mime_guess::mime;
 use std::fmt::Write as _;
+use std::time::SystemTime;
 
 pub const INDEX_FILE: &str = "index.html";
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
@@ -119,15 +120,11 @@ fn serve_file<R: StaticFs>(
     let validators = Validators::new(&meta, coding.map(Coding::token));
     // What every answer about this representation carries, 304s included.
     let mut headers = HeaderMap::new();
-    headers.typed_insert(validators.etag.clone());
-    if let Some(modified) = validators.last_modified {
-        headers.typed_insert(LastModified::from(modified));
+    headers.insert(ETAG, validators.etag_header());
+    if let Some(modified) = validators.last_modified.and_then(http_date) {
+        headers.insert(LAST_MODIFIED, modified);
     }
-    set(
-        &mut headers,
-        CACHE_CONTROL,
-        cache_control(&content_type, settings),
-    );
+    headers.insert(CACHE_CONTROL, cache_control(&content_type, settings));
     if !available.is_empty() {
         set(&mut headers, VARY, "Accept-Encoding".to_owned());
     }
@@ -252,12 +249,24 @@ fn accept_encoding(headers: &HeaderMap) -> Option<String> {
 
 /// HTML is revalidated on every use (it names the other assets); other
 /// files may be cached for the configured time.
-fn cache_control(content_type: &HeaderValue, settings: &Settings) -> String {
+fn cache_control(content_type: &HeaderValue, settings: &Settings) -> HeaderValue {
     if content_type.as_bytes().starts_with(b"text/html") {
-        "no-cache".to_owned()
+        HeaderValue::from_static("no-cache")
     } else {
-        format!("max-age={}", settings.max_age)
+        let mut value = String::from("max-age=");
+        value.push_str(itoa::Buffer::new().format(settings.max_age));
+        HeaderValue::try_from(value).expect("digits are header-safe")
     }
+}
+
+/// `Last-Modified`'s IMF-fixdate, printed by jiff (no `core::fmt`: see
+/// `Validators::new`).
+fn http_date(time: SystemTime) -> Option<HeaderValue> {
+    let time = jiff::Timestamp::try_from(time).ok()?;
+    let text = DateTimePrinter::new()
+        .timestamp_to_rfc9110_string(&time)
+        .ok()?;
+    HeaderValue::try_from(text).ok()
 }
 
 fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
@@ -291,12 +300,14 @@ pub fn content_type(file_name: Option<&str>) -> HeaderValue {
             guess.essence_str(),
             "application/javascript" | "application/xml" | "image/svg+xml"
         );
-    let value = if textual && guess.get_param(mime::CHARSET).is_none() {
-        format!("{}; charset=utf-8", guess.essence_str())
+    if textual && guess.get_param(mime::CHARSET).is_none() {
+        let mut value = String::from(guess.essence_str());
+        value.push_str("; charset=utf-8");
+        HeaderValue::try_from(value)
     } else {
-        guess.to_string()
-    };
-    HeaderValue::try_from(value).expect("a MIME type is a valid header value")
+        HeaderValue::from_str(guess.as_ref())
+    }
+    .expect("a MIME type is a valid header value")
 }
 
 #[cfg(test)]
