@@ -46,7 +46,7 @@ pub enum FsError {
 
 /// An in-memory tree for unit tests: file contents by `/`-joined path;
 /// directories are implied by the files below them.
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 pub mod memory {
     use super::*;
     use std::collections::BTreeMap;

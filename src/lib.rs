@@ -14,6 +14,8 @@ pub mod encoding;
 pub mod error;
 pub mod file_store;
 pub mod fs;
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;
 pub mod html;
 pub mod kv_store;
 pub mod listing;

@@ -83,13 +83,13 @@ pub(crate) fn decode_message(id: u64, bytes: &[u8]) -> Result<Message, StoreErro
 pub mod contract;
 
 /// The board in memory, for unit tests of the board logic.
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 #[derive(Default)]
 pub struct MemoryStore {
     state: std::sync::Mutex<(Vec<Message>, u64)>,
 }
 
-#[cfg(test)]
+#[cfg(any(test, fuzzing))]
 impl Store for MemoryStore {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
         let mut state = self.state.lock().unwrap();

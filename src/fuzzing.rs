@@ -1,0 +1,259 @@
+//! The parsers that read attacker bytes, each behind one entry point that
+//! takes arbitrary bytes and checks its invariants (a panic is a finding):
+//! the cargo-fuzz targets in `fuzz/` call these, and the unit test below
+//! replays the committed corpus `fuzz/corpus/<target>/` through them, so the
+//! stable suite exercises every finding without nightly.
+
+use crate::conditional::{self, Validators};
+use crate::encoding::{self, Choice, Coding};
+use crate::fs::FileMeta;
+use crate::fs::memory::MemoryFs;
+use crate::range::{self, Ranges};
+use crate::router::{self, Site};
+use crate::settings::Settings;
+use crate::site_path::SitePath;
+use crate::store::MemoryStore;
+use crate::{board, listing};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use std::time::{Duration, UNIX_EPOCH};
+
+/// An entry point: arbitrary bytes in, a panic on a broken invariant.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name of its directories in `fuzz/`.
+pub const TARGETS: [(&str, Target); 7] = [
+    ("site_path", site_path),
+    ("range", range),
+    ("conditional", conditional),
+    ("accept_encoding", accept_encoding),
+    ("form", form),
+    ("listing", listing),
+    ("request", request),
+];
+
+/// A path either fails to parse or names only plain segments, and those
+/// segments, percent-encoded again, parse back to the same path.
+pub fn site_path(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(path) = SitePath::parse(text) else {
+        return;
+    };
+    for segment in path.segments() {
+        assert!(!segment.is_empty() && segment != "." && segment != "..");
+        assert!(!segment.contains(['/', '\\', '\0']), "{segment:?}");
+    }
+    let encoded: Vec<String> = path
+        .segments()
+        .iter()
+        .map(|segment| utf8_percent_encode(segment, NON_ALPHANUMERIC).to_string())
+        .collect();
+    let again = SitePath::parse(&format!("/{}", encoded.join("/")));
+    assert_eq!(
+        again.as_ref().map(SitePath::segments),
+        Ok(path.segments()),
+        "{text:?}"
+    );
+}
+
+/// The first eight bytes are the length; partial ranges lie inside it,
+/// ascending and disjoint.
+pub fn range(data: &[u8]) {
+    let (len, header) = split_u64(data);
+    let Ok(header) = std::str::from_utf8(header) else {
+        return;
+    };
+    if let Ranges::Partial(ranges) = range::resolve(header, len) {
+        assert!(!ranges.is_empty());
+        for &(first, last) in &ranges {
+            assert!(
+                first <= last && last < len,
+                "{first}-{last} of {len}: {header:?}"
+            );
+        }
+        assert!(ranges.windows(2).all(|w| w[0].1 < w[1].0), "{ranges:?}");
+    }
+}
+
+/// The conditional headers, one per line, against fixed validators: any
+/// bytes give one of the three answers, never a panic.
+pub fn conditional(data: &[u8]) {
+    let meta = FileMeta {
+        len: 1234,
+        modified: Some(UNIX_EPOCH + Duration::new(1_700_000_000, 5)),
+    };
+    let validators = Validators::new(&meta, None);
+    let names = [
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+    ];
+    let mut headers = HeaderMap::new();
+    for (line, name) in data.split(|&b| b == b'\n').zip(names.iter().cycle()) {
+        if let Ok(value) = HeaderValue::from_bytes(line) {
+            headers.append(*name, value);
+        }
+    }
+    for method in [Method::GET, Method::HEAD, Method::POST] {
+        let _ = conditional::evaluate(&method, &headers, &validators);
+    }
+}
+
+/// The first byte picks which sidecars exist; a chosen coding is one of them.
+pub fn accept_encoding(data: &[u8]) {
+    let Some((&mask, header)) = data.split_first() else {
+        return;
+    };
+    let Ok(header) = std::str::from_utf8(header) else {
+        return;
+    };
+    let available: Vec<Coding> = Coding::ALL
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, coding)| coding)
+        .collect();
+    if let Choice::Coded(coding) = encoding::choose(Some(header), &available) {
+        assert!(available.contains(&coding), "{coding:?} from {header:?}");
+    }
+}
+
+/// A form body decodes strictly or is refused with a 4xx; a decoded message
+/// is checked as the board checks it.
+pub fn form(data: &[u8]) {
+    match board::parse_form(data) {
+        Ok(fields) => {
+            for (_, value) in fields {
+                if let Err(error) = board::check_message(&value) {
+                    assert!(error.status().is_client_error());
+                }
+            }
+        }
+        Err(error) => assert!(error.status().is_client_error()),
+    }
+}
+
+/// A file whose name is the data: the listing shows it without adding any
+/// markup, so its page has as many `<`, `>` and `"` as the page for a plain
+/// name.
+pub fn listing(data: &[u8]) {
+    let Ok(name) = std::str::from_utf8(data) else {
+        return;
+    };
+    if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
+        return;
+    }
+    let (Some(page), Some(plain)) = (listing_of(name), listing_of("plain")) else {
+        return;
+    };
+    let markup = |page: &str| ['<', '>', '"'].map(|c| page.matches(c).count());
+    assert_eq!(markup(&page), markup(&plain), "{name:?}: {page}");
+}
+
+/// The listing of a directory holding one file, `name`.
+fn listing_of(name: &str) -> Option<String> {
+    let root = MemoryFs::default().with(&format!("dir/{name}"), "x");
+    let settings = Settings {
+        listing: true,
+        dotfiles: true,
+        ..Settings::default()
+    };
+    let directory = SitePath::parse("/dir/").expect("a plain path");
+    let response = listing::page(&root, &directory, &settings).ok()?;
+    let crate::response::Body::Bytes(page) = response.into_body() else {
+        panic!("a listing is HTML bytes");
+    };
+    Some(String::from_utf8(page).expect("a listing is UTF-8"))
+}
+
+/// A whole request through the router, over a small site and board: the
+/// first line is `METHOD TARGET`, then header lines, a blank line, the body.
+/// Whatever it is, the answer is never a 500.
+pub fn request(data: &[u8]) {
+    let (head, body) = match data.windows(2).position(|w| w == b"\n\n") {
+        Some(at) => (&data[..at], &data[at + 2..]),
+        None => (data, &[][..]),
+    };
+    let mut lines = head.split(|&b| b == b'\n');
+    let first = lines.next().unwrap_or_default();
+    let mut words = first.splitn(2, |&b| b == b' ');
+    let (Some(method), Some(target)) = (words.next(), words.next()) else {
+        return;
+    };
+    let Ok(method) = Method::from_bytes(method) else {
+        return;
+    };
+    let mut builder = Request::builder().method(method).uri(target);
+    for line in lines {
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            builder = builder.header(&line[..colon], trim(&line[colon + 1..]));
+        }
+    }
+    let Ok(request) = builder.body(body.to_vec()) else {
+        return;
+    };
+    let site = Site {
+        static_root: MemoryFs::default()
+            .with("index.html", "<p>home</p>")
+            .with("NotFound.html", "lost")
+            .with("a.css", "body{}")
+            .with("a.css.gz", "gz")
+            .with("docs/readme.txt", "text"),
+        store: MemoryStore::default(),
+        settings: Settings {
+            listing: true,
+            ..Settings::default()
+        },
+        clock: jiff::Timestamp::now,
+    };
+    let response = router::handle(request, &site);
+    assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+fn split_u64(data: &[u8]) -> (u64, &[u8]) {
+    if data.len() < 8 {
+        return (0, data);
+    }
+    let (len, rest) = data.split_at(8);
+    (u64::from_le_bytes(len.try_into().unwrap()), rest)
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every file of the committed corpus, findings included, through its
+    /// target.
+    #[test]
+    fn the_committed_corpus_replays_cleanly() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+        let mut replayed = 0;
+        for (name, target) in super::TARGETS {
+            let dir = corpus.join(name);
+            let entries = std::fs::read_dir(&dir)
+                .unwrap_or_else(|error| panic!("{}: {error}", dir.display()));
+            for entry in entries {
+                let path = entry.unwrap().path();
+                let data = std::fs::read(&path).unwrap();
+                let outcome = std::panic::catch_unwind(|| target(&data));
+                assert!(outcome.is_ok(), "{name}: {} fails", path.display());
+                replayed += 1;
+            }
+        }
+        assert!(replayed >= super::TARGETS.len(), "{replayed} inputs");
+    }
+}
