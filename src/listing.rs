@@ -30,7 +30,7 @@ pub fn page<R: StaticFs>(
     let mut entries: Vec<DirEntry> = root
         .list(path)?
         .into_iter()
-        .filter(|entry| settings.dotfiles || !entry.name.starts_with('.'))
+        .filter(|entry| settings.dotfiles || !path.hides(&entry.name))
         .collect();
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
     let title = format!(
@@ -127,6 +127,20 @@ mod tests {
             "directories first, then by name"
         );
         assert!(listing(&root, "/files/", true).contains(".secret"));
+    }
+
+    /// What is served is listed: the top-level `/.well-known/` (RFC 8615)
+    /// shows, as it is served; one below the top does not, as it is not.
+    #[test]
+    fn hidden_entries_follow_the_serving_rule() {
+        let root = MemoryFs::default()
+            .with(".well-known/security.txt", "Contact: x")
+            .with(".git/config", "[core]")
+            .with("a/.well-known/x", "x")
+            .with("a/b.txt", "b");
+        let top = listing(&root, "/", false);
+        assert!(top.contains("href=\".well-known/\"") && !top.contains(".git"));
+        assert!(!listing(&root, "/a/", false).contains(".well-known"));
     }
 
     #[test]

@@ -27,6 +27,12 @@ pub enum PathError {
     ForbiddenCharacter,
 }
 
+/// A segment at `depth` (0 for the top level) that hides what it names: one
+/// starting with a dot, except the top-level `.well-known`.
+fn hidden_segment(depth: usize, segment: &str) -> bool {
+    segment.starts_with('.') && !(depth == 0 && segment == ".well-known")
+}
+
 impl fmt::Display for PathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -108,11 +114,18 @@ impl SitePath {
 
     /// Whether a segment starts with a dot (`/.git/config`, `/a/.env`);
     /// `/.well-known/` (RFC 8615) is public by definition and does not count.
+    /// The one rule for serving and listing alike.
     pub fn is_hidden(&self) -> bool {
         self.segments
             .iter()
             .enumerate()
-            .any(|(i, segment)| segment.starts_with('.') && !(i == 0 && segment == ".well-known"))
+            .any(|(depth, segment)| hidden_segment(depth, segment))
+    }
+
+    /// Whether the entry `name` in this directory is hidden (`is_hidden` of
+    /// the path to it), for listings.
+    pub fn hides(&self, name: &str) -> bool {
+        self.is_hidden() || hidden_segment(self.segments.len(), name)
     }
 
     /// The path relative to the root, `/`-separated, `.` for the root itself:
@@ -204,6 +217,23 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(SitePath::parse(path), Err(expected), "{path:?}");
         }
+    }
+
+    #[test]
+    fn a_directory_hides_exactly_the_entries_whose_paths_are_hidden() {
+        let parse = |path: &str| SitePath::parse(path).unwrap();
+        for (dir, name, path) in [
+            ("/", ".well-known", "/.well-known"),
+            ("/", ".git", "/.git"),
+            ("/", "x.txt", "/x.txt"),
+            ("/a/", ".well-known", "/a/.well-known"),
+            ("/a/", ".env", "/a/.env"),
+            ("/.git/", "config", "/.git/config"),
+            ("/.well-known/", "security.txt", "/.well-known/security.txt"),
+        ] {
+            assert_eq!(parse(dir).hides(name), parse(path).is_hidden(), "{path}");
+        }
+        assert!(!parse("/").hides(".well-known") && parse("/a/").hides(".well-known"));
     }
 
     #[test]
