@@ -1,11 +1,11 @@
 //! The board's JSON API under `/api/messages`: list, create, read one, clear.
 //! Errors are JSON as well: `{"error": "..."}` with the matching status.
 
-use crate::board::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
 use crate::body::RequestBody;
 use crate::error::Error;
 use crate::response::{self, Body, Response};
 use crate::store::{Message, Store};
+use crate::submission::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
 use http::header::{ALLOW, HeaderValue, LINK, LOCATION};
 use http::request::Parts;
 use http::{StatusCode, Uri};
@@ -71,17 +71,17 @@ pub fn create<S: Store, F, B: RequestBody>(
     body: B,
     now: Timestamp,
 ) -> Result<Response<F>, Error> {
-    board::check_same_origin(parts)?;
-    board::check_content_type(
+    submission::check_same_origin(parts)?;
+    submission::check_content_type(
         &parts.headers,
         JSON,
         "Send the message as application/json.",
     )?;
-    let body = board::read_body(&parts.headers, body)?;
+    let body = submission::read_body(&parts.headers, body)?;
     debug_assert!(body.len() <= MAX_BODY_BYTES);
     let new: NewMessage = serde_json::from_slice(&body)
         .map_err(|error| Error::BadRequest(format!("Expected {{\"text\": \"...\"}}: {error}.")))?;
-    board::check_message(&new.text)?;
+    submission::check_message(&new.text)?;
     let message = store.append(&new.text, now)?;
     let mut response = json(StatusCode::CREATED, &MessageJson::from(&message));
     let location = format!("{PREFIX}/{}", message.id);
@@ -104,7 +104,7 @@ pub fn get<S: Store, F>(store: &S, path: &str) -> Result<Response<F>, Error> {
 
 /// `DELETE /api/messages`: clears the board.
 pub fn clear<S: Store, F>(store: &S, parts: &Parts) -> Result<Response<F>, Error> {
-    board::check_same_origin(parts)?;
+    submission::check_same_origin(parts)?;
     store.clear()?;
     Ok(response::empty(StatusCode::NO_CONTENT))
 }

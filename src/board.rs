@@ -1,22 +1,19 @@
-//! The message board's HTML flow (`/board`, `/board/clear`) and the rules it
-//! shares with the JSON API: message limits, body size, content types, and
-//! refusing writes from other sites.
+//! The message board's HTML flow (`/board`, `/board/clear`), on the rules
+//! of `submission`.
 
-use crate::body::{BodyError, RequestBody};
+use crate::body::RequestBody;
 use crate::error::Error;
 use crate::html;
-use crate::percent::{self, DecodeError};
 use crate::response::{self, Response};
 use crate::store::Store;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION, ORIGIN};
+use crate::submission::{
+    FORM, PAGE_SIZE, Query, check_content_type, check_message, check_same_origin, parse_form,
+    read_body,
+};
+use http::header::{HeaderValue, LOCATION};
 use http::request::Parts;
-use http::{HeaderMap, StatusCode, Uri};
+use http::{StatusCode, Uri};
 use jiff::Timestamp;
-
-pub const MAX_MESSAGE_CHARS: usize = 4000;
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-pub const PAGE_SIZE: usize = 50;
-pub const FORM: &str = "application/x-www-form-urlencoded";
 
 /// `GET /board[?before=ID]`: the newest messages (or those before `ID`).
 pub fn show<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
@@ -77,137 +74,11 @@ fn see_the_board<F>() -> Response<F> {
     response
 }
 
-/// A message must have something besides whitespace and at most 4,000
-/// characters.
-pub fn check_message(text: &str) -> Result<(), Error> {
-    if text.trim().is_empty() {
-        return Err(Error::BadRequest("The message is empty.".to_owned()));
-    }
-    let length = text.chars().count();
-    if length > MAX_MESSAGE_CHARS {
-        return Err(Error::PayloadTooLarge(format!(
-            "The message has {length} characters; at most {MAX_MESSAGE_CHARS} are allowed."
-        )));
-    }
-    Ok(())
-}
-
-/// Browsers say where a request comes from (`Sec-Fetch-Site`, `Origin`);
-/// anything but this very site may not change the board. Clients that say
-/// nothing (curl, scripts) are not browsers being tricked, so they pass.
-pub fn check_same_origin(parts: &Parts) -> Result<(), Error> {
-    const REFUSED: &str = "Requests from other sites may not change the board.";
-    if let Some(site) = parts.headers.get("sec-fetch-site")
-        && !matches!(site.as_bytes(), b"same-origin" | b"none")
-    {
-        return Err(Error::Forbidden(REFUSED));
-    }
-    if let Some(origin) = parts.headers.get(ORIGIN) {
-        let origin = origin.to_str().ok().and_then(|o| o.parse::<Uri>().ok());
-        if !origin.is_some_and(|origin| same_origin(&origin, &parts.uri)) {
-            return Err(Error::Forbidden(REFUSED));
-        }
-    }
-    Ok(())
-}
-
-/// Scheme, host and port equal, ports defaulted by scheme.
-fn same_origin(a: &Uri, b: &Uri) -> bool {
-    fn parts(uri: &Uri) -> Option<(&str, String, u16)> {
-        let scheme = uri.scheme_str()?;
-        let default_port = match scheme {
-            "http" => 80,
-            "https" => 443,
-            _ => return None,
-        };
-        let host = uri.host()?.to_ascii_lowercase();
-        Some((scheme, host, uri.port_u16().unwrap_or(default_port)))
-    }
-    parts(a).is_some_and(|a| parts(b) == Some(a))
-}
-
-pub fn check_content_type(
-    headers: &HeaderMap,
-    expected: &str,
-    refusal: &'static str,
-) -> Result<(), Error> {
-    let essence = headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(str::trim);
-    if essence.is_some_and(|essence| essence.eq_ignore_ascii_case(expected)) {
-        Ok(())
-    } else {
-        Err(Error::UnsupportedMediaType(refusal))
-    }
-}
-
-/// The body, refused with 413 past 64 KiB (before reading, when
-/// `Content-Length` already says so).
-pub fn read_body<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Vec<u8>, Error> {
-    let too_large = || Error::PayloadTooLarge("The request body is over 64 KiB.".to_owned());
-    let declared = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    body.read_to_end(MAX_BODY_BYTES)
-        .map_err(|error| match error {
-            BodyError::TooLarge => too_large(),
-            BodyError::Io(detail) => {
-                Error::BadRequest(format!("The request body could not be read: {detail}."))
-            }
-        })
-}
-
-/// `application/x-www-form-urlencoded` pairs, decoded strictly: a malformed
-/// escape or bytes that are not UTF-8 are a 400, not a replacement character.
-pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
-    // `form_urlencoded` decodes lossily, so check first. Decoding the whole
-    // body at once is enough: `&` and `=` are ASCII, so an invalid byte
-    // sequence inside one field cannot become valid across a separator.
-    percent::decode_strict(body).map_err(|error| {
-        Error::BadRequest(match error {
-            DecodeError::BadEscape => "The data has a malformed %-escape.".to_owned(),
-            DecodeError::NotUtf8 => "The data is not valid UTF-8.".to_owned(),
-        })
-    })?;
-    Ok(form_urlencoded::parse(body).into_owned().collect())
-}
-
-/// The board's query parameters.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Query {
-    /// Show messages with ids below this one.
-    pub before: Option<u64>,
-    pub limit: Option<usize>,
-}
-
-impl Query {
-    pub fn parse(uri: &Uri) -> Result<Query, Error> {
-        let mut query = Query::default();
-        for (name, value) in parse_form(uri.query().unwrap_or("").as_bytes())? {
-            let number = || {
-                value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                    Error::BadRequest(format!("`{name}` must be a positive whole number."))
-                })
-            };
-            match name.as_str() {
-                "before" => query.before = Some(number()?),
-                "limit" => query.limit = Some(number()?.try_into().unwrap_or(usize::MAX)),
-                _ => {}
-            }
-        }
-        Ok(query)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::{MemoryStore, Store};
+    use crate::submission::{MAX_BODY_BYTES, MAX_MESSAGE_CHARS};
     use http::Request;
 
     fn parts(method: &str, target: &str, headers: &[(&str, &str)]) -> Parts {

@@ -13,7 +13,7 @@ use crate::router::{self, Site};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::store::MemoryStore;
-use crate::{board, listing};
+use crate::{listing, submission};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::time::{Duration, UNIX_EPOCH};
@@ -125,10 +125,10 @@ pub fn accept_encoding(data: &[u8]) {
 /// A form body decodes strictly or is refused with a 4xx; a decoded message
 /// is checked as the board checks it.
 pub fn form(data: &[u8]) {
-    match board::parse_form(data) {
+    match submission::parse_form(data) {
         Ok(fields) => {
             for (_, value) in fields {
-                if let Err(error) = board::check_message(&value) {
+                if let Err(error) = submission::check_message(&value) {
                     assert!(error.status().is_client_error());
                 }
             }

@@ -27,6 +27,7 @@ pub mod settings;
 pub mod site_path;
 pub mod static_files;
 pub mod store;
+pub mod submission;
 
 #[cfg(target_os = "wasi")]
 mod glue;
