@@ -1,12 +1,13 @@
 //! The board's JSON API under `/api/messages`: list, create, read one, clear.
 //! Errors are JSON as well: `{"error": "..."}` with the matching status.
 
+use crate::admin::{Admin, Challenge};
 use crate::body::RequestBody;
 use crate::error::Error;
 use crate::response::{self, Body, Response};
 use crate::store::{Message, Store};
 use crate::submission::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
-use http::header::{ALLOW, HeaderValue, LINK, LOCATION};
+use http::header::{HeaderValue, LINK, LOCATION};
 use http::request::Parts;
 use http::{StatusCode, Uri};
 use jiff::Timestamp;
@@ -102,31 +103,26 @@ pub fn get<S: Store, F>(store: &S, path: &str) -> Result<Response<F>, Error> {
     Ok(json(StatusCode::OK, &MessageJson::from(&message)))
 }
 
-/// `DELETE /api/messages`: clears the board.
-pub fn clear<S: Store, F>(store: &S, parts: &Parts) -> Result<Response<F>, Error> {
+/// `DELETE /api/messages`: clears the board, for the admin.
+pub fn clear<S: Store, F>(store: &S, admin: Admin, parts: &Parts) -> Result<Response<F>, Error> {
     submission::check_same_origin(parts)?;
+    admin.authorize(&parts.headers, Challenge::Api)?;
     store.clear()?;
     Ok(response::empty(StatusCode::NO_CONTENT))
 }
 
-/// An error as `{"error": "..."}`, with `Allow` for a 405.
-pub fn error_response<F>(error: Error) -> Response<F> {
+/// An error as `{"error": "..."}`.
+pub fn error_response<F>(error: &Error) -> Response<F> {
     #[derive(Serialize)]
     struct ErrorJson {
         error: String,
     }
-    let mut response = json(
+    json(
         error.status(),
         &ErrorJson {
             error: error.public_message(),
         },
-    );
-    if let Error::MethodNotAllowed { allow } = error {
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(allow));
-    }
-    response
+    )
 }
 
 fn json<F>(status: StatusCode, value: &impl Serialize) -> Response<F> {
@@ -244,7 +240,7 @@ mod tests {
         for (content_type, body, status) in cases {
             let error = post_json(&store, content_type, body).unwrap_err();
             assert_eq!(error.status(), status, "{body}");
-            let response = error_response::<()>(error);
+            let response = error_response::<()>(&error);
             assert_eq!(response.headers()["content-type"], "application/json");
             assert!(body_json(response)["error"].is_string());
         }
@@ -268,12 +264,5 @@ mod tests {
         );
         assert_eq!(not_utf8.unwrap_err().status(), StatusCode::BAD_REQUEST);
         assert!(store.page(None, 10).unwrap().messages.is_empty());
-    }
-
-    #[test]
-    fn method_errors_carry_allow() {
-        let response = error_response::<()>(Error::MethodNotAllowed { allow: "GET, HEAD" });
-        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(response.headers()[ALLOW], "GET, HEAD");
     }
 }

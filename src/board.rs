@@ -1,6 +1,7 @@
 //! The message board's HTML flow (`/board`, `/board/clear`), on the rules
 //! of `submission`.
 
+use crate::admin::{Admin, Challenge};
 use crate::body::RequestBody;
 use crate::error::Error;
 use crate::html;
@@ -23,11 +24,12 @@ pub fn show<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
     Ok(response::html(StatusCode::OK, page))
 }
 
-/// `POST /board`: saves `message` (or clears the board when the form has a
-/// `clear` field), then sends the browser back to the board with a 303, so a
-/// reload never posts again. `now` is the message's time.
+/// `POST /board`: saves `message` (or, for the admin, clears the board when
+/// the form has a `clear` field), then sends the browser back to the board
+/// with a 303, so a reload never posts again. `now` is the message's time.
 pub fn post<S: Store, F, B: RequestBody>(
     store: &S,
+    admin: Admin,
     parts: &Parts,
     body: B,
     now: Timestamp,
@@ -41,6 +43,7 @@ pub fn post<S: Store, F, B: RequestBody>(
     let body = read_body(&parts.headers, body)?;
     let fields = parse_form(&body)?;
     if fields.iter().any(|(name, _)| name == "clear") {
+        admin.authorize(&parts.headers, Challenge::Basic)?;
         store.clear()?;
         return Ok(see_the_board());
     }
@@ -59,9 +62,11 @@ pub fn post<S: Store, F, B: RequestBody>(
     Ok(see_the_board())
 }
 
-/// `POST /board/clear`: the "Clear Messages" button.
-pub fn clear<S: Store, F>(store: &S, parts: &Parts) -> Result<Response<F>, Error> {
+/// `POST /board/clear`: the "Clear Messages" button, for the admin (the
+/// browser asks for the credentials when the `401` challenges it).
+pub fn clear<S: Store, F>(store: &S, admin: Admin, parts: &Parts) -> Result<Response<F>, Error> {
     check_same_origin(parts)?;
+    admin.authorize(&parts.headers, Challenge::Basic)?;
     store.clear()?;
     Ok(see_the_board())
 }
@@ -77,6 +82,7 @@ fn see_the_board<F>() -> Response<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::admin::testing::{self, PASSWORD};
     use crate::store::{MemoryStore, Store};
     use crate::submission::{MAX_BODY_BYTES, MAX_MESSAGE_CHARS};
     use http::Request;
@@ -98,6 +104,7 @@ mod tests {
         all.extend_from_slice(headers);
         post(
             store,
+            testing::admin(),
             &parts("POST", "http://site.test/board", &all),
             body.as_bytes().to_vec(),
             Timestamp::now(),
@@ -124,15 +131,52 @@ mod tests {
     }
 
     #[test]
-    fn clear_by_field_or_by_button() {
+    fn the_admin_clears_by_field_or_by_button() {
         let store = MemoryStore::default();
+        let login = testing::basic(crate::admin::USER, PASSWORD);
+        let as_admin = [("authorization", login.as_str())];
         form_post(&store, "message=one", &[]).unwrap();
-        let response = form_post(&store, "clear=1", &[]).unwrap();
+        let response = form_post(&store, "clear=1", &as_admin).unwrap();
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert!(texts(&store).is_empty());
         form_post(&store, "message=two", &[]).unwrap();
-        clear::<_, ()>(&store, &parts("POST", "http://site.test/board/clear", &[])).unwrap();
+        let button = parts("POST", "http://site.test/board/clear", &as_admin);
+        clear::<_, ()>(&store, testing::admin(), &button).unwrap();
         assert!(texts(&store).is_empty());
+    }
+
+    #[test]
+    fn clearing_needs_the_admin() {
+        let store = MemoryStore::default();
+        form_post(&store, "message=kept", &[]).unwrap();
+        let wrong = testing::basic(crate::admin::USER, "guess");
+        for headers in [vec![], vec![("authorization", wrong.as_str())]] {
+            let by_field = form_post(&store, "clear=1", &headers).unwrap_err();
+            assert_eq!(by_field, Error::Unauthorized(Challenge::Basic));
+            let button = parts("POST", "http://site.test/board/clear", &headers);
+            let by_button = clear::<_, ()>(&store, testing::admin(), &button).unwrap_err();
+            assert_eq!(by_button, Error::Unauthorized(Challenge::Basic));
+        }
+        let nobody = Admin {
+            password_hash: None,
+        };
+        let login = testing::basic(crate::admin::USER, PASSWORD);
+        let button = parts(
+            "POST",
+            "http://site.test/board/clear",
+            &[("authorization", &login)],
+        );
+        let disabled = clear::<_, ()>(&store, nobody, &button).unwrap_err();
+        assert_eq!(disabled.status(), StatusCode::FORBIDDEN);
+        // A cross-site button press is refused before any login is asked for.
+        let cross_site = parts(
+            "POST",
+            "http://site.test/board/clear",
+            &[("origin", "http://evil.test")],
+        );
+        let refused = clear::<_, ()>(&store, testing::admin(), &cross_site).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(texts(&store), ["kept"]);
     }
 
     #[test]
@@ -166,6 +210,7 @@ mod tests {
         );
         let wrong_type = post::<_, (), _>(
             &store,
+            testing::admin(),
             &parts("POST", "/board", &[("content-type", "text/plain")]),
             b"message=x".to_vec(),
             Timestamp::now(),
@@ -176,6 +221,7 @@ mod tests {
         );
         let no_type = post::<_, (), _>(
             &store,
+            testing::admin(),
             &parts("POST", "/board", &[]),
             b"message=x".to_vec(),
             Timestamp::now(),
@@ -196,6 +242,7 @@ mod tests {
         )];
         post::<_, (), _>(
             &store,
+            testing::admin(),
             &parts("POST", "http://site.test/board", &headers),
             b"message=ok".to_vec(),
             Timestamp::now(),

@@ -1,15 +1,20 @@
 //! `Error`: what can go wrong while answering a request, each mapped to a status
 //! code and a short message that is safe to show the client.
 
+use crate::admin::Challenge;
 use crate::fs::FsError;
 use crate::site_path::PathError;
 use crate::store::StoreError;
 use http::StatusCode;
+use http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     BadPath(PathError),
     BadRequest(String),
+    /// The admin's credentials are missing or wrong; the `401` challenges
+    /// the client to send them.
+    Unauthorized(Challenge),
     Forbidden(&'static str),
     NotFound,
     MethodNotAllowed {
@@ -37,6 +42,7 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::BadPath(_) | Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -55,6 +61,7 @@ impl Error {
         match self {
             Error::BadPath(reason) => format!("Bad request: {reason}."),
             Error::BadRequest(reason) | Error::PayloadTooLarge(reason) => reason.clone(),
+            Error::Unauthorized(_) => "This needs the admin's user name and password.".to_owned(),
             Error::Forbidden(reason) | Error::UnsupportedMediaType(reason) => (*reason).to_owned(),
             Error::NotFound => "Nothing here.".to_owned(),
             Error::MethodNotAllowed { allow } => format!("This resource allows {allow} only."),
@@ -65,6 +72,23 @@ impl Error {
                 "The message board's storage is unavailable; try again shortly.".to_owned()
             }
             Error::Internal(_) => "Something went wrong on our side.".to_owned(),
+        }
+    }
+}
+
+impl Error {
+    /// The headers an error's response carries besides its body's: `Allow`
+    /// on a 405, the challenge on a 401, `Retry-After` on a 503.
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        match self {
+            Error::MethodNotAllowed { allow } => vec![(ALLOW, HeaderValue::from_static(allow))],
+            Error::Unauthorized(challenge) => challenge
+                .www_authenticate()
+                .iter()
+                .map(|value| (WWW_AUTHENTICATE, HeaderValue::from_static(value)))
+                .collect(),
+            Error::Unavailable(_) => vec![(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))],
+            _ => Vec::new(),
         }
     }
 }
@@ -93,5 +117,22 @@ impl From<StoreError> for Error {
             }
             StoreError::Corrupt(detail) => Error::Internal(format!("board storage: {detail}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_their_headers() {
+        let allow = Error::MethodNotAllowed { allow: "GET, HEAD" }.headers();
+        assert_eq!(allow, [(ALLOW, HeaderValue::from_static("GET, HEAD"))]);
+        let retry = Error::Unavailable("down".to_owned()).headers();
+        assert_eq!(retry, [(RETRY_AFTER, HeaderValue::from_static("5"))]);
+        let challenges = Error::Unauthorized(Challenge::Api).headers();
+        assert_eq!(challenges.len(), 2);
+        assert!(challenges.iter().all(|(name, _)| name == WWW_AUTHENTICATE));
+        assert!(Error::NotFound.headers().is_empty());
     }
 }

@@ -206,9 +206,16 @@ pub fn request(data: &[u8]) {
         store: MemoryStore::default(),
         settings: Settings {
             listing: true,
+            // Clearing then checks whatever `Authorization` the input sends.
+            admin_password_hash: Some(crate::admin::testing::HASH.clone()),
             ..Settings::default()
         },
         clock: jiff::Timestamp::now,
+        // Fixed, so a finding replays the same.
+        random: |bytes| {
+            bytes.fill(0x5a);
+            Ok(())
+        },
     };
     let response = router::handle(request, &site);
     assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

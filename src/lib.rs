@@ -5,6 +5,7 @@
 //! the site, `Store` for the board), unit-tested on the host. `glue` is the one
 //! module that touches WASI and is only built for `wasm32-wasip2`.
 
+pub mod admin;
 pub mod api;
 pub mod arena;
 pub mod board;
@@ -20,6 +21,7 @@ pub mod html;
 pub mod kv_store;
 pub mod listing;
 pub mod percent;
+pub mod random;
 pub mod range;
 pub mod response;
 pub mod router;

@@ -2,14 +2,16 @@
 //! and the one place errors become responses (JSON under `/api/`, HTML
 //! elsewhere).
 
+use crate::admin::Admin;
 use crate::body::RequestBody;
-use crate::error::{Error, RETRY_AFTER_SECS};
+use crate::error::Error;
 use crate::fs::StaticFs;
+use crate::random::Random;
 use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::{api, board, html, static_files};
-use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, RETRY_AFTER};
+use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
 use http::{Method, Request, StatusCode};
 use jiff::Timestamp;
 
@@ -21,6 +23,8 @@ pub struct Site<R, S> {
     /// The time, read only by the requests that need it (a post): the host's
     /// wall clock in the component, any clock in tests.
     pub clock: fn() -> Timestamp,
+    /// Randomness, likewise (a multi-range answer's boundary).
+    pub random: Random,
 }
 
 /// Methods this server knows: a 405 where a path does not take them; any
@@ -56,6 +60,9 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
 ) -> Response<R::File> {
     let (parts, body) = request.into_parts();
     let store = &site.store;
+    let admin = Admin {
+        password_hash: site.settings.admin_password_hash.as_deref(),
+    };
     let path = parts.uri.path();
     let api = path.starts_with("/api/");
     let board_api = path == "/api/messages" || path.starts_with("/api/messages/");
@@ -63,15 +70,15 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         (&Method::OPTIONS, _) => Ok(options(allowed(path))),
         (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
         (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri),
-        (&Method::POST, "/board") => board::post(store, &parts, body, (site.clock)()),
-        (&Method::POST, "/board/clear") => board::clear(store, &parts),
+        (&Method::POST, "/board") => board::post(store, admin, &parts, body, (site.clock)()),
+        (&Method::POST, "/board/clear") => board::clear(store, admin, &parts),
         (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
         (&Method::POST, "/api/messages") => api::create(store, &parts, body, (site.clock)()),
-        (&Method::DELETE, "/api/messages") => api::clear(store, &parts),
+        (&Method::DELETE, "/api/messages") => api::clear(store, admin, &parts),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
         (_, _) if api && !board_api => Err(Error::NotFound),
         (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
-            static_files::get(&site.static_root, &parts, &site.settings)
+            static_files::get(&site.static_root, &parts, &site.settings, site.random)
         }
         (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
     };
@@ -82,16 +89,13 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
             Error::Unavailable(detail) => eprintln!("sitebox: unavailable: {detail}"),
             _ => {}
         }
-        let retry = matches!(error, Error::Unavailable(_));
         let mut response = if api {
-            api::error_response(error)
+            api::error_response(&error)
         } else {
-            html_error(site, error)
+            html_error(site, &error)
         };
-        if retry {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        for (name, value) in error.headers() {
+            response.headers_mut().append(name, value);
         }
         response
     });
@@ -118,20 +122,14 @@ fn options<F>(allow: &'static str) -> Response<F> {
     response
 }
 
-fn html_error<R: StaticFs, S>(site: &Site<R, S>, error: Error) -> Response<R::File> {
-    if error == Error::NotFound {
+fn html_error<R: StaticFs, S>(site: &Site<R, S>, error: &Error) -> Response<R::File> {
+    if *error == Error::NotFound {
         return static_files::not_found(&site.static_root);
     }
-    let mut response = response::html(
+    response::html(
         error.status(),
         html::error_page(error.status(), &error.public_message()),
-    );
-    if let Error::MethodNotAllowed { allow } = error {
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static(allow));
-    }
-    response
+    )
 }
 
 #[cfg(test)]
@@ -141,7 +139,7 @@ mod tests {
     use crate::response::Body;
     use crate::store::MemoryStore;
     use http::StatusCode;
-    use http::header::CONTENT_LENGTH;
+    use http::header::{CONTENT_LENGTH, RETRY_AFTER};
 
     fn site() -> Site<MemoryFs, MemoryStore> {
         Site {
@@ -151,6 +149,7 @@ mod tests {
             store: MemoryStore::default(),
             settings: Settings::default(),
             clock: Timestamp::now,
+            random: crate::random::os,
         }
     }
 
@@ -227,6 +226,7 @@ mod tests {
             store: KvStore::new(MemoryBucket::default()),
             settings: Settings::default(),
             clock: Timestamp::now,
+            random: crate::random::os,
         };
         site.store.bucket().set_failing(true);
         let post = Request::post("/api/messages")
@@ -270,6 +270,50 @@ mod tests {
         site.store.bucket().set_failing(false);
         let board = handle(request(Method::GET, "/board"), &site);
         assert_eq!(board.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn clearing_challenges_for_the_admin_login() {
+        use crate::admin::{USER, testing};
+        use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+        let mut site = site();
+        site.settings.admin_password_hash = Some(testing::HASH.clone());
+        site.store.append("kept", Timestamp::now()).unwrap();
+        let clear = |method: Method, target: &str, authorization: Option<String>| {
+            let mut request = Request::builder().method(method).uri(target);
+            if let Some(value) = authorization {
+                request = request.header(AUTHORIZATION, value);
+            }
+            handle(request.body(Vec::new()).unwrap(), &site)
+        };
+        let challenges = |response: &Response<_>| -> Vec<String> {
+            let values = response.headers().get_all(WWW_AUTHENTICATE);
+            values
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        let form = clear(Method::POST, "/board/clear", None);
+        assert_eq!(form.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenges(&form),
+            [r#"Basic realm="sitebox admin", charset="UTF-8""#]
+        );
+        assert_eq!(form.headers()["content-type"], "text/html; charset=utf-8");
+        let api = clear(Method::DELETE, "/api/messages", Some("Bearer nope".into()));
+        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenges(&api).len(), 2);
+        assert!(challenges(&api)[0].starts_with("Bearer "));
+        assert_eq!(api.headers()["content-type"], "application/json");
+        assert_eq!(site.store.page(None, 10).unwrap().messages.len(), 1);
+        let bearer = format!("Bearer {}", testing::PASSWORD);
+        let cleared = clear(Method::DELETE, "/api/messages", Some(bearer));
+        assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
+        site.store.append("again", Timestamp::now()).unwrap();
+        let login = testing::basic(USER, testing::PASSWORD);
+        let cleared = clear(Method::POST, "/board/clear", Some(login));
+        assert_eq!(cleared.status(), StatusCode::SEE_OTHER);
+        assert!(site.store.page(None, 10).unwrap().messages.is_empty());
     }
 
     #[test]

@@ -1,6 +1,14 @@
-//! `Settings`: what the host configures, read from the component's
-//! environment (the runner sets it from its flags; under `wasmtime serve`,
-//! `--env SITEBOX_MAX_AGE=600` and so on).
+//! What the host configures and the component reads: the directories it
+//! preopens, and `Settings`, passed as environment variables (the runner
+//! sets them from its flags; under `wasmtime serve`, `--env
+//! SITEBOX_MAX_AGE=600` and so on). The runner builds on these same
+//! definitions, so the two sides cannot drift apart.
+
+/// The guest path of the site, preopened read-only.
+pub const STATIC_DIR: &str = "/static";
+/// The guest path of the board's files, preopened read-write; without it,
+/// the board is in the key-value bucket.
+pub const DATA_DIR: &str = "/data";
 
 /// `Cache-Control: max-age` for assets other than HTML, in seconds.
 pub const MAX_AGE_VAR: &str = "SITEBOX_MAX_AGE";
@@ -13,6 +21,9 @@ pub const DOTFILES_VAR: &str = "SITEBOX_DOTFILES";
 pub const BUCKET_VAR: &str = "SITEBOX_BUCKET";
 /// The bucket's name unless `SITEBOX_BUCKET` says otherwise.
 pub const DEFAULT_BUCKET: &str = "sitebox";
+/// The argon2 hash (a PHC string) of the admin's password; unset or empty,
+/// the site has no admin and clearing the board is turned off.
+pub const ADMIN_PASSWORD_HASH_VAR: &str = "SITEBOX_ADMIN_PASSWORD_HASH";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -20,6 +31,7 @@ pub struct Settings {
     pub listing: bool,
     pub dotfiles: bool,
     pub bucket: String,
+    pub admin_password_hash: Option<String>,
 }
 
 impl Default for Settings {
@@ -29,6 +41,7 @@ impl Default for Settings {
             listing: false,
             dotfiles: false,
             bucket: DEFAULT_BUCKET.to_owned(),
+            admin_password_hash: None,
         }
     }
 }
@@ -51,6 +64,8 @@ impl Settings {
             // Taken as it is: `""` is a name too (wasmtime's in-memory one).
             settings.bucket = bucket;
         }
+        // Checked when it is used (`admin`): most requests never need it.
+        settings.admin_password_hash = var(ADMIN_PASSWORD_HASH_VAR).filter(|hash| !hash.is_empty());
         for (name, flag) in [
             (LISTING_VAR, &mut settings.listing),
             (DOTFILES_VAR, &mut settings.dotfiles),
@@ -63,6 +78,21 @@ impl Settings {
             }
         }
         (settings, warnings)
+    }
+
+    /// The environment that `from_env` reads these settings back from.
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
+        let mut environment = vec![
+            (MAX_AGE_VAR, self.max_age.to_string()),
+            (LISTING_VAR, flag(self.listing)),
+            (DOTFILES_VAR, flag(self.dotfiles)),
+            (BUCKET_VAR, self.bucket.clone()),
+        ];
+        if let Some(hash) = &self.admin_password_hash {
+            environment.push((ADMIN_PASSWORD_HASH_VAR, hash.clone()));
+        }
+        environment
     }
 }
 
@@ -95,8 +125,37 @@ mod tests {
                 listing: true,
                 dotfiles: true,
                 bucket: "site-a".to_owned(),
+                admin_password_hash: None,
             }
         );
+    }
+
+    #[test]
+    fn the_environment_reads_back_as_the_same_settings() {
+        let settings = Settings {
+            max_age: 7,
+            listing: true,
+            dotfiles: false,
+            bucket: "b".to_owned(),
+            admin_password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".to_owned()),
+        };
+        for settings in [settings, Settings::default()] {
+            let environment = settings.environment();
+            let (read, warnings) = Settings::from_env(|name| {
+                environment
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            });
+            assert!(warnings.is_empty());
+            assert_eq!(read, settings);
+        }
+    }
+
+    #[test]
+    fn an_empty_admin_hash_is_no_admin() {
+        let (settings, _) = read(&[(ADMIN_PASSWORD_HASH_VAR, "")]);
+        assert_eq!(settings.admin_password_hash, None);
     }
 
     #[test]

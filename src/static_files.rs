@@ -8,6 +8,7 @@ use crate::conditional::{self, Precondition, Validators};
 use crate::encoding::{self, Choice, Coding};
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::random::{self, Random};
 use crate::range::{self, Ranges};
 use crate::response::{self, Body, Response, Segment, TEXT_HTML};
 use crate::settings::Settings;
@@ -21,17 +22,18 @@ use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, Uri};
 use jiff::fmt::rfc2822::DateTimePrinter;
 use mime_guess::mime;
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 pub const INDEX_FILE: &str = "index.html";
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
 
 /// The answer to `GET` (or `HEAD`) for a static path.
+/// `random` makes the boundary of a multi-range answer.
 pub fn get<R: StaticFs>(
     root: &R,
     request: &Parts,
     settings: &Settings,
+    random: Random,
 ) -> Result<Response<R::File>, Error> {
     let path = SitePath::parse(request.uri.path())?;
     if path.is_hidden() && !settings.dotfiles {
@@ -40,13 +42,15 @@ pub fn get<R: StaticFs>(
     match root.open(&path)? {
         // `/page.html/` names a directory that is a file: nothing there.
         Entry::File { .. } if path.has_trailing_slash() => Err(Error::NotFound),
-        Entry::File { file, meta } => serve_file(root, request, settings, &path, file, meta),
+        Entry::File { file, meta } => {
+            serve_file(root, request, settings, random, &path, file, meta)
+        }
         Entry::Directory if !path.has_trailing_slash() => Ok(redirect_to_directory(&request.uri)),
         Entry::Directory => {
             let index = path.child(INDEX_FILE);
             match root.open(&index) {
                 Ok(Entry::File { file, meta }) => {
-                    serve_file(root, request, settings, &index, file, meta)
+                    serve_file(root, request, settings, random, &index, file, meta)
                 }
                 Ok(Entry::Directory) | Err(FsError::NotFound) if settings.listing => {
                     listing::page(root, &path, settings)
@@ -88,6 +92,7 @@ fn serve_file<R: StaticFs>(
     root: &R,
     request: &Parts,
     settings: &Settings,
+    random: Random,
     path: &SitePath,
     file: R::File,
     meta: FileMeta,
@@ -178,7 +183,7 @@ fn serve_file<R: StaticFs>(
             );
             response
         }
-        Ranges::Partial(parts) => multipart(file, &parts, len, &content_type)?,
+        Ranges::Partial(parts) => multipart(file, &parts, len, &content_type, random)?,
         Ranges::Unsatisfiable => {
             let page = html::error_page(
                 StatusCode::RANGE_NOT_SATISFIABLE,
@@ -204,13 +209,11 @@ fn multipart<F>(
     parts: &[(u64, u64)],
     len: u64,
     content_type: &HeaderValue,
+    random: Random,
 ) -> Result<Response<F>, Error> {
-    let mut random = [0u8; 12];
-    getrandom::fill(&mut random).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
-    let mut boundary = String::from("sitebox-");
-    for byte in random {
-        let _ = write!(boundary, "{byte:02x}");
-    }
+    let random = random::hex::<12>(random)
+        .map_err(|reason| Error::Internal(format!("no randomness: {reason}")))?;
+    let boundary = format!("sitebox-{random}");
     let content_type = content_type.to_str().expect("built from ASCII");
     let mut segments = Vec::with_capacity(parts.len() * 2 + 1);
     for (i, &(first, last)) in parts.iter().enumerate() {

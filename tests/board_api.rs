@@ -108,11 +108,18 @@ async fn list_in_posting_order_with_paging(server: &Server) {
     }
 }
 
-async fn delete_clears_the_board(server: &Server) {
+async fn the_admin_clears_the_board_with_delete(server: &Server) {
     let id = create(server, "doomed").await.json()["id"]
         .as_u64()
         .unwrap();
-    let reply = client::request(server.addr, Method::DELETE, "/api/messages", &[]).await;
+    let bearer = format!("Bearer {}", support::ADMIN_PASSWORD);
+    let reply = client::request(
+        server.addr,
+        Method::DELETE,
+        "/api/messages",
+        &[("authorization", &bearer)],
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(reply.body.is_empty());
     assert_eq!(
@@ -126,6 +133,51 @@ async fn delete_clears_the_board(server: &Server) {
         after["id"].as_u64().unwrap() > id,
         "ids are not reused after a clear"
     );
+    // Basic works as well (`curl -u admin:...`).
+    let (name, login) = support::admin_login();
+    let reply = client::request(
+        server.addr,
+        Method::DELETE,
+        "/api/messages",
+        &[(name, &login)],
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        client::get(server.addr, "/api/messages").await.json(),
+        json!([])
+    );
+}
+
+/// Without the admin's credentials a DELETE is a JSON 401 that challenges
+/// for a Bearer token (or a Basic login), and the board stays.
+async fn delete_needs_the_admin(server: &Server) {
+    create(server, "kept").await;
+    let wrong = support::basic_login(sitebox_runner::ADMIN_USER, "guess");
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer guess")],
+        vec![(wrong.0, wrong.1.as_str())],
+    ] {
+        let reply = client::request(server.addr, Method::DELETE, "/api/messages", &headers).await;
+        assert_json_error(&reply, StatusCode::UNAUTHORIZED, &format!("{headers:?}"));
+        let challenges: Vec<_> = reply
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .map(|value| value.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            challenges,
+            [
+                r#"Bearer realm="sitebox admin""#,
+                r#"Basic realm="sitebox admin", charset="UTF-8""#
+            ]
+        );
+    }
+    let board = client::get(server.addr, "/api/messages").await.json();
+    assert_eq!(board[0]["text"], "kept");
+    assert_eq!(board.as_array().unwrap().len(), 1);
 }
 
 async fn bad_input_gets_json_errors(server: &Server) {
@@ -226,6 +278,7 @@ support::on_each_backend!(
     fresh_server =>
     create_and_read_back,
     list_in_posting_order_with_paging,
-    delete_clears_the_board,
+    the_admin_clears_the_board_with_delete,
+    delete_needs_the_admin,
     bad_input_gets_json_errors,
 );

@@ -113,8 +113,10 @@ async fn clears_racing_with_posts_stay_consistent(server: &Server) {
     let (addr, backend) = (server.addr, server.backend);
     let posting = tokio::spawn(async move { post_concurrently(&[addr], 16, 300).await });
     let clearing = tokio::spawn(async move {
+        let (name, login) = support::admin_login();
         for _ in 0..10 {
-            let reply = client::request(addr, Method::DELETE, "/api/messages", &[]).await;
+            let reply =
+                client::request(addr, Method::DELETE, "/api/messages", &[(name, &login)]).await;
             assert_eq!(reply.status, StatusCode::NO_CONTENT);
             let messages = all_messages(addr).await;
             let ids: Vec<u64> = messages.iter().map(|m| m["id"].as_u64().unwrap()).collect();

@@ -84,7 +84,6 @@ async fn the_runner_with_redis_down() {
     let addr = support::start_runner(sitebox_runner::Config {
         store: BoardStore::Redis {
             url: format!("redis://127.0.0.1:{port}/0"),
-            bucket: "sitebox".to_owned(),
             timeout: Duration::from_millis(300),
         },
         ..site.config()

@@ -1,10 +1,15 @@
 //! The site in a real browser: headless Chromium (Debian's `chromium` and
 //! `chromium-driver`) driven over WebDriver, against the runner and against
 //! `wasmtime serve`. On failure the screenshot and page source are saved
-//! under `target/tmp/browser-failures/`.
+//! under `target/tmp/browser-failures/`. The login prompt the board's Clear
+//! button brings up is answered over WebDriver BiDi (`bidi`).
+
+#[path = "browser/bidi.rs"]
+mod bidi;
 
 use sitebox_tests as support;
 
+use bidi::{Answer, LoginPrompts};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -40,6 +45,7 @@ fn browser_installed() -> bool {
 /// A chromedriver process and a headless Chromium session on it.
 struct Browser {
     client: Client,
+    prompts: tokio::sync::Mutex<LoginPrompts>,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -73,6 +79,8 @@ impl Browser {
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({
             "browserName": "chrome",
+            // A BiDi socket beside the classic session, for login prompts.
+            "webSocketUrl": true,
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 "args": [
@@ -95,8 +103,16 @@ impl Browser {
             .connect(&driver_url)
             .await
             .expect("a Chromium session starts");
+        let web_socket_url = client
+            .capabilities()
+            .and_then(|c| c.get("webSocketUrl"))
+            .and_then(Value::as_str)
+            .expect("chromedriver gives the BiDi socket's URL")
+            .to_owned();
+        let prompts = LoginPrompts::intercept(&web_socket_url).await;
         Browser {
             client,
+            prompts: tokio::sync::Mutex::new(prompts),
             driver,
             _profile: profile,
         }
@@ -255,8 +271,10 @@ async fn save_message(client: &Client, base: &str, text: &str) {
 }
 
 /// 4. The board: post, see it with its time; a hostile message is text and
-///    opens no dialog; a reload posts nothing; "Clear Messages" empties it.
-async fn board(client: &Client, base: &str) {
+///    opens no dialog; a reload posts nothing; "Clear Messages" asks for the
+///    admin's login: cancelled, the 401 page and the board kept; a wrong
+///    password, asked again; the right one, the board empty.
+async fn board(client: &Client, base: &str, prompts: &tokio::sync::Mutex<LoginPrompts>) {
     client.goto(&format!("{base}/")).await.unwrap();
     click(client, Locator::Css("a[href=\"/board\"]")).await;
     wait_for_path(client, base, "/board").await;
@@ -294,17 +312,44 @@ async fn board(client: &Client, base: &str) {
         "no dialog after the reload either"
     );
 
-    click(
-        client,
-        Locator::XPath("//button[normalize-space()='Clear Messages']"),
-    )
-    .await;
+    let mut prompts = prompts.lock().await;
+    let window = client.window().await.unwrap();
+    let context: String = window.into();
+    let clear_button = "form[action=\"/board/clear\"] button";
+    assert_eq!(text_of(client, clear_button).await, "Clear Messages");
+    prompts.plan([Answer::Cancel]);
+    let loaded = prompts.click_and_wait(&context, clear_button).await;
+    assert_eq!(loaded, format!("{base}/board/clear"));
+    assert_eq!(client.title().await.unwrap(), "401 Unauthorized");
+    assert!(text_of(client, "p").await.contains("admin"));
+    let shown = prompts.shown();
+    assert_eq!(shown.len(), 1, "one prompt: {shown:?}");
+    assert_eq!(shown[0].url, format!("{base}/board/clear"));
+    client.goto(&format!("{base}/board")).await.unwrap();
+    assert_eq!(
+        board_texts(client).await.len(),
+        2,
+        "cancelled: nothing cleared"
+    );
+
+    let log_in = |password: &str| Answer::LogIn {
+        user: sitebox_runner::ADMIN_USER.to_owned(),
+        password: password.to_owned(),
+    };
+    prompts.plan([log_in("a guess"), log_in(support::ADMIN_PASSWORD)]);
+    let loaded = prompts.click_and_wait(&context, clear_button).await;
+    assert_eq!(loaded, format!("{base}/board"));
     client
         .wait()
         .for_element(Locator::Id("empty"))
         .await
         .unwrap();
     assert!(board_texts(client).await.is_empty());
+    assert_eq!(
+        prompts.shown().len(),
+        2,
+        "asked again after the wrong password"
+    );
     assert_eq!(
         client.current_url().await.unwrap().as_str(),
         format!("{base}/board")
@@ -359,7 +404,10 @@ async fn all_scenarios(backend: Backend) {
         .run(&format!("{tag}-missing-page"), missing_page(client, &base))
         .await;
     browser
-        .run(&format!("{tag}-board"), board(client, &base))
+        .run(
+            &format!("{tag}-board"),
+            board(client, &base, &browser.prompts),
+        )
         .await;
     browser.client.clone().close().await.unwrap();
 }

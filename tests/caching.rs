@@ -6,7 +6,7 @@
 use sitebox_tests as support;
 
 use http::{Method, StatusCode};
-use sitebox_runner::SiteOptions;
+use sitebox_runner::SiteSettings;
 use support::client::{self, Reply};
 use support::{Server, TestSite};
 
@@ -164,9 +164,9 @@ support::on_each_backend!(
 #[tokio::test]
 async fn max_age_is_configurable() {
     let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
-    let options = SiteOptions {
+    let options = SiteSettings {
         max_age: 60,
-        ..SiteOptions::default()
+        ..SiteSettings::default()
     };
     for (backend, addr) in support::start_servers(site, options) {
         assert_eq!(
@@ -188,7 +188,7 @@ async fn max_age_is_configurable() {
 #[tokio::test]
 async fn a_changed_file_has_a_new_etag() {
     let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
-    for (backend, addr) in support::start_servers(site, SiteOptions::default()) {
+    for (backend, addr) in support::start_servers(site, SiteSettings::default()) {
         site.write("changing.txt", format!("version one for {backend:?}"));
         let old = client::get(addr, "/changing.txt")
             .await

@@ -4,7 +4,7 @@
 use sitebox_tests as support;
 
 use http::StatusCode;
-use sitebox_runner::SiteOptions;
+use sitebox_runner::SiteSettings;
 use support::client;
 use support::{Server, TestSite};
 
@@ -78,9 +78,9 @@ async fn listings_when_enabled() {
     site.write("files/zdir/x.txt", "x");
     site.write("files/.secret", "s");
     site.write("files/ünï.txt", "u");
-    let options = SiteOptions {
+    let options = SiteSettings {
         listing: true,
-        ..SiteOptions::default()
+        ..SiteSettings::default()
     };
     for (backend, addr) in support::start_servers(site, options) {
         let reply = client::get(addr, "/files/").await;
@@ -133,9 +133,9 @@ async fn listings_when_enabled() {
 #[tokio::test]
 async fn dotfiles_when_allowed() {
     let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
-    let options = SiteOptions {
+    let options = SiteSettings {
         dotfiles: true,
-        ..SiteOptions::default()
+        ..SiteSettings::default()
     };
     for (backend, addr) in support::start_servers(site, options) {
         assert_eq!(

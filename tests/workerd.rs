@@ -11,7 +11,7 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::path::Path;
-use support::client::{self, Reply};
+use support::client::{self, Connection, Reply};
 use support::workerd::{Workerd, worker};
 
 fn static_file(name: &str) -> Vec<u8> {
@@ -179,7 +179,31 @@ async fn the_board_by_form_and_by_the_json_api() {
         "API messages are on the page too"
     );
 
-    post_form(addr, "/board/clear", &[]).await;
+    let refused = client::post_form(addr, "/board/clear", String::new()).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        shown(addr).await.len(),
+        3,
+        "nothing cleared without the admin"
+    );
+    let (name, login) = support::admin_login();
+    let cleared = Connection::open(addr)
+        .await
+        .send(
+            Method::POST,
+            "/board/clear",
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                (name, &login),
+            ],
+        )
+        .await;
+    assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.text());
     assert!(shown(addr).await.is_empty());
     assert!(listed(addr).await.is_empty());
 
@@ -188,7 +212,14 @@ async fn the_board_by_form_and_by_the_json_api() {
         doomed["id"].as_u64() > created["id"].as_u64(),
         "ids are not reused"
     );
-    let reply = client::request(addr, Method::DELETE, "/api/messages", &[]).await;
+    let bearer = format!("Bearer {}", support::ADMIN_PASSWORD);
+    let reply = client::request(
+        addr,
+        Method::DELETE,
+        "/api/messages",
+        &[("authorization", &bearer)],
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(listed(addr).await.is_empty());
     let gone = client::get(addr, &format!("/api/messages/{}", doomed["id"])).await;

@@ -155,8 +155,11 @@ ${moduleLines.join("\n")}
   ],
   bindings = [
     (name = "SITE", durableObjectNamespace = "Site"),
-    # The component's environment: every SITEBOX_* text binding.
+    # The component's environment: every SITEBOX_* binding that is text.
     (name = "SITEBOX_BUCKET", text = ${capnpString(bucket)}),
+    # The admin's password hash is taken from workerd's own environment
+    # when it starts, so it is in no file (unset: no admin, no clearing).
+    (name = "SITEBOX_ADMIN_PASSWORD_HASH", fromEnvironment = "SITEBOX_ADMIN_PASSWORD_HASH"),
   ],
   durableObjectNamespaces = [
     (className = "Site", uniqueKey = "sitebox-site", enableSql = true),

@@ -6,11 +6,9 @@
 use crate::guest_log::GuestOutput;
 use crate::keyvalue::{self, KeyValue, KvView};
 use crate::limits::Admission;
-use crate::{
-    BoardStore, CompileCache, ComponentSource, Config, DATA_GUEST_DIR, EMBEDDED_COMPONENT, Limits,
-    STATIC_GUEST_DIR,
-};
+use crate::{BoardStore, CompileCache, ComponentSource, Config, EMBEDDED_COMPONENT, Limits};
 use anyhow::{Result, bail};
+use sitebox::settings;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -53,6 +51,27 @@ pub struct Host {
     pub(crate) reuse: u32,
 }
 
+/// A hash the component could not use fails the start, not the first
+/// clear: it must be argon2, and checking it must fit in an instance's
+/// memory (with room for the rest of the request).
+fn check_admin_hash(hash: &str, max_instance_memory: usize) -> Result<()> {
+    // What a request takes besides argon2's blocks: the component's own
+    // memory (its heap arena included) is under 2 MiB.
+    const HEADROOM: usize = 2 << 20;
+    let kib = sitebox::admin::hash_memory_kib(hash)
+        .map_err(|reason| anyhow::anyhow!("the admin password hash is unusable: {reason}"))?;
+    let needed = (kib as usize) << 10;
+    if needed + HEADROOM > max_instance_memory {
+        bail!(
+            "checking the admin password takes {} MiB (its m={kib}), more than --max-memory {} MiB allows with {} MiB for the request",
+            needed.div_ceil(1 << 20),
+            max_instance_memory >> 20,
+            HEADROOM >> 20
+        );
+    }
+    Ok(())
+}
+
 /// One compiled component, ready to instantiate, and (with
 /// `--reuse-instances`) its instances waiting for their next request.
 pub(crate) struct Generation {
@@ -76,6 +95,9 @@ impl Host {
         if !static_dir.is_dir() {
             bail!("{} is not a directory", static_dir.display());
         }
+        if let Some(hash) = &config.site.admin_password_hash {
+            check_admin_hash(hash, config.max_instance_memory)?;
+        }
         let mut preopens = WasiCtx::builder();
         preopens
             // File operations run on the calling thread instead of a hop to
@@ -83,26 +105,26 @@ impl Host {
             // hundred small operations) that is 1.6 ms instead of 23 ms
             // (`cargo bench --bench board`).
             .allow_blocking_current_thread(true)
-            .preopened_dir(&static_dir, STATIC_GUEST_DIR, FsPerms::ReadOnly)
+            .preopened_dir(&static_dir, settings::STATIC_DIR, FsPerms::ReadOnly)
             .with_context(|| format!("cannot open {}", static_dir.display()))?;
-        let mut environment = config.site.environment();
+        let environment = config
+            .site
+            .environment()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
         // The component keeps the board in `/data` when it is there, and in
         // its key-value bucket otherwise.
         let keyvalue = match &config.store {
             BoardStore::Files => {
                 let data_dir = data_dir(config)?;
                 preopens
-                    .preopened_dir(&data_dir, DATA_GUEST_DIR, FsPerms::ReadWrite)
+                    .preopened_dir(&data_dir, settings::DATA_DIR, FsPerms::ReadWrite)
                     .with_context(|| format!("cannot open {}", data_dir.display()))?;
                 KeyValue::none()
             }
-            BoardStore::Redis {
-                url,
-                bucket,
-                timeout,
-            } => {
-                environment.push(("SITEBOX_BUCKET".to_owned(), bucket.clone()));
-                KeyValue::redis(url, bucket, *timeout)?
+            BoardStore::Redis { url, timeout } => {
+                KeyValue::redis(url, &config.site.bucket, *timeout)?
             }
         };
         let preopens = preopens.build().filesystem().clone();

@@ -23,6 +23,10 @@ use std::time::Duration;
 
 pub use keyvalue::redact as redact_url;
 pub use server::{Server, serve};
+/// The admin's user name in a Basic login.
+pub use sitebox::admin::USER as ADMIN_USER;
+/// The component's settings: the one definition the component reads them by.
+pub use sitebox::settings::Settings as SiteSettings;
 
 /// The sitebox component built from this workspace by `build.rs`.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SITEBOX_COMPONENT_WASM"));
@@ -30,11 +34,6 @@ pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SITEBOX_COMPONENT_WAS
 /// Where `EMBEDDED_COMPONENT` was built, for tools that need it as a file
 /// (e.g. `wasmtime serve` in the tests).
 pub const EMBEDDED_COMPONENT_PATH: &str = env!("SITEBOX_COMPONENT_WASM");
-
-/// The guest path of the read-only site directory.
-pub const STATIC_GUEST_DIR: &str = "/static";
-/// The guest path of the read-write data directory.
-pub const DATA_GUEST_DIR: &str = "/data";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -62,9 +61,9 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// The access log's format; `None` writes none.
     pub access_log: Option<LogFormat>,
-    /// What the component does with the site, handed over as environment
-    /// variables (the component's `settings` module reads them).
-    pub site: SiteOptions,
+    /// What the component does with the site (and the name of the board's
+    /// bucket), handed over as environment variables.
+    pub site: SiteSettings,
 }
 
 /// What one client or one guest may take from the server.
@@ -110,12 +109,11 @@ pub enum BoardStore {
     /// Files in the data directory, which the component sees as `/data`.
     Files,
     /// A `wasi:keyvalue` bucket on Redis (`redis://` or `rediss://` URL),
-    /// shared by every runner pointed at it; no `/data` is mounted.
+    /// shared by every runner pointed at it; no `/data` is mounted. The
+    /// bucket is the one the site's settings name (`SiteSettings::bucket`),
+    /// and its name prefixes its Redis keys.
     Redis {
         url: String,
-        /// The bucket's name: the component's `SITEBOX_BUCKET`, and the
-        /// prefix of its Redis keys.
-        bucket: String,
         /// How long one Redis call may take before it fails (the board
         /// request then answers 503).
         timeout: Duration,
@@ -123,11 +121,10 @@ pub enum BoardStore {
 }
 
 impl BoardStore {
-    pub const DEFAULT_BUCKET: &str = "sitebox";
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
     /// The store for the start-up log: no password.
-    pub fn describe(&self, data_dir: &std::path::Path) -> String {
+    pub fn describe(&self, data_dir: &std::path::Path, bucket: &str) -> String {
         match self {
             BoardStore::Files => {
                 let absolute = std::path::absolute(data_dir);
@@ -136,7 +133,7 @@ impl BoardStore {
                     absolute.as_deref().unwrap_or(data_dir).display()
                 )
             }
-            BoardStore::Redis { url, bucket, .. } => {
+            BoardStore::Redis { url, .. } => {
                 format!("bucket {bucket:?} on {}", keyvalue::redact(url))
             }
         }
@@ -166,39 +163,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// The component's settings (`SITEBOX_*` environment variables).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiteOptions {
-    /// `Cache-Control: max-age` for assets other than HTML, in seconds.
-    pub max_age: u64,
-    /// List directories that have no `index.html`.
-    pub listing: bool,
-    /// Serve names starting with a dot.
-    pub dotfiles: bool,
-}
-
-impl Default for SiteOptions {
-    fn default() -> Self {
-        SiteOptions {
-            max_age: 3600,
-            listing: false,
-            dotfiles: false,
-        }
-    }
-}
-
-impl SiteOptions {
-    /// The environment the component reads these from.
-    pub fn environment(&self) -> Vec<(String, String)> {
-        let flag = |on: bool| if on { "1" } else { "0" }.to_owned();
-        vec![
-            ("SITEBOX_MAX_AGE".to_owned(), self.max_age.to_string()),
-            ("SITEBOX_LISTING".to_owned(), flag(self.listing)),
-            ("SITEBOX_DOTFILES".to_owned(), flag(self.dotfiles)),
-        ]
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentSource {
     Embedded,
@@ -222,7 +186,7 @@ impl Config {
             limits: Limits::default(),
             tls: None,
             access_log: Some(LogFormat::Common),
-            site: SiteOptions::default(),
+            site: SiteSettings::default(),
         }
     }
 }

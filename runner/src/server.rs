@@ -86,7 +86,16 @@ impl Server {
         );
         tracing::info!(
             "board: {}",
-            self.config.store.describe(&self.config.data_dir)
+            self.config
+                .store
+                .describe(&self.config.data_dir, &self.config.site.bucket)
+        );
+        tracing::info!(
+            "board admin: {}",
+            match self.config.site.admin_password_hash {
+                Some(_) => "set up (user admin); clearing needs the password",
+                None => "none; clearing is turned off (see --admin-password-hash)",
+            }
         );
         if let crate::BoardStore::Redis { .. } = self.config.store {
             // Said once at start; a Redis that is down does not stop the

@@ -33,6 +33,8 @@ fn help_lists_every_flag() {
         "--max-age",
         "--listing",
         "--dotfiles",
+        "--admin-password-hash",
+        "hash-password",
         "--reuse-instances",
         "--watch",
         "--cache-dir",
@@ -160,6 +162,8 @@ fn the_store_on_redis_is_logged_without_its_password() {
         )),
         "{board}"
     );
+    let admin = server.next_log_line();
+    assert!(admin.contains("board admin"), "{admin}");
     let warning = server.next_log_line();
     assert!(warning.contains("Redis does not answer yet"), "{warning}");
     assert!(!format!("{:?}{board}{warning}", server.startup).contains("hunter2"));

@@ -76,7 +76,8 @@ fn start_runner(static_dir: &Path, url: &str) -> Running {
     command
         .args(["--port", "0", "--quiet", "--static"])
         .arg(static_dir)
-        .args(["--store", url, "--bucket", "fleet", "--store-timeout", "1s"]);
+        .args(["--store", url, "--bucket", "fleet", "--store-timeout", "1s"])
+        .args(["--admin-password-hash", admin_hash()]);
     let mut runner = Running::start(command);
     runner.drain_log();
     runner
@@ -152,8 +153,18 @@ impl Writers {
     }
 }
 
+/// The fleet's admin password; every runner gets its hash.
+const ADMIN_PASSWORD: &str = "fleet admin";
+
+fn admin_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| common::hash_password(ADMIN_PASSWORD))
+}
+
 fn clear(addr: &str) {
-    let (status, body) = exchange(addr, "DELETE", "/api/messages", "").unwrap();
+    let login = common::admin_login(ADMIN_PASSWORD);
+    let (status, _, body) =
+        common::exchange_with_headers(addr, "DELETE", "/api/messages", &login, "").unwrap();
     assert_eq!(status, 204, "{body}");
 }
 

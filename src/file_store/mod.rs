@@ -24,9 +24,9 @@
 //!   deletions are garbage collection, and a crash part-way only leaves hidden
 //!   files for the next clear to remove.
 
+use crate::random::{self, Random};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
-use std::fmt::Write as _;
 
 /// The file operations the store needs, relative to the data root: the
 /// component implements them with `wasi:filesystem`, tests with `std::fs`.
@@ -81,11 +81,13 @@ pub struct FileStore<D> {
     dir: D,
     /// The time, for the age of temporary files (garbage collection).
     clock: fn() -> Timestamp,
+    /// For the names of temporary files.
+    random: Random,
 }
 
 impl<D: Dir> FileStore<D> {
-    pub fn new(dir: D, clock: fn() -> Timestamp) -> Self {
-        FileStore { dir, clock }
+    pub fn new(dir: D, clock: fn() -> Timestamp, random: Random) -> Self {
+        FileStore { dir, clock, random }
     }
 
     fn message_path(id: u64) -> String {
@@ -173,7 +175,7 @@ impl<D: Dir> FileStore<D> {
         posted_at: Timestamp,
         floor: u64,
     ) -> Result<u64, StoreError> {
-        let tmp = temporary_name(posted_at)?;
+        let tmp = temporary_name(posted_at, self.random)?;
         self.dir.write_new(&tmp, contents)?;
         let linked = self
             .link_above(&tmp, floor)
@@ -303,16 +305,10 @@ impl<D: Dir> Store for FileStore<D> {
 
 /// A name no other writer will pick: the time (for garbage collection) and
 /// 64 random bits.
-fn temporary_name(now: Timestamp) -> Result<String, StoreError> {
-    let mut random = [0u8; 8];
-    getrandom::fill(&mut random)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
-    let mut name = format!("{TMP}/{}-", now.as_second());
-    for byte in random {
-        let _ = write!(name, "{byte:02x}");
-    }
-    name.push_str(".json");
-    Ok(name)
+fn temporary_name(now: Timestamp, random: Random) -> Result<String, StoreError> {
+    let random = random::hex::<8>(random)
+        .map_err(|reason| StoreError::Unavailable(format!("no randomness: {reason}")))?;
+    Ok(format!("{TMP}/{}-{random}.json", now.as_second()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 fn store() -> (tempfile::TempDir, FileStore<StdDir>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = FileStore::new(StdDir(dir.path().to_owned()), Timestamp::now);
+    let store = FileStore::new(
+        StdDir(dir.path().to_owned()),
+        Timestamp::now,
+        crate::random::os,
+    );
     (dir, store)
 }
 
@@ -138,14 +142,18 @@ impl Dir for BeforeLink {
 #[test]
 fn a_post_whose_id_a_clear_freed_is_posted_again_above_the_marker() {
     let dir = tempfile::tempdir().unwrap();
-    let other = FileStore::new(StdDir(dir.path().to_owned()), Timestamp::now);
+    let other = FileStore::new(
+        StdDir(dir.path().to_owned()),
+        Timestamp::now,
+        crate::random::os,
+    );
     for text in ["a", "b", "c"] {
         other.append(text, Timestamp::now()).unwrap();
     }
     let racing = {
         let path = dir.path().to_owned();
         move || {
-            let other = FileStore::new(StdDir(path), Timestamp::now);
+            let other = FileStore::new(StdDir(path), Timestamp::now, crate::random::os);
             assert_eq!(other.append("x", Timestamp::now()).unwrap().id, 4);
             other.clear().unwrap();
         }
@@ -156,6 +164,7 @@ fn a_post_whose_id_a_clear_freed_is_posted_again_above_the_marker() {
             hook: std::sync::Mutex::new(Some(Box::new(racing))),
         },
         Timestamp::now,
+        crate::random::os,
     );
     let posted = store.append("late", Timestamp::now()).unwrap();
     assert_eq!(posted.id, 5, "posted again above the clear's marker, 4");

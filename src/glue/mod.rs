@@ -14,7 +14,7 @@ use crate::html;
 use crate::kv_store::KvStore;
 use crate::response;
 use crate::router::{self, Site};
-use crate::settings::Settings;
+use crate::settings::{self, Settings};
 use crate::store::{Message, Page, Store, StoreError};
 use bucket::WasiBucket;
 use dir::WasiDir;
@@ -27,10 +27,6 @@ use wasi::io::streams::StreamError;
 // The guest's heap: 256 KiB of bump allocation in the initial memory (a file
 // request uses a few pages of it), then wasi-libc's malloc.
 crate::global_arena!(HEAP, 256 << 10);
-
-/// Where the host mounts the site (`--dir ./static::/static`) and the data.
-const STATIC_PREOPEN: &str = "/static";
-const DATA_PREOPEN: &str = "/data";
 
 struct Component;
 
@@ -50,10 +46,10 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                 for warning in warnings {
                     eprintln!("sitebox: {warning}; using the default");
                 }
-                let static_root = take(STATIC_PREOPEN);
-                let data = take(DATA_PREOPEN);
+                let static_root = take(settings::STATIC_DIR);
+                let data = take(settings::DATA_DIR);
                 let store = if data.is_preopened() {
-                    BoardStore::Files(FileStore::new(data, wall_clock))
+                    BoardStore::Files(FileStore::new(data, wall_clock, wasi_random))
                 } else {
                     BoardStore::KeyValue(KvStore::new(WasiBucket::new(&settings.bucket)))
                 };
@@ -62,6 +58,7 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                     store,
                     settings,
                     clock: wall_clock,
+                    random: wasi_random,
                 };
                 router::handle(request, &site)
             }
@@ -84,6 +81,22 @@ fn wall_clock() -> Timestamp {
     let seconds = i64::try_from(now.seconds).unwrap_or(i64::MAX);
     let nanoseconds = i32::try_from(now.nanoseconds).unwrap_or(0);
     Timestamp::new(seconds, nanoseconds).unwrap_or(Timestamp::MAX)
+}
+
+/// The host's randomness (`wasi:random/random`): the only place the
+/// component reads it.
+fn wasi_random(bytes: &mut [u8]) -> Result<(), String> {
+    let len = u64::try_from(bytes.len()).map_err(|_| "too many bytes asked for".to_owned())?;
+    let random = wasi::random::random::get_random_bytes(len);
+    if random.len() != bytes.len() {
+        return Err(format!(
+            "the host gave {} random bytes, not {}",
+            random.len(),
+            bytes.len()
+        ));
+    }
+    bytes.copy_from_slice(&random);
+    Ok(())
 }
 
 /// The board's storage, chosen per request: the data directory when the

@@ -43,7 +43,35 @@ fn get_with(
     headers: &[(&str, &str)],
     settings: &Settings,
 ) -> Result<Response<Vec<u8>>, Error> {
-    get(root, &request(Method::GET, target, headers), settings)
+    get(
+        root,
+        &request(Method::GET, target, headers),
+        settings,
+        counting,
+    )
+}
+
+/// Randomness that is not: 0, 1, 2, … so answers are the same every run.
+fn counting(bytes: &mut [u8]) -> Result<(), String> {
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = i as u8;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_multi_range_boundary_comes_from_the_randomness_handed_in() {
+    let root = MemoryFs::default().with("a.txt", "0123456789");
+    let response = get_with(&root, "/a.txt", &[("range", "bytes=0-0,5-5")], &settings()).unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(
+        response.headers()["content-type"],
+        "multipart/byteranges; boundary=sitebox-000102030405060708090a0b"
+    );
+    let broken = |_: &mut [u8]| Err("no entropy".to_owned());
+    let request = request(Method::GET, "/a.txt", &[("range", "bytes=0-0,5-5")]);
+    let error = get(&root, &request, &settings(), broken).unwrap_err();
+    assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 fn get_path(root: &MemoryFs, target: &str) -> Result<Response<Vec<u8>>, Error> {

@@ -17,7 +17,7 @@ pub use wasmtime_serve::{
 };
 
 use fixture::fixture;
-use sitebox_runner::{BoardStore, Config, SiteOptions};
+use sitebox_runner::{BoardStore, Config, SiteSettings};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +26,50 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 pub const SECRET: &str = "TOP-SECRET-6f1c2b: this must never be served";
+
+/// The admin's password on the test servers.
+pub const ADMIN_PASSWORD: &str = "test admin: correct horse";
+
+/// A real argon2id hash of `ADMIN_PASSWORD`, with small parameters so each
+/// check is quick (`runner/tests/cli.rs` checks one of the default cost).
+pub fn admin_hash() -> &'static str {
+    use argon2::password_hash::CustomizedPasswordHasher;
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| {
+        let params = argon2::Params::new(64, 1, 1, None).unwrap();
+        argon2::Argon2::default()
+            .hash_password_customized(
+                ADMIN_PASSWORD.as_bytes(),
+                b"the tests' salt",
+                None,
+                None,
+                params,
+            )
+            .unwrap()
+            .to_string()
+    })
+}
+
+/// The component's settings on the test servers: the defaults, with the
+/// admin.
+pub fn site_settings() -> SiteSettings {
+    SiteSettings {
+        admin_password_hash: Some(admin_hash().to_owned()),
+        ..SiteSettings::default()
+    }
+}
+
+/// `Authorization: Basic` for `user` and `password`.
+pub fn basic_login(user: &str, password: &str) -> (&'static str, String) {
+    use base64::Engine;
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    ("authorization", format!("Basic {pair}"))
+}
+
+/// The admin's `Authorization` header on the test servers.
+pub fn admin_login() -> (&'static str, String) {
+    basic_login(sitebox_runner::ADMIN_USER, ADMIN_PASSWORD)
+}
 
 /// The repository's root (this package is its `tests/`).
 pub fn repo_root() -> &'static Path {
@@ -107,8 +151,12 @@ impl TestSite {
         std::fs::read(self.static_dir.join(relative)).unwrap()
     }
 
+    /// The runner's configuration for this site, with the test admin.
     pub fn config(&self) -> Config {
-        Config::new(&self.static_dir, &self.data_dir)
+        Config {
+            site: site_settings(),
+            ..Config::new(&self.static_dir, &self.data_dir)
+        }
     }
 }
 
@@ -143,12 +191,8 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
         })),
         Backend::RunnerRedis => RUNNER_REDIS
             .get_or_init(|| {
-                let store = redis_store(&new_bucket())?;
                 Some(Server {
-                    addr: start_runner(Config {
-                        store,
-                        ..site.config()
-                    }),
+                    addr: start_runner(on_redis(site.config())?),
                     backend,
                     site,
                 })
@@ -168,7 +212,7 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
 
 /// Both backends (the second only when wasmtime is installed) over `site`,
 /// with the component's settings `options`.
-pub fn start_servers(site: &TestSite, options: SiteOptions) -> Vec<(Backend, SocketAddr)> {
+pub fn start_servers(site: &TestSite, options: SiteSettings) -> Vec<(Backend, SocketAddr)> {
     let config = Config {
         site: options.clone(),
         ..site.config()
@@ -187,10 +231,7 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     let addr = match backend {
         Backend::Runner => start_runner(site.config()),
         Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
-        Backend::RunnerRedis => start_runner(Config {
-            store: redis_store(&new_bucket())?,
-            ..site.config()
-        }),
+        Backend::RunnerRedis => start_runner(on_redis(site.config())?),
     };
     Some(Box::leak(Box::new(Server {
         addr,
@@ -199,14 +240,15 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     })))
 }
 
-/// The board on the test process's Redis, in `bucket`; `None` (with a
-/// notice) when `redis-server` is not installed.
-pub fn redis_store(bucket: &str) -> Option<BoardStore> {
-    Some(BoardStore::Redis {
+/// `config` with the board on the test process's Redis, in a bucket of its
+/// own; `None` (with a notice) when `redis-server` is not installed.
+pub fn on_redis(mut config: Config) -> Option<Config> {
+    config.store = BoardStore::Redis {
         url: format!("redis://127.0.0.1:{}/0", shared_redis()?),
-        bucket: bucket.to_owned(),
         timeout: BoardStore::DEFAULT_TIMEOUT,
-    })
+    };
+    config.site.bucket = new_bucket();
+    Some(config)
 }
 
 /// A bucket name no other server of this process uses.

@@ -1,8 +1,8 @@
 //! `wasmtime serve` over a test site with a component: started through the
 //! fixture (so it dies with the tests), its address read from its stderr.
 
-use super::{TestSite, fixture, skipped};
-use sitebox_runner::SiteOptions;
+use super::{TestSite, fixture, site_settings, skipped};
+use sitebox_runner::SiteSettings;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,10 +11,11 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 
 /// Starts `wasmtime serve -S cli -S keyvalue` on `component` over `site`
-/// (the board in its data directory) and waits until it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
+/// (the board in its data directory, the test admin set up) and waits until
+/// it listens. `None` (with a notice) when `wasmtime` is not on PATH; under
 /// `CI=true` that is a failure instead.
 pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketAddr> {
-    start_wasmtime_serve_with(site, component, &SiteOptions::default())
+    start_wasmtime_serve_with(site, component, &site_settings())
 }
 
 /// `start_wasmtime_serve` with the component's settings passed as `--env`,
@@ -22,7 +23,7 @@ pub fn start_wasmtime_serve(site: &TestSite, component: &Path) -> Option<SocketA
 pub fn start_wasmtime_serve_with(
     site: &TestSite,
     component: &Path,
-    options: &SiteOptions,
+    options: &SiteSettings,
 ) -> Option<SocketAddr> {
     start(site, component, options, true)
 }
@@ -30,13 +31,13 @@ pub fn start_wasmtime_serve_with(
 /// `wasmtime serve` with no `/data`: the component looks for its key-value
 /// bucket, which wasmtime's in-memory store does not have.
 pub fn start_wasmtime_serve_without_data(site: &TestSite, component: &Path) -> Option<SocketAddr> {
-    start(site, component, &SiteOptions::default(), false)
+    start(site, component, &site_settings(), false)
 }
 
 fn start(
     site: &TestSite,
     component: &Path,
-    options: &SiteOptions,
+    options: &SiteSettings,
     data: bool,
 ) -> Option<SocketAddr> {
     if !wasmtime_installed() {

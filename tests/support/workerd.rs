@@ -170,6 +170,8 @@ impl Workerd {
             .arg(format!("http={fd}"))
             .arg("--directory-path")
             .arg(format!("storage={}", self.storage.display()))
+            // The worker's `fromEnvironment` binding reads it.
+            .env("SITEBOX_ADMIN_PASSWORD_HASH", super::admin_hash())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);

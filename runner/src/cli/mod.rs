@@ -1,7 +1,7 @@
 //! The `sitebox` command line: flags to `Config`, logging, and the exit code.
 
 use crate::{
-    BoardStore, CompileCache, ComponentSource, Config, Limits, LogFormat, SiteOptions, TlsFiles,
+    BoardStore, CompileCache, ComponentSource, Config, Limits, LogFormat, SiteSettings, TlsFiles,
 };
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -15,8 +15,11 @@ use tokio::net::TcpListener;
 /// Serve a static site (and its message board) from a sandboxed WebAssembly
 /// component, a fresh instance per request.
 #[derive(Debug, Parser)]
-#[command(name = "sitebox", version)]
+#[command(name = "sitebox", version, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
     pub addr: IpAddr,
@@ -42,7 +45,7 @@ pub struct Args {
 
     /// The key-value bucket of the board on Redis: the component's
     /// SITEBOX_BUCKET, and the prefix of its keys (BUCKET:KEY).
-    #[arg(long, value_name = "NAME", default_value = BoardStore::DEFAULT_BUCKET)]
+    #[arg(long, value_name = "NAME", default_value = sitebox::settings::DEFAULT_BUCKET)]
     pub bucket: String,
 
     /// How long one Redis call may take; then that board request answers 503.
@@ -136,7 +139,7 @@ pub struct Args {
 
     /// Cache-Control max-age for files other than HTML, in seconds (HTML is
     /// always revalidated: no-cache).
-    #[arg(long, value_name = "SECONDS", default_value_t = SiteOptions::default().max_age)]
+    #[arg(long, value_name = "SECONDS", default_value_t = SiteSettings::default().max_age)]
     pub max_age: u64,
 
     /// List the contents of directories that have no index.html (otherwise
@@ -148,6 +151,20 @@ pub struct Args {
     /// they are a 404; /.well-known/ is always served).
     #[arg(long)]
     pub dotfiles: bool,
+
+    /// The argon2 hash (a PHC string, from `sitebox hash-password`) of the
+    /// admin's password: the admin (user `admin`) may clear the board.
+    /// Without it, clearing is turned off.
+    #[arg(long, value_name = "PHC", env = sitebox::settings::ADMIN_PASSWORD_HASH_VAR,
+          hide_env_values = true)]
+    pub admin_password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Read a password (asked for twice on a terminal, else one line of
+    /// stdin) and print its argon2id hash, for --admin-password-hash.
+    HashPassword,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -202,7 +219,6 @@ impl Args {
             StoreLocation::Files => BoardStore::Files,
             StoreLocation::Redis(url) => BoardStore::Redis {
                 url: url.clone(),
-                bucket: self.bucket.clone(),
                 timeout: self.store_timeout,
             },
         };
@@ -233,10 +249,15 @@ impl Args {
         };
         config.max_instance_memory = (self.max_memory as usize) << 20;
         config.reuse_instances = self.reuse_instances;
-        config.site = SiteOptions {
+        config.site = SiteSettings {
             max_age: self.max_age,
             listing: self.listing,
             dotfiles: self.dotfiles,
+            bucket: self.bucket.clone(),
+            admin_password_hash: self
+                .admin_password_hash
+                .clone()
+                .filter(|hash| !hash.is_empty()),
         };
         config
     }
@@ -246,6 +267,15 @@ impl Args {
 /// and on failure print one line and exit 1.
 pub fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(Command::HashPassword) = args.command {
+        return match hash_password::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("sitebox hash-password: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let _log_flushed_on_exit = init_logging();
     // A server holds a descriptor per connection: use all the process may.
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
@@ -333,6 +363,8 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>> {
         tracing::info!("{name} received");
     })
 }
+
+mod hash_password;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,8 @@ fn defaults() {
     assert_eq!(config.component, ComponentSource::Embedded);
     assert_eq!(config.max_instance_memory, 64 << 20);
     assert_eq!(config.store, BoardStore::Files);
+    assert_eq!(config.site, SiteSettings::default());
+    assert_eq!(args.command, None);
 }
 
 #[test]
@@ -27,7 +29,6 @@ fn stores() {
         config(&["--store", "redis://:pw@10.0.0.5:6380/2"]).unwrap(),
         BoardStore::Redis {
             url: "redis://:pw@10.0.0.5:6380/2".to_owned(),
-            bucket: "sitebox".to_owned(),
             timeout: Duration::from_secs(2),
         }
     );
@@ -43,7 +44,6 @@ fn stores() {
         tls.unwrap(),
         BoardStore::Redis {
             url: "rediss://db.example".to_owned(),
-            bucket: "blog".to_owned(),
             timeout: Duration::from_millis(500),
         }
     );
@@ -76,21 +76,32 @@ fn flags() {
         "60",
         "--listing",
         "--dotfiles",
+        "--bucket",
+        "blog",
+        "--admin-password-hash",
+        "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
     ])
     .unwrap();
     let config = args.config();
     assert_eq!(args.addr.to_string(), "::1");
     assert_eq!(config.component, ComponentSource::File("x.wasm".into()));
     assert_eq!(config.max_instance_memory, 16 << 20);
-    let site = SiteOptions {
+    let site = SiteSettings {
         max_age: 60,
         listing: true,
         dotfiles: true,
+        bucket: "blog".to_owned(),
+        admin_password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_owned()),
     };
     assert_eq!(config.site, site);
-    let environment = site.environment();
-    assert!(environment.contains(&("SITEBOX_MAX_AGE".to_owned(), "60".to_owned())));
-    assert!(environment.contains(&("SITEBOX_LISTING".to_owned(), "1".to_owned())));
+}
+
+#[test]
+fn hash_password_is_a_subcommand_that_takes_no_server_flags() {
+    let args = Args::try_parse_from(["sitebox", "hash-password"]).unwrap();
+    assert_eq!(args.command, Some(Command::HashPassword));
+    let mixed = Args::try_parse_from(["sitebox", "--port", "1", "hash-password"]);
+    assert_eq!(mixed.unwrap_err().exit_code(), 2);
 }
 
 #[test]

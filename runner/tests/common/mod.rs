@@ -114,13 +114,25 @@ pub fn exchange_with_head(
     target: &str,
     body: &str,
 ) -> Option<(u16, String, String)> {
+    exchange_with_headers(addr, method, target, "", body)
+}
+
+/// `exchange_with_head`, sending the header lines `extra` (each ending in
+/// `\r\n`) as well.
+pub fn exchange_with_headers(
+    addr: &str,
+    method: &str,
+    target: &str,
+    extra: &str,
+    body: &str,
+) -> Option<(u16, String, String)> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .ok()?;
     let request = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).ok()?;
@@ -129,6 +141,32 @@ pub fn exchange_with_head(
     let (head, body) = reply.split_once("\r\n\r\n")?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
     Some((status, head.to_owned(), body.to_owned()))
+}
+
+/// `sitebox hash-password` with `password` on its stdin: the PHC string.
+pub fn hash_password(password: &str) -> String {
+    let mut child = sitebox()
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// An `Authorization: Basic` header line for the admin.
+pub fn admin_login(password: &str) -> String {
+    use base64::Engine;
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("admin:{password}"));
+    format!("Authorization: Basic {pair}\r\n")
 }
 
 /// The whole board through the API (which fails on any unreadable message).

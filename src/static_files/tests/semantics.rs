@@ -121,6 +121,7 @@ fn unsatisfiable_and_ignored_ranges() {
         &site(),
         &request(Method::HEAD, "/digits.txt", &[("range", "bytes=0-1")]),
         &settings(),
+        crate::random::os,
     )
     .unwrap();
     assert_eq!(head.status(), StatusCode::OK, "Range applies to GET only");
