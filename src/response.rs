@@ -44,10 +44,6 @@ impl<F> Body<F> {
             Body::Multipart { segments, .. } => segments.iter().map(Segment::len).sum(),
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl<F> std::fmt::Debug for Body<F> {

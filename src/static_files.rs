@@ -82,7 +82,9 @@ pub fn not_found<R: StaticFs>(root: &R) -> Response<R::File> {
             html::error_page(StatusCode::NOT_FOUND, &Error::NotFound.public_message()),
         ),
     };
-    set(response.headers_mut(), CACHE_CONTROL, "no-cache".to_owned());
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
@@ -131,7 +133,7 @@ fn serve_file<R: StaticFs>(
     }
     headers.insert(CACHE_CONTROL, cache_control(&content_type, settings));
     if !available.is_empty() {
-        set(&mut headers, VARY, "Accept-Encoding".to_owned());
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
 
     let range = match conditional::evaluate(&request.method, &request.headers, &validators) {
@@ -145,9 +147,9 @@ fn serve_file<R: StaticFs>(
         // Range handling is defined for GET only (RFC 9110 §14.2).
         Precondition::Proceed { range } => range && request.method == Method::GET,
     };
-    set(&mut headers, ACCEPT_RANGES, "bytes".to_owned());
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(coding) = coding {
-        set(&mut headers, CONTENT_ENCODING, coding.token().to_owned());
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
     }
     let ranges = match request
         .headers
@@ -272,6 +274,7 @@ fn http_date(time: SystemTime) -> Option<HeaderValue> {
     HeaderValue::try_from(text).ok()
 }
 
+/// A header whose value is made per response (constants use `from_static`).
 fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
     headers.insert(
         name,

@@ -8,6 +8,7 @@ use crate::percent::{self, DecodeError};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN};
 use http::request::Parts;
 use http::{HeaderMap, Uri};
+use std::borrow::Cow;
 
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -102,16 +103,39 @@ pub fn read_body<B: RequestBody>(headers: &HeaderMap, body: B) -> Result<Vec<u8>
 /// `application/x-www-form-urlencoded` pairs, decoded strictly: a malformed
 /// escape or bytes that are not UTF-8 are a 400, not a replacement character.
 pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, Error> {
-    // `form_urlencoded` decodes lossily, so check first. Decoding the whole
-    // body at once is enough: `&` and `=` are ASCII, so an invalid byte
-    // sequence inside one field cannot become valid across a separator.
-    percent::decode_strict(body).map_err(|error| {
+    // Split as `form_urlencoded::parse` does (the fuzz target `form` checks
+    // they agree), but decode each name and value once, strictly: the crate
+    // decodes lossily, so a bad escape or bad UTF-8 would pass unnoticed.
+    body.split(|&byte| byte == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = match pair.iter().position(|&byte| byte == b'=') {
+                Some(at) => (&pair[..at], &pair[at + 1..]),
+                None => (pair, &[][..]),
+            };
+            Ok((decode_field(name)?, decode_field(value)?))
+        })
+        .collect()
+}
+
+/// One form name or value: `+` is a space, then strict percent-decoding.
+fn decode_field(raw: &[u8]) -> Result<String, Error> {
+    let spaced: Cow<[u8]> = if raw.contains(&b'+') {
+        Cow::Owned(
+            raw.iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let decoded = percent::decode_strict(&spaced).map_err(|error| {
         Error::BadRequest(match error {
             DecodeError::BadEscape => "The data has a malformed %-escape.".to_owned(),
             DecodeError::NotUtf8 => "The data is not valid UTF-8.".to_owned(),
         })
     })?;
-    Ok(form_urlencoded::parse(body).into_owned().collect())
+    Ok(decoded.into_owned())
 }
 
 /// The board's query parameters.
@@ -138,5 +162,41 @@ impl Query {
             }
         }
         Ok(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn forms_decode_strictly() {
+        let fields = parse_form(b"message=Hello+there%21&&clear&x=a=b").unwrap();
+        let expected = [("message", "Hello there!"), ("clear", ""), ("x", "a=b")];
+        let expected: Vec<_> = expected
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(fields, expected);
+        for bad in [&b"message=%zz"[..], b"message=%ff", b"%c3%28=x", b"a=100%"] {
+            let error = parse_form(bad).unwrap_err();
+            assert_eq!(error.status(), http::StatusCode::BAD_REQUEST);
+        }
+    }
+
+    proptest! {
+        /// What decodes strictly is what the lenient crate makes of it.
+        #[test]
+        fn strict_parsing_agrees_with_form_urlencoded(
+            body in proptest::collection::vec(
+                prop::sample::select(&b"ab=&+%20fFzC3A9\xc3\xa9\xff "[..]), 0..40)
+        ) {
+            if let Ok(fields) = parse_form(&body) {
+                let lenient: Vec<(String, String)> =
+                    form_urlencoded::parse(&body).into_owned().collect();
+                prop_assert_eq!(fields, lenient);
+            }
+        }
     }
 }

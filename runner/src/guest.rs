@@ -2,9 +2,11 @@
 //! fresh instance (or a warm one with `--reuse-instances`), a bounded request
 //! body, and a guest that must keep making progress.
 
+use crate::admission::Refused;
 use crate::host::{Host, Warm};
-use crate::limits::{LimitedBody, Progress, ProgressBody, Refused};
+use crate::limited_body::LimitedBody;
 use crate::observed::Observed;
+use crate::progress::{Progress, ProgressBody};
 use anyhow::anyhow;
 use hyper::body::Incoming;
 use std::sync::Arc;

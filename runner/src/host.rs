@@ -3,9 +3,9 @@
 //! see exactly the sitebox world (wasi:http/proxy, the preopens, the board's
 //! key-value bucket and the environment) and nothing else.
 
+use crate::admission::Admission;
 use crate::guest_log::GuestOutput;
 use crate::keyvalue::{self, KeyValue, KvView};
-use crate::limits::Admission;
 use crate::{BoardStore, CompileCache, ComponentSource, Config, EMBEDDED_COMPONENT, Limits};
 use anyhow::{Result, bail};
 use sitebox::settings;

@@ -5,14 +5,16 @@
 //! parses flags (`cli`) and binds the port, so tests can serve on port 0.
 
 mod access_log;
+mod admission;
 pub mod cli;
 mod guest;
 mod guest_log;
 mod host;
 mod idle;
 mod keyvalue;
-mod limits;
+mod limited_body;
 mod observed;
+mod progress;
 mod request_rules;
 mod server;
 mod tls;

@@ -109,9 +109,7 @@ impl StaticFs for WasiDir {
         match stat.type_ {
             DescriptorType::Directory => Ok(Entry::Directory),
             DescriptorType::RegularFile => {
-                let modified = stat
-                    .data_modification_timestamp
-                    .map(|t| SystemTime::UNIX_EPOCH + Duration::new(t.seconds, t.nanoseconds));
+                let modified = stat.data_modification_timestamp.map(system_time);
                 let meta = FileMeta {
                     len: stat.size,
                     modified,

@@ -160,16 +160,23 @@ fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, 
     } else {
         request.scheme().zip(request.authority())
     };
+    // Built from its typed parts: the core reads the scheme, host and port
+    // back as such (no string to format here and parse apart there).
     let uri = match origin {
         Some((scheme, authority)) if target.starts_with('/') => {
             let scheme = match scheme {
-                Scheme::Http => "http".to_owned(),
-                Scheme::Https => "https".to_owned(),
-                Scheme::Other(other) => other,
+                Scheme::Http => http::uri::Scheme::HTTP,
+                Scheme::Https => http::uri::Scheme::HTTPS,
+                Scheme::Other(other) => other.parse().map_err(|_| ())?,
             };
-            format!("{scheme}://{authority}{target}")
+            http::Uri::builder()
+                .scheme(scheme)
+                .authority(authority)
+                .path_and_query(target)
+                .build()
+                .map_err(|_| ())?
         }
-        _ => target,
+        _ => target.parse().map_err(|_| ())?,
     };
     let mut builder = http::Request::builder().method(method).uri(uri);
     for (name, value) in request.headers().entries() {
