@@ -2,8 +2,8 @@
 //!
 //! With a fresh instance per request, the guest's memory is thrown away when
 //! the request ends, so freeing costs more than it saves: under callgrind,
-//! wasi-libc's dlmalloc (behind three wrappers) was 40% of the guest's
-//! instructions on a 1 KiB file, ~60 allocations at ~400 instructions each.
+//! wasi-libc's dlmalloc (behind three wrappers) was the largest part of the
+//! guest's instructions on a small file (the figures: docs/performance.md).
 //! Here an allocation is a pointer bump in a static array (in the instance's
 //! initial memory, so it never grows the memory) and a free is a no-op, except
 //! for the most recent allocation, which is rolled back or resized in place

@@ -5,9 +5,9 @@
 //! stable suite exercises every finding without nightly.
 
 use crate::conditional::{self, Validators};
-use crate::encoding::{self, Choice, Coding};
 use crate::fs::FileMeta;
 use crate::fs::memory::MemoryFs;
+use crate::precompressed::{self, Choice, Coding};
 use crate::range::{self, Ranges};
 use crate::router::{self, Site};
 use crate::settings::Settings;
@@ -117,7 +117,7 @@ pub fn accept_encoding(data: &[u8]) {
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, coding)| coding)
         .collect();
-    if let Choice::Coded(coding) = encoding::choose(Some(header), &available) {
+    if let Choice::Coded(coding) = precompressed::choose(Some(header), &available) {
         assert!(available.contains(&coding), "{coding:?} from {header:?}");
     }
 }

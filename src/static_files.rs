@@ -5,9 +5,9 @@
 //! Cache-Control — and the site's own 404 page.
 
 use crate::conditional::{self, Precondition, Validators};
-use crate::encoding::{self, Choice, Coding};
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::precompressed::{self, Choice, Coding};
 use crate::random::{self, Random};
 use crate::range::{self, Ranges};
 use crate::response::{self, Body, Response, Segment, TEXT_HTML};
@@ -89,7 +89,9 @@ pub fn not_found<R: StaticFs>(root: &R) -> Response<R::File> {
 }
 
 /// One file, as the request's preconditions, ranges and accepted codings
-/// select it.
+/// select it: the representation (the file or a sidecar), the headers every
+/// answer about it carries, a 304 or 412 if the preconditions say so, else
+/// its body, whole or in ranges.
 fn serve_file<R: StaticFs>(
     root: &R,
     request: &Parts,
@@ -100,42 +102,9 @@ fn serve_file<R: StaticFs>(
     meta: FileMeta,
 ) -> Result<Response<R::File>, Error> {
     let content_type = content_type(path.file_name());
-    let mut sidecars: Vec<(Coding, R::File, FileMeta)> = Coding::ALL
-        .into_iter()
-        .filter_map(
-            |coding| match root.open(&path.with_suffix(coding.extension())) {
-                Ok(Entry::File { file, meta }) => Some((coding, file, meta)),
-                _ => None,
-            },
-        )
-        .collect();
-    let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
-    let (file, meta, coding) =
-        match encoding::choose(accept_encoding(&request.headers).as_deref(), &available) {
-            Choice::Identity => (file, meta, None),
-            Choice::Coded(chosen) => {
-                let index = sidecars
-                    .iter()
-                    .position(|(coding, ..)| *coding == chosen)
-                    .expect("chosen from these");
-                let (coding, file, meta) = sidecars.swap_remove(index);
-                (file, meta, Some(coding))
-            }
-            Choice::NotAcceptable => return Err(Error::NotAcceptable),
-        };
-
-    let validators = Validators::new(&meta, coding.map(Coding::token));
-    // What every answer about this representation carries, 304s included.
-    let mut headers = HeaderMap::new();
-    headers.insert(ETAG, validators.etag_header());
-    if let Some(modified) = validators.last_modified.and_then(http_date) {
-        headers.insert(LAST_MODIFIED, modified);
-    }
-    headers.insert(CACHE_CONTROL, cache_control(&content_type, settings));
-    if !available.is_empty() {
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    }
-
+    let chosen = representation(root, &request.headers, path, file, meta)?;
+    let validators = Validators::new(&chosen.meta, chosen.coding.map(Coding::token));
+    let mut headers = representation_headers(&validators, &content_type, settings, chosen.varies);
     let range = match conditional::evaluate(&request.method, &request.headers, &validators) {
         Precondition::NotModified => {
             let mut response = http::Response::new(Body::Empty);
@@ -148,19 +117,100 @@ fn serve_file<R: StaticFs>(
         Precondition::Proceed { range } => range && request.method == Method::GET,
     };
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(coding) = coding {
+    if let Some(coding) = chosen.coding {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
     }
-    let ranges = match request
-        .headers
-        .get(RANGE)
-        .and_then(|value| value.to_str().ok())
-    {
-        Some(header) if range => range::resolve(header, meta.len),
+    let ranges = match request.headers.get(RANGE).and_then(|v| v.to_str().ok()) {
+        Some(header) if range => range::resolve(header, chosen.meta.len),
         _ => Ranges::Full,
     };
-    let len = meta.len;
-    let mut response = match ranges {
+    let mut response = body(chosen.file, chosen.meta.len, ranges, content_type, random)?;
+    response.headers_mut().extend(headers);
+    Ok(response)
+}
+
+/// The file or one of its precompressed sidecars, as `Accept-Encoding`
+/// chooses.
+struct Representation<F> {
+    file: F,
+    meta: FileMeta,
+    coding: Option<Coding>,
+    /// Whether the file has sidecars, so the answer depends on
+    /// `Accept-Encoding`.
+    varies: bool,
+}
+
+fn representation<R: StaticFs>(
+    root: &R,
+    headers: &HeaderMap,
+    path: &SitePath,
+    file: R::File,
+    meta: FileMeta,
+) -> Result<Representation<R::File>, Error> {
+    let mut sidecars: Vec<(Coding, R::File, FileMeta)> = Coding::ALL
+        .into_iter()
+        .filter_map(
+            |coding| match root.open(&path.with_suffix(coding.extension())) {
+                Ok(Entry::File { file, meta }) => Some((coding, file, meta)),
+                _ => None,
+            },
+        )
+        .collect();
+    let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
+    let varies = !available.is_empty();
+    match precompressed::choose(accept_encoding(headers).as_deref(), &available) {
+        Choice::Identity => Ok(Representation {
+            file,
+            meta,
+            coding: None,
+            varies,
+        }),
+        Choice::Coded(chosen) => {
+            let index = sidecars
+                .iter()
+                .position(|(coding, ..)| *coding == chosen)
+                .expect("chosen from these");
+            let (coding, file, meta) = sidecars.swap_remove(index);
+            Ok(Representation {
+                file,
+                meta,
+                coding: Some(coding),
+                varies,
+            })
+        }
+        Choice::NotAcceptable => Err(Error::NotAcceptable),
+    }
+}
+
+/// What every answer about a representation carries, 304s included.
+fn representation_headers(
+    validators: &Validators,
+    content_type: &HeaderValue,
+    settings: &Settings,
+    varies: bool,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(ETAG, validators.etag_header());
+    if let Some(modified) = validators.last_modified.and_then(http_date) {
+        headers.insert(LAST_MODIFIED, modified);
+    }
+    headers.insert(CACHE_CONTROL, cache_control(content_type, settings));
+    if varies {
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    }
+    headers
+}
+
+/// The body of a `len`-byte file, whole (200), one range (206), several
+/// (206, multipart) or none that fits (416).
+fn body<F>(
+    file: F,
+    len: u64,
+    ranges: Ranges,
+    content_type: HeaderValue,
+    random: Random,
+) -> Result<Response<F>, Error> {
+    Ok(match ranges {
         Ranges::Full => response::with_body(
             StatusCode::OK,
             content_type,
@@ -199,9 +249,7 @@ fn serve_file<R: StaticFs>(
             );
             response
         }
-    };
-    response.headers_mut().extend(headers);
-    Ok(response)
+    })
 }
 
 /// Several ranges as `multipart/byteranges` (RFC 9110 §14.6): each part with

@@ -1,31 +1,36 @@
-//! The wasmtime side: the engine and the component, compiled and
-//! pre-instantiated once; then, per request, a fresh store and instance that
-//! see exactly the sitebox world (wasi:http/proxy, the preopens, the board's
-//! key-value bucket and the environment) and nothing else.
+//! The host: the component compiled and pre-instantiated once (`engine`),
+//! the preopens and the environment it is given; then each request through
+//! an instance — a slot (or a place in the queue), a fresh instance (or a
+//! warm one with `--reuse-instances`), a bounded request body, and a guest
+//! that must keep making progress.
 
-use crate::admission::Admission;
+use crate::admission::{Admission, Refused};
+use crate::engine::{RequestState, compile, engine_config, sitebox_world_linker};
 use crate::guest_log::GuestOutput;
-use crate::keyvalue::{self, KeyValue, KvView};
-use crate::{BoardStore, CompileCache, ComponentSource, Config, EMBEDDED_COMPONENT, Limits};
-use anyhow::{Result, bail};
+use crate::keyvalue::KeyValue;
+use crate::limited_body::LimitedBody;
+use crate::observed::Observed;
+use crate::progress::{Progress, ProgressBody};
+use crate::{BoardStore, ComponentSource, Config, Limits};
+use anyhow::{Result, anyhow, bail};
+use hyper::body::Incoming;
 use sitebox::settings;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Instant;
-use tokio::sync::OwnedSemaphorePermit;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use tokio::sync::{Notify, OwnedSemaphorePermit};
+use tokio::task::JoinHandle;
+use wasmtime::component::{Component, Linker, Resource};
 // wasmtime has its own error type; its `Context` covers both it and std
 // errors here, and `?` turns the result into an `anyhow::Error`.
 use wasmtime::error::Context as _;
-use wasmtime::{
-    Cache, CacheConfig, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ProfilingStrategy, Store,
-};
-use wasmtime_wasi::cli::WasiCli;
-use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemCtx};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
+use wasmtime::{Cache, Engine, Store};
+use wasmtime_wasi::filesystem::WasiFilesystemCtx;
+use wasmtime_wasi::{FsPerms, WasiCtx};
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
-use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 
 pub struct Host {
     engine: Engine,
@@ -44,11 +49,11 @@ pub struct Host {
     keyvalue: Arc<KeyValue>,
     /// The component's settings, as its environment.
     environment: Vec<(String, String)>,
-    pub(crate) admission: Admission,
-    pub(crate) limits: Limits,
+    admission: Admission,
+    limits: Limits,
     /// Requests one instance may serve (`--reuse-instances`); 1, the
     /// default, is a fresh instance for every request.
-    pub(crate) reuse: u32,
+    reuse: u32,
 }
 
 /// A hash the component could not use fails the start, not the first
@@ -74,17 +79,17 @@ fn check_admin_hash(hash: &str, max_instance_memory: usize) -> Result<()> {
 
 /// One compiled component, ready to instantiate, and (with
 /// `--reuse-instances`) its instances waiting for their next request.
-pub(crate) struct Generation {
-    pub(crate) pre: ProxyPre<RequestState>,
-    pub(crate) warm: Mutex<Vec<Warm>>,
+struct Generation {
+    pre: ProxyPre<RequestState>,
+    warm: Mutex<Vec<Warm>>,
 }
 
 /// An instance that served `served` requests and may serve more.
-pub(crate) struct Warm {
-    pub(crate) store: Store<RequestState>,
-    pub(crate) proxy: Proxy,
-    pub(crate) served: u32,
-    pub(crate) slot: OwnedSemaphorePermit,
+struct Warm {
+    store: Store<RequestState>,
+    proxy: Proxy,
+    served: u32,
+    slot: OwnedSemaphorePermit,
 }
 
 impl Host {
@@ -101,9 +106,9 @@ impl Host {
         let mut preopens = WasiCtx::builder();
         preopens
             // File operations run on the calling thread instead of a hop to
-            // tokio's blocking pool and back: on the board's page (about a
-            // hundred small operations) that is 1.6 ms instead of 23 ms
-            // (`cargo bench --bench board`).
+            // tokio's blocking pool and back: the board's page does about a
+            // hundred small ones (`cargo bench --bench board`; the figures:
+            // docs/performance.md).
             .allow_blocking_current_thread(true)
             .preopened_dir(&static_dir, settings::STATIC_DIR, FsPerms::ReadOnly)
             .with_context(|| format!("cannot open {}", static_dir.display()))?;
@@ -157,7 +162,7 @@ impl Host {
     }
 
     /// The component new requests go to.
-    pub(crate) fn current(&self) -> Arc<Generation> {
+    fn current(&self) -> Arc<Generation> {
         self.current.read().expect("not poisoned").clone()
     }
 
@@ -171,20 +176,14 @@ impl Host {
         Ok(())
     }
 
-    pub(crate) fn new_request_state(&self) -> RequestState {
+    fn new_request_state(&self) -> RequestState {
         let mut wasi = WasiCtx::builder()
             .stdout(GuestOutput::Stdout)
             .stderr(GuestOutput::Stderr)
             .envs(&self.environment)
             .build();
         *wasi.filesystem() = self.preopens.clone();
-        RequestState {
-            wasi,
-            http: WasiHttpCtx::new(),
-            keyvalue: self.keyvalue.clone(),
-            table: ResourceTable::new(),
-            hooks: DenyOutgoing,
-        }
+        RequestState::new(wasi, self.keyvalue.clone())
     }
 }
 
@@ -211,163 +210,206 @@ fn data_dir(config: &Config) -> Result<std::path::PathBuf> {
     Ok(data_dir)
 }
 
-/// Compiles the component, or loads it from the cache when it was compiled
-/// before (same bytes, same wasmtime and settings), and says which.
-fn compile(engine: &Engine, cache: Option<&Cache>, source: &ComponentSource) -> Result<Component> {
-    let started = Instant::now();
-    let hits_before = cache.map_or(0, Cache::cache_hits);
-    let component = match source {
-        ComponentSource::Embedded => Component::new(engine, EMBEDDED_COMPONENT)
-            .context("cannot compile the embedded component")?,
-        ComponentSource::File(path) => Component::from_file(engine, path)
-            .with_context(|| format!("cannot load component {}", path.display()))?,
-    };
-    let millis = started.elapsed().as_secs_f64() * 1000.0;
-    match cache {
-        Some(cache) if cache.cache_hits() > hits_before => tracing::info!(
-            "loaded the compiled component from the cache in {}: {millis:.1} ms",
-            cache.directory().display()
-        ),
-        _ => tracing::info!("compiled the component in {millis:.1} ms"),
-    }
-    Ok(component)
+pub type GuestResponse = hyper::Response<ProgressBody<HyperOutgoingBody>>;
+
+/// Why the host answers a request itself.
+#[derive(Debug)]
+pub enum Failure {
+    /// The guest trapped, or ended without answering (500).
+    Failed(anyhow::Error),
+    /// The guest went `request_timeout` without progress before answering (504).
+    TimedOut,
+    /// The host cannot turn the request into `wasi:http` for the guest: the
+    /// client's fault (400).
+    Unconvertible(anyhow::Error),
+    /// The request body is larger than `max_body` (413).
+    BodyTooLarge,
+    /// No instance free and the queue full, or waited too long (503).
+    Busy(Refused),
 }
 
-/// What an instance of the sitebox component touches in a request, with room.
-const KEEP_RESIDENT_MEMORY: usize = 2 << 20;
-const KEEP_RESIDENT_TABLE: usize = 64 << 10;
-const KEEP_RESIDENT_STACK: usize = 256 << 10;
-
-fn engine_config(config: &Config) -> Result<(wasmtime::Config, Option<Cache>)> {
-    // Enough pool slots for `max_concurrent` instances of a Rust component
-    // (its main module plus the small shim modules wit-component adds).
-    let instances = config.limits.max_concurrent;
-    let mut pool = PoolingAllocationConfig::new();
-    pool.total_component_instances(instances)
-        .total_core_instances(instances.saturating_mul(8))
-        .total_memories(instances.saturating_mul(2))
-        .total_tables(instances.saturating_mul(4))
-        .total_stacks(instances)
-        .max_memory_size(config.max_instance_memory);
-    // A slot's memory, table and stack are reset with `memset` (only the
-    // pages the last instance dirtied, found with PAGEMAP_SCAN where the
-    // kernel has it) instead of `madvise`, whose TLB shootdowns and the page
-    // faults after it cost more than the request itself: 5k → 12k req/s on
-    // a 1 KiB file (`cargo bench --bench compare`).
-    pool.linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
-        .table_keep_resident(KEEP_RESIDENT_TABLE)
-        .async_stack_keep_resident(KEEP_RESIDENT_STACK)
-        .pagemap_scan(Enabled::Auto);
-    let mut wasm = wasmtime::Config::new();
-    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    // Guests check an epoch counter (ticked by `server`) in loops and calls,
-    // so a busy guest yields to other requests and can be stopped.
-    wasm.epoch_interruption(true);
-    // No `compiler_inlining`: it saves 4.5% of the instructions of a 1 KiB
-    // request (`cargo bench --bench compare -- instructions`) but doubles the
-    // compiled component, so a start from the cache took 16-83 ms instead of
-    // 8-45 (the target is 50), and compiling 2.5 s instead of 0.5.
-    let cache = match &config.cache {
-        CompileCache::Off => None,
-        CompileCache::Default => Some(CacheConfig::new()),
-        CompileCache::Directory(dir) => {
-            let dir = std::path::absolute(dir)
-                .with_context(|| format!("bad cache directory {}", dir.display()))?;
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            Some(cache)
-        }
-    };
-    let cache = cache
-        .map(|cache| Cache::new(cache).context("cannot use the compiled-component cache"))
-        .transpose()?;
-    wasm.cache(cache.clone());
-
-    // `SITEBOX_PROFILE=perfmap` names JIT code for `perf` (/tmp/perf-PID.map).
-    if std::env::var_os("SITEBOX_PROFILE").is_some_and(|v| v == "perfmap") {
-        wasm.profiler(ProfilingStrategy::PerfMap);
-    }
-    Ok((wasm, cache))
+/// How a guest's run ended.
+enum Outcome {
+    Done,
+    Trapped,
+    TimedOut,
 }
 
-/// A linker offering exactly the `sitebox` world of `wit/world.wit`: the
-/// `wasi:http/proxy` interfaces, the filesystem, `wasi:keyvalue`, and the
-/// `wasi:cli` / `wasi:random` pieces Rust's std imports. No sockets.
-fn sitebox_world_linker(engine: &Engine) -> Result<Linker<RequestState>> {
-    use wasmtime_wasi::cli::WasiCliView;
-    use wasmtime_wasi::filesystem::WasiFilesystemView;
-    use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
-    use wasmtime_wasi::random::WasiRandom;
-    let mut linker = Linker::new(engine);
-    wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
-    let l = &mut linker;
-    filesystem::types::add_to_linker::<_, WasiFilesystem>(l, RequestState::filesystem)?;
-    filesystem::preopens::add_to_linker::<_, WasiFilesystem>(l, RequestState::filesystem)?;
-    cli::environment::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    cli::exit::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    cli::terminal_input::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    cli::terminal_output::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, RequestState::cli)?;
-    random::insecure_seed::add_to_linker::<_, WasiRandom>(l, |state| state.wasi.random())?;
-    keyvalue::add_to_linker(l, |state| KvView {
-        kv: &state.keyvalue,
-        table: &mut state.table,
-    })?;
-    Ok(linker)
+/// An instance to run a request on, and what it comes with.
+struct Instance {
+    store: Store<RequestState>,
+    /// Set for a warm instance; a fresh one is instantiated in the guest's
+    /// task.
+    proxy: Option<Proxy>,
+    /// Requests it has served before.
+    served: u32,
+    slot: OwnedSemaphorePermit,
 }
 
-/// The state of one request's store.
-pub struct RequestState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    keyvalue: Arc<KeyValue>,
-    table: ResourceTable,
-    hooks: DenyOutgoing,
+/// The request as the guest receives it.
+struct GuestCall {
+    request: Resource<HostIncomingRequest>,
+    response_out: Resource<HostResponseOutparam>,
 }
 
-impl WasiView for RequestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
+impl Host {
+    /// Runs `request` through an instance. The guest decides the response;
+    /// a `Failure` means it could not (and the details are logged).
+    pub async fn handle(
+        &self,
+        scheme: Scheme,
+        request: hyper::Request<Incoming>,
+    ) -> Result<GuestResponse, Failure> {
+        let generation = self.current();
+        let mut instance = self.instance(&generation).await?;
+        let progress = Progress::new();
+        let too_large = Arc::new(Notify::new());
+        let request = request.map(|body| {
+            LimitedBody::new(
+                body,
+                self.limits.max_body,
+                progress.clone(),
+                too_large.clone(),
+            )
+        });
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = instance
+            .store
+            .data_mut()
+            .http()
+            .new_incoming_request(scheme, request);
+        let response_out = instance
+            .store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender);
+        let call = match (request, response_out) {
+            (Ok(request), Ok(response_out)) => GuestCall {
+                request,
+                response_out,
+            },
+            (Err(error), _) => return Err(Failure::Unconvertible(error.into())),
+            (_, Err(error)) => return Err(Failure::Failed(error.into())),
+        };
+        let guest = self.spawn_guest(generation, instance, call, progress.clone());
+
+        // A guest that hit the body limit may still answer (it saw an error
+        // reading): the 413 wins.
+        let answer = tokio::select! {
+            biased;
+            () = too_large.notified() => {
+                guest.abort();
+                return Err(Failure::BodyTooLarge);
+            }
+            answer = receiver => answer,
+        };
+        match answer {
+            Ok(Ok(response)) => {
+                progress.mark();
+                Ok(response.map(|body| Observed::new(body, progress)))
+            }
+            Ok(Err(code)) => Err(Failure::Failed(anyhow!(
+                "guest answered with error {code:?}"
+            ))),
+            // The guest is gone without answering: learn why.
+            Err(_) => match guest.await {
+                Ok(Outcome::TimedOut) => Err(Failure::TimedOut),
+                Ok(Outcome::Trapped) => Err(Failure::Failed(anyhow!("the guest trapped"))),
+                Ok(Outcome::Done) => {
+                    Err(Failure::Failed(anyhow!("guest ended without a response")))
+                }
+                Err(error) => Err(Failure::Failed(error.into())),
+            },
         }
     }
-}
 
-impl WasiHttpView for RequestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
+    /// A warm instance (with `--reuse-instances`), or a slot and a fresh
+    /// store, waiting in the queue for the slot if need be.
+    async fn instance(&self, generation: &Generation) -> Result<Instance, Failure> {
+        let warm = if self.reuse > 1 {
+            generation.warm.lock().expect("not poisoned").pop()
+        } else {
+            None
+        };
+        let mut instance = match warm {
+            Some(warm) => Instance {
+                store: warm.store,
+                proxy: Some(warm.proxy),
+                served: warm.served,
+                slot: warm.slot,
+            },
+            None => {
+                let slot = (self.admission)
+                    .admit(self.limits.request_timeout)
+                    .await
+                    .map_err(Failure::Busy)?;
+                Instance {
+                    store: Store::new(self.engine(), self.new_request_state()),
+                    proxy: None,
+                    served: 0,
+                    slot,
+                }
+            }
+        };
+        // A guest yields to other requests at every epoch tick.
+        instance.store.set_epoch_deadline(1);
+        instance.store.epoch_deadline_async_yield_and_update(1);
+        Ok(instance)
     }
-}
 
-/// The site has no business calling other servers: outgoing requests are
-/// refused (`wasi:http/outgoing-handler` is in the proxy world, so it must be
-/// linked, but it does nothing).
-struct DenyOutgoing;
-
-impl WasiHttpHooks for DenyOutgoing {
-    fn send_request(
-        &mut self,
-        _request: http::Request<WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        http::Response<WasiBody>,
-                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                    ),
-                    wasmtime_wasi_http::Error,
-                >,
-            > + Send,
-    > {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    /// Runs the guest on its own task, which owns the slot and the store
+    /// until the guest is done: it keeps running after it has sent the
+    /// headers (it streams the body). A healthy instance goes back to the
+    /// warm ones while it may serve more.
+    fn spawn_guest(
+        &self,
+        generation: Arc<Generation>,
+        instance: Instance,
+        call: GuestCall,
+        progress: Progress,
+    ) -> JoinHandle<Outcome> {
+        let (reuse, idle) = (self.reuse, self.limits.request_timeout);
+        let Instance {
+            mut store,
+            proxy,
+            served,
+            slot,
+        } = instance;
+        tokio::spawn(async move {
+            let run = async {
+                let proxy = match proxy {
+                    Some(proxy) => proxy,
+                    None => generation.pre.instantiate_async(&mut store).await?,
+                };
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, call.request, call.response_out)
+                    .await?;
+                wasmtime::Result::<Proxy>::Ok(proxy)
+            };
+            match progress.watch(idle, run).await {
+                None => {
+                    tracing::warn!("guest stopped: no progress in {idle:?}");
+                    Outcome::TimedOut
+                }
+                // A trapped instance is never reused.
+                Some(Err(error)) => {
+                    tracing::warn!("guest failed: {error:?}");
+                    Outcome::Trapped
+                }
+                Some(Ok(proxy)) => {
+                    if served + 1 < reuse {
+                        let next = Warm {
+                            store,
+                            proxy,
+                            served: served + 1,
+                            slot,
+                        };
+                        generation.warm.lock().expect("not poisoned").push(next);
+                    }
+                    Outcome::Done
+                }
+            }
+        })
     }
 }

@@ -7,7 +7,7 @@
 mod access_log;
 mod admission;
 pub mod cli;
-mod guest;
+mod engine;
 mod guest_log;
 mod host;
 mod idle;

@@ -5,8 +5,7 @@
 //! itself (`failure_page`); the server keeps serving.
 
 use crate::access_log::{LoggedBody, RequestLine};
-use crate::guest::{Failure, GuestResponse};
-use crate::host::Host;
+use crate::host::{Failure, GuestResponse, Host};
 use crate::idle::Activity;
 use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
@@ -27,7 +26,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -79,6 +78,47 @@ impl Server {
         shutdown: impl Future<Output = ()>,
     ) -> Result<()> {
         let local_addr = listener.local_addr()?;
+        self.log_start(local_addr);
+        let _ticker = EpochTicker::start(&self.host)?;
+        if self.config.watch {
+            crate::watch::spawn(&self.host, &self.config)?;
+        }
+        let shared = Arc::new(Shared {
+            host: self.host.clone(),
+            config: self.config.clone(),
+            local_addr,
+            http: http_builder(&self.config),
+        });
+        // Every connection holds a receiver: `true` asks it to finish its
+        // requests and close; the channel closes when the last one is gone.
+        let (stop, _) = watch::channel(false);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: wait, don't spin.
+                        tracing::warn!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            // Small responses go out at once instead of waiting on Nagle.
+            let _ = stream.set_nodelay(true);
+            let (shared, tls, stopping) = (shared.clone(), self.tls.clone(), stop.subscribe());
+            tokio::spawn(connection(stream, peer, shared, tls, stopping));
+        }
+        drop(listener);
+        finish_connections(stop, self.config.limits.shutdown_grace).await;
+        Ok(())
+    }
+
+    /// The start-up lines: where it serves, where the board is, whether it
+    /// has an admin; and, in the background, whether Redis answers.
+    fn log_start(&self, local_addr: SocketAddr) {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!(
             "sitebox serving {} on {scheme}://{local_addr}/",
@@ -110,92 +150,75 @@ impl Server {
                 }
             });
         }
-        let _ticker = EpochTicker::start(&self.host)?;
-        if self.config.watch {
-            crate::watch::spawn(&self.host, &self.config)?;
-        }
-        let mut http = auto::Builder::new(TokioExecutor::new());
-        http.http1()
-            .timer(TokioTimer::new())
-            .keep_alive(true)
-            // A client that shuts down its sending side after the request
-            // (`nc -N`, some proxies) still gets the answer.
-            .half_close(true)
-            .header_read_timeout(self.config.limits.header_timeout);
-        http.http2().timer(TokioTimer::new());
-        let shared = Arc::new(Shared {
-            host: self.host.clone(),
-            config: self.config.clone(),
-            local_addr,
-            http,
-        });
-        // Every connection holds a receiver: `true` asks it to finish its
-        // requests and close; the channel closes when the last one is gone.
-        let (stop, _) = watch::channel(false);
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: wait, don't spin.
-                        tracing::warn!("accept failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
+    }
+}
+
+/// hyper's HTTP/1.1 and HTTP/2 settings.
+fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        // A client that shuts down its sending side after the request
+        // (`nc -N`, some proxies) still gets the answer.
+        .half_close(true)
+        .header_read_timeout(config.limits.header_timeout);
+    http.http2().timer(TokioTimer::new());
+    http
+}
+
+/// One accepted connection, on its own task: the TLS handshake (or, in
+/// plain text, the first byte), then its requests, until it closes or
+/// `stopping` says to finish.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let header_timeout = shared.config.limits.header_timeout;
+    match tls {
+        None => {
+            // A client that sends nothing gets no connection: HTTP/2
+            // detection would wait for its first bytes before hyper's header
+            // timeout starts.
+            let mut first = [0; 1];
+            let peeked = tokio::select! {
+                peeked = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => peeked,
+                _ = stopping.changed() => return,
             };
-            // Small responses go out at once instead of waiting on Nagle.
-            let _ = stream.set_nodelay(true);
-            let shared = shared.clone();
-            let mut stopping = stop.subscribe();
-            let tls = self.tls.clone();
-            tokio::spawn(async move {
-                let header_timeout = shared.config.limits.header_timeout;
-                match tls {
-                    None => {
-                        // A client that sends nothing gets no connection:
-                        // HTTP/2 detection would wait for its first bytes
-                        // before hyper's header timeout starts.
-                        let mut first = [0; 1];
-                        let peeked = tokio::select! {
-                            peeked = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => peeked,
-                            _ = stopping.changed() => return,
-                        };
-                        if !matches!(peeked, Ok(Ok(1..))) {
-                            return;
-                        }
-                        serve_connection(stream, Scheme::Http, peer, shared, stopping).await
-                    }
-                    Some(tls) => {
-                        let accepted = tokio::select! {
-                            accepted = tokio::time::timeout(header_timeout, tls.accept(stream)) => accepted,
-                            _ = stopping.changed() => return,
-                        };
-                        match accepted {
-                            Ok(Ok(stream)) => {
-                                serve_connection(stream, Scheme::Https, peer, shared, stopping)
-                                    .await
-                            }
-                            Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
-                            Err(_) => tracing::debug!("TLS handshake timed out"),
-                        }
-                    }
+            if !matches!(peeked, Ok(Ok(1..))) {
+                return;
+            }
+            serve_connection(stream, Scheme::Http, peer, shared, stopping).await
+        }
+        Some(tls) => {
+            let accepted = tokio::select! {
+                accepted = tokio::time::timeout(header_timeout, tls.accept(stream)) => accepted,
+                _ = stopping.changed() => return,
+            };
+            match accepted {
+                Ok(Ok(stream)) => {
+                    serve_connection(stream, Scheme::Https, peer, shared, stopping).await
                 }
-            });
+                Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
         }
-        drop(listener);
-        let grace = self.config.limits.shutdown_grace;
-        tracing::info!(
-            "shutting down: finishing {} open connections (at most {grace:?})",
-            stop.receiver_count()
-        );
-        let _ = stop.send(true);
-        if tokio::time::timeout(grace, stop.closed()).await.is_err() {
-            tracing::warn!("shutdown grace period over; cutting the remaining connections");
-        }
-        Ok(())
+    }
+}
+
+/// Asks every open connection to finish and waits for them, for at most
+/// `grace`.
+async fn finish_connections(stop: watch::Sender<bool>, grace: Duration) {
+    tracing::info!(
+        "shutting down: finishing {} open connections (at most {grace:?})",
+        stop.receiver_count()
+    );
+    let _ = stop.send(true);
+    if tokio::time::timeout(grace, stop.closed()).await.is_err() {
+        tracing::warn!("shutdown grace period over; cutting the remaining connections");
     }
 }
 

@@ -295,11 +295,11 @@ pub fn main() -> ExitCode {
 ///
 /// Both filters state their most verbose level, so wasmtime's `log::trace!`
 /// calls stay one compare: a filter without that hint (`filter_fn`) cost a
-/// fifth of the 1 KiB throughput.
+/// large part of the small-file throughput (docs/performance.md).
 ///
 /// Access lines go through a queue to a thread that writes them in batches
 /// (flushed whenever the queue runs dry), so a request only formats its line:
-/// a `write` per request cost about 8% at 1 KiB. The queue is not lossy: when
+/// a `write` per request was measurable at 1 KiB. The queue is not lossy: when
 /// it is full, requests wait for the log. The returned guard flushes it.
 fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::filter::{EnvFilter, Targets};
