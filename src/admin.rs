@@ -51,36 +51,28 @@ impl Admin<'_> {
     /// the credentials are missing or wrong (the same answer for a wrong user
     /// as for a wrong password).
     pub fn authorize(self, headers: &HeaderMap, challenge: Challenge) -> Result<(), Error> {
-        authorize(self.password_hash, headers, challenge)
-    }
-}
-
-fn authorize(
-    password_hash: Option<&str>,
-    headers: &HeaderMap,
-    challenge: Challenge,
-) -> Result<(), Error> {
-    let Some(password_hash) = password_hash else {
-        return Err(Error::Forbidden(
-            "Clearing the board is turned off: this site has no admin password.",
+        let Some(password_hash) = self.password_hash else {
+            return Err(Error::Forbidden(
+                "Clearing the board is turned off: this site has no admin password.",
+            ));
+        };
+        // The runner checks the hash at start; `wasmtime serve` and other
+        // hosts pass the setting through as it is.
+        let password_hash = parse(password_hash)
+            .map_err(|reason| Error::Internal(format!("the admin password hash: {reason}")))?;
+        let (user_matches, password) = presented(headers).ok_or(Error::Unauthorized(challenge))?;
+        // The password is checked whatever the user name, so the time taken
+        // does not tell a wrong user from a wrong password.
+        let password_matches = Choice::from(u8::from(
+            Argon2::default()
+                .verify_password(password.as_bytes(), &password_hash)
+                .is_ok(),
         ));
-    };
-    // The runner checks the hash at start; `wasmtime serve` and other hosts
-    // pass the setting through as it is.
-    let password_hash = parse(password_hash)
-        .map_err(|reason| Error::Internal(format!("the admin password hash: {reason}")))?;
-    let (user_matches, password) = presented(headers).ok_or(Error::Unauthorized(challenge))?;
-    // The password is checked whatever the user name, so the time taken
-    // does not tell a wrong user from a wrong password.
-    let password_matches = Choice::from(u8::from(
-        Argon2::default()
-            .verify_password(password.as_bytes(), &password_hash)
-            .is_ok(),
-    ));
-    if bool::from(user_matches & password_matches) {
-        Ok(())
-    } else {
-        Err(Error::Unauthorized(challenge))
+        if bool::from(user_matches & password_matches) {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized(challenge))
+        }
     }
 }
 

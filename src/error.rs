@@ -74,9 +74,7 @@ impl Error {
             Error::Internal(_) => "Something went wrong on our side.".to_owned(),
         }
     }
-}
 
-impl Error {
     /// The headers an error's response carries besides its body's: `Allow`
     /// on a 405, the challenge on a 401, `Retry-After` on a 503.
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {

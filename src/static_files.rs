@@ -157,29 +157,25 @@ fn representation<R: StaticFs>(
         )
         .collect();
     let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
-    let varies = !available.is_empty();
-    match precompressed::choose(accept_encoding(headers).as_deref(), &available) {
-        Choice::Identity => Ok(Representation {
-            file,
-            meta,
-            coding: None,
-            varies,
-        }),
-        Choice::Coded(chosen) => {
-            let index = sidecars
-                .iter()
-                .position(|(coding, ..)| *coding == chosen)
-                .expect("chosen from these");
-            let (coding, file, meta) = sidecars.swap_remove(index);
-            Ok(Representation {
-                file,
-                meta,
-                coding: Some(coding),
-                varies,
-            })
-        }
-        Choice::NotAcceptable => Err(Error::NotAcceptable),
-    }
+    let (file, meta, coding) =
+        match precompressed::choose(accept_encoding(headers).as_deref(), &available) {
+            Choice::Identity => (file, meta, None),
+            Choice::Coded(chosen) => {
+                let index = sidecars
+                    .iter()
+                    .position(|(coding, ..)| *coding == chosen)
+                    .expect("chosen from these");
+                let (coding, file, meta) = sidecars.swap_remove(index);
+                (file, meta, Some(coding))
+            }
+            Choice::NotAcceptable => return Err(Error::NotAcceptable),
+        };
+    Ok(Representation {
+        file,
+        meta,
+        coding,
+        varies: !available.is_empty(),
+    })
 }
 
 /// What every answer about a representation carries, 304s included.

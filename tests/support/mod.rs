@@ -4,12 +4,14 @@
 //! same files with the same component when it is installed, and a small HTTP
 //! client (`client`).
 
+mod admin;
 pub mod client;
 mod fixture;
 pub mod redis;
 mod wasmtime_serve;
 pub mod workerd;
 
+pub use admin::{ADMIN_PASSWORD, admin_hash, admin_login, basic_login, site_settings};
 // Not every test file uses every launcher.
 #[allow(unused_imports)]
 pub use wasmtime_serve::{
@@ -26,50 +28,6 @@ use std::sync::OnceLock;
 use tempfile::TempDir;
 
 pub const SECRET: &str = "TOP-SECRET-6f1c2b: this must never be served";
-
-/// The admin's password on the test servers.
-pub const ADMIN_PASSWORD: &str = "test admin: correct horse";
-
-/// A real argon2id hash of `ADMIN_PASSWORD`, with small parameters so each
-/// check is quick (`runner/tests/cli.rs` checks one of the default cost).
-pub fn admin_hash() -> &'static str {
-    use argon2::password_hash::CustomizedPasswordHasher;
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let params = argon2::Params::new(64, 1, 1, None).unwrap();
-        argon2::Argon2::default()
-            .hash_password_customized(
-                ADMIN_PASSWORD.as_bytes(),
-                b"the tests' salt",
-                None,
-                None,
-                params,
-            )
-            .unwrap()
-            .to_string()
-    })
-}
-
-/// The component's settings on the test servers: the defaults, with the
-/// admin.
-pub fn site_settings() -> SiteSettings {
-    SiteSettings {
-        admin_password_hash: Some(admin_hash().to_owned()),
-        ..SiteSettings::default()
-    }
-}
-
-/// `Authorization: Basic` for `user` and `password`.
-pub fn basic_login(user: &str, password: &str) -> (&'static str, String) {
-    use base64::Engine;
-    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    ("authorization", format!("Basic {pair}"))
-}
-
-/// The admin's `Authorization` header on the test servers.
-pub fn admin_login() -> (&'static str, String) {
-    basic_login(sitebox_runner::ADMIN_USER, ADMIN_PASSWORD)
-}
 
 /// The repository's root (this package is its `tests/`).
 pub fn repo_root() -> &'static Path {
