@@ -31,6 +31,13 @@ pub enum Error {
     /// The board's storage failed; the client may retry (the text goes to
     /// the log, never to the client).
     Unavailable(String),
+    /// A rule in the site's `_redirects` cannot be followed: the site's
+    /// fault, a 500 that names the line (`reason` completes "the rule on
+    /// line N …").
+    SiteRule {
+        line: usize,
+        reason: &'static str,
+    },
     /// A fault on our side; the text goes to the log, never to the client.
     Internal(String),
 }
@@ -52,7 +59,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::SiteRule { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -70,6 +77,9 @@ impl Error {
             Error::NotImplemented => "This server does not know that method.".to_owned(),
             Error::Unavailable(_) => {
                 "The message board's storage is unavailable; try again shortly.".to_owned()
+            }
+            Error::SiteRule { line, reason } => {
+                format!("The site's _redirects rule on line {line} {reason}.")
             }
             Error::Internal(_) => "Something went wrong on our side.".to_owned(),
         }

@@ -12,6 +12,10 @@ pub trait StaticFs {
 
     fn open(&self, path: &SitePath) -> Result<Entry<Self::File>, FsError>;
 
+    /// The first `len` bytes of an open file, read whole (the site's small
+    /// rules files; bodies are streamed instead).
+    fn read(&self, file: &Self::File, len: u64) -> Result<Vec<u8>, FsError>;
+
     /// The entries of directory `path`, in no particular order; entries the
     /// host refuses to describe (a symlink out of the root) are left out.
     fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError>;
@@ -63,6 +67,11 @@ pub mod memory {
             self
         }
 
+        pub fn without(mut self, path: &str) -> Self {
+            self.files.remove(path);
+            self
+        }
+
         /// Makes `open(path)` fail the way an escaping symlink does.
         pub fn forbid(mut self, path: &str) -> Self {
             self.forbidden.push(path.to_owned());
@@ -111,6 +120,11 @@ pub mod memory {
                 }
             }
             Ok(entries)
+        }
+
+        fn read(&self, file: &Vec<u8>, len: u64) -> Result<Vec<u8>, FsError> {
+            let len = usize::try_from(len).unwrap_or(usize::MAX).min(file.len());
+            Ok(file[..len].to_vec())
         }
 
         fn open(&self, path: &SitePath) -> Result<Entry<Vec<u8>>, FsError> {

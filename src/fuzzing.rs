@@ -10,6 +10,7 @@ use crate::fs::memory::MemoryFs;
 use crate::precompressed::{self, Choice, Coding};
 use crate::range::{self, Ranges};
 use crate::router::{self, Site};
+use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::store::MemoryStore;
@@ -22,7 +23,7 @@ use std::time::{Duration, UNIX_EPOCH};
 pub type Target = fn(&[u8]);
 
 /// Every target, by the name of its directories in `fuzz/`.
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("site_path", site_path),
     ("range", range),
     ("conditional", conditional),
@@ -30,6 +31,8 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("form", form),
     ("listing", listing),
     ("request", request),
+    ("redirects", redirects),
+    ("headers", headers),
 ];
 
 /// A path either fails to parse or names only plain segments, and those
@@ -206,7 +209,13 @@ pub fn request(data: &[u8]) {
             .with("NotFound.html", "lost")
             .with("a.css", "body{}")
             .with("a.css.gz", "gz")
-            .with("docs/readme.txt", "text"),
+            .with("docs/readme.txt", "text")
+            // Rules that cannot loop, so a 500 is still a finding.
+            .with(
+                REDIRECTS_FILE,
+                "/old /a.css 301\n/spa/* /index.html 200\n/u/:id /docs/:id 302\n/shop/* /missing.html 404\n/api/* /nowhere 302!\n",
+            )
+            .with(HEADERS_FILE, "/*\n  X-Frame-Options: DENY\n/docs/*\n  ! X-Content-Type-Options\n"),
         store: MemoryStore::default(),
         settings: Settings {
             listing: true,
@@ -223,6 +232,75 @@ pub fn request(data: &[u8]) {
     };
     let response = router::handle(request, &site);
     assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// Paths worth routing for a rules file: a few fixed ones and every token
+/// of the file that parses as a path (so FROMs are hit).
+fn paths_for(text: &str) -> Vec<SitePath> {
+    let fixed = ["/", "/a", "/a/b/c", "/index.html", "/caf%C3%A9/x.html"];
+    fixed
+        .into_iter()
+        .chain(text.split_ascii_whitespace())
+        .filter_map(|token| SitePath::parse(token).ok())
+        .take(64)
+        .collect()
+}
+
+/// A `_redirects` file: `check` reports lines in order and within the file;
+/// following it from any path, with and without files there, ends in a
+/// `Location` a header can carry or a target that is a valid request
+/// target, never a panic.
+pub fn redirects(data: &[u8]) {
+    let problems = rules::check(REDIRECTS_FILE, data);
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let lines = text.lines().count();
+    assert!(problems.windows(2).all(|w| w[0].line < w[1].line));
+    assert!(problems.iter().all(|p| p.line <= lines));
+    for path in paths_for(text) {
+        for exists in [false, true] {
+            match rules::route(text, &path, Some("q=1"), |_| exists) {
+                Routing::Redirect { status, location } => {
+                    assert!(status.is_redirection());
+                    assert!(
+                        HeaderValue::try_from(location.as_str()).is_ok(),
+                        "{location:?}"
+                    );
+                }
+                Routing::Serve(Some(target)) => {
+                    assert!(
+                        target.parse::<http::uri::PathAndQuery>().is_ok(),
+                        "{target:?}"
+                    );
+                    let path = target.split('?').next().unwrap_or_default();
+                    assert!(SitePath::parse(path).is_ok(), "{target:?}");
+                }
+                Routing::Serve(None) | Routing::NotFound(_) | Routing::Broken { .. } => {}
+            }
+        }
+    }
+}
+
+/// A `_headers` file applied for any path: the headers that frame a
+/// response are never touched, and `check` reports lines in order.
+pub fn headers(data: &[u8]) {
+    let problems = rules::check(HEADERS_FILE, data);
+    assert!(problems.windows(2).all(|w| w[0].line < w[1].line));
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    for path in paths_for(text) {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-length", HeaderValue::from_static("42"));
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        rules::headers::apply(text, &path.decoded(), &mut headers);
+        assert_eq!(headers.get_all("content-length").iter().count(), 1);
+        assert_eq!(headers["content-length"], "42");
+        for framing in ["transfer-encoding", "content-encoding", "connection", "te"] {
+            assert!(headers.get(framing).is_none(), "{framing}");
+        }
+    }
 }
 
 fn split_u64(data: &[u8]) -> (u64, &[u8]) {

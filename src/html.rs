@@ -142,6 +142,24 @@ mod tests {
     }
 
     #[test]
+    fn the_page_policy_allows_the_board_style_by_its_hash() {
+        use base64::Engine;
+        use sha2::Digest;
+        let page = board_page(&Page::default(), false, None, "");
+        assert!(
+            page.contains(&format!("<style>{BOARD_STYLE}</style>")),
+            "unescaped"
+        );
+        let digest = sha2::Sha256::digest(BOARD_STYLE.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest);
+        let source = format!("'sha256-{hash}'");
+        assert!(
+            crate::security_headers::PAGE_POLICY.contains(&source),
+            "the policy needs {source}"
+        );
+    }
+
+    #[test]
     fn messages_are_escaped() {
         let page = error_page(StatusCode::BAD_REQUEST, "<script>alert(1)</script>");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

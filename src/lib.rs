@@ -32,6 +32,8 @@ pub(crate) mod random;
 pub(crate) mod range;
 pub(crate) mod response;
 pub(crate) mod router;
+pub mod rules;
+pub(crate) mod security_headers;
 pub mod settings;
 pub(crate) mod site_path;
 pub(crate) mod static_files;

@@ -6,21 +6,15 @@
 
 use crate::error::Error;
 use crate::fs::{DirEntry, StaticFs};
-use crate::html;
+use crate::percent::SEGMENT;
 use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
+use crate::{html, rules};
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, HeaderValue};
 use maud::html;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-
-/// Everything but RFC 3986's unreserved characters is encoded in links.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+use percent_encoding::utf8_percent_encode;
 
 pub fn page<R: StaticFs>(
     root: &R,
@@ -31,6 +25,7 @@ pub fn page<R: StaticFs>(
         .list(path)?
         .into_iter()
         .filter(|entry| settings.dotfiles || !path.hides(&entry.name))
+        .filter(|entry| !rules::is_rules_entry(path, &entry.name))
         .collect();
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
     let title = format!(

@@ -2,7 +2,7 @@
 //! `percent-encoding` crate decodes leniently (a stray `%` passes through,
 //! bad UTF-8 can be replaced), but a malformed request deserves a 400.
 
-use percent_encoding::percent_decode;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode};
 use std::borrow::Cow;
 
 /// Whether every `%` starts a two-hex-digit escape.
@@ -21,6 +21,14 @@ pub fn escapes_are_well_formed(raw: &[u8]) -> bool {
     }
     true
 }
+
+/// What a path segment keeps as it is when it goes into a URL: RFC 3986's
+/// unreserved characters; everything else is percent-encoded.
+pub const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {

@@ -2,6 +2,7 @@
 //! bytes, an open file the glue streams, or both interleaved (multipart
 //! ranges). Every constructor sets a `Content-Length` that matches the body.
 
+use crate::security_headers;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 
@@ -72,12 +73,15 @@ pub fn with_body<F>(status: StatusCode, content_type: HeaderValue, body: Body<F>
     response
 }
 
+/// A page sitebox wrote itself, with the policy such pages carry.
 pub fn html<F>(status: StatusCode, page: String) -> Response<F> {
-    with_body(
+    let mut response = with_body(
         status,
         HeaderValue::from_static(TEXT_HTML),
         Body::Bytes(page.into_bytes()),
-    )
+    );
+    security_headers::for_page(response.headers_mut());
+    response
 }
 
 /// A response without content: `Content-Length: 0` (a redirect), or no

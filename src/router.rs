@@ -8,11 +8,14 @@ use crate::error::Error;
 use crate::fs::StaticFs;
 use crate::random::Random;
 use crate::response::{self, Response};
+use crate::rules::{self, Routing, SiteRules};
 use crate::settings::Settings;
+use crate::site_path::SitePath;
 use crate::store::Store;
-use crate::{api, board, html, static_files};
-use http::header::{ALLOW, CACHE_CONTROL, HeaderValue};
-use http::{Method, Request, StatusCode};
+use crate::{api, board, html, security_headers, static_files};
+use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
+use http::request::Parts;
+use http::{Method, Request, StatusCode, Uri};
 use jiff::Timestamp;
 
 /// Everything a request may touch.
@@ -45,60 +48,56 @@ const KNOWN_METHODS: [Method; 9] = [
 fn allowed(path: &str) -> &'static str {
     match path {
         "*" => "GET, HEAD, POST, DELETE, OPTIONS",
-        "/board" => "GET, HEAD, POST, OPTIONS",
-        "/board/clear" => "POST, OPTIONS",
-        "/api/messages" => "GET, HEAD, POST, DELETE, OPTIONS",
-        p if p.starts_with("/api/messages/") => "GET, HEAD, OPTIONS",
-        _ => "GET, HEAD, OPTIONS",
+        _ => own_route(path).unwrap_or("GET, HEAD, OPTIONS"),
     }
 }
 
-/// Answers one request; never fails (errors become error pages).
+/// The methods of the component's own paths (the board, its API); `None` for
+/// the paths of the site's files.
+fn own_route(path: &str) -> Option<&'static str> {
+    match path {
+        "/board" => Some("GET, HEAD, POST, OPTIONS"),
+        "/board/clear" => Some("POST, OPTIONS"),
+        "/api/messages" => Some("GET, HEAD, POST, DELETE, OPTIONS"),
+        p if p.starts_with("/api/messages/") => Some("GET, HEAD, OPTIONS"),
+        _ => None,
+    }
+}
+
+/// Answers one request; never fails (errors become error pages). The site's
+/// `_redirects` decides first where the request goes; its `_headers` has the
+/// last word on the answer's headers.
 pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
     request: Request<B>,
     site: &Site<R, S>,
 ) -> Response<R::File> {
-    let (parts, body) = request.into_parts();
-    let store = &site.store;
-    let admin = Admin {
-        password_hash: site.settings.admin_password_hash.as_deref(),
+    let (mut parts, body) = request.into_parts();
+    let rules = SiteRules::load(&site.static_root);
+    // What the rules match: the decoded path (a path that does not decode
+    // is a 400 in any case).
+    let request_path = SitePath::parse(parts.uri.path()).ok();
+    let routing = match (&rules.redirects, &request_path) {
+        (Some(redirects), Some(path)) => rules::route(redirects, path, parts.uri.query(), |path| {
+            exists(site, path)
+        }),
+        _ => Routing::Serve(None),
+    };
+    let result = match routing {
+        Routing::Serve(None) => dispatch(&parts, body, site),
+        Routing::Serve(Some(target)) => with_target(&parts.uri, &target).and_then(|uri| {
+            parts.uri = uri;
+            dispatch(&parts, body, site)
+        }),
+        Routing::Redirect { status, location } => redirect(status, location),
+        Routing::NotFound(page) => {
+            static_files::page(&site.static_root, &page, StatusCode::NOT_FOUND)
+                .ok_or(Error::NotFound)
+        }
+        Routing::Broken { line, reason } => Err(Error::SiteRule { line, reason }),
     };
     let path = parts.uri.path();
     let api = path.starts_with("/api/");
-    let board_api = path == "/api/messages" || path.starts_with("/api/messages/");
-    let result = match (&parts.method, path) {
-        (&Method::OPTIONS, _) => Ok(options(allowed(path))),
-        (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
-        (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri),
-        (&Method::POST, "/board") => board::post(store, admin, &parts, body, (site.clock)()),
-        (&Method::POST, "/board/clear") => board::clear(store, admin, &parts),
-        (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
-        (&Method::POST, "/api/messages") => api::create(store, &parts, body, (site.clock)()),
-        (&Method::DELETE, "/api/messages") => api::clear(store, admin, &parts),
-        (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
-        (_, _) if api && !board_api => Err(Error::NotFound),
-        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
-            static_files::get(&site.static_root, &parts, &site.settings, site.random)
-        }
-        (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
-    };
-    let mut response = result.unwrap_or_else(|error| {
-        // Goes to the host's log (stderr); the client sees a generic page.
-        match &error {
-            Error::Internal(detail) => eprintln!("sitebox: internal error: {detail}"),
-            Error::Unavailable(detail) => eprintln!("sitebox: unavailable: {detail}"),
-            _ => {}
-        }
-        let mut response = if api {
-            api::error_response(&error)
-        } else {
-            html_error(site, &error)
-        };
-        for (name, value) in error.headers() {
-            response.headers_mut().append(name, value);
-        }
-        response
-    });
+    let mut response = result.unwrap_or_else(|error| error_response(site, &error, api));
     // The board and its API change with every post: never reuse them.
     if api || path.starts_with("/board") {
         response
@@ -106,11 +105,75 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
             .entry(CACHE_CONTROL)
             .or_insert(HeaderValue::from_static("no-store"));
     }
+    security_headers::for_every_answer(response.headers_mut());
+    if let (Some(headers), Some(path)) = (&rules.headers, &request_path) {
+        rules::headers::apply(headers, &path.decoded(), response.headers_mut());
+    }
     if parts.method == Method::HEAD {
         response::head(response)
     } else {
         response
     }
+}
+
+/// The flat match from method and path to the code that answers.
+fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
+    parts: &Parts,
+    body: B,
+    site: &Site<R, S>,
+) -> Result<Response<R::File>, Error> {
+    let store = &site.store;
+    let admin = Admin {
+        password_hash: site.settings.admin_password_hash.as_deref(),
+    };
+    let path = parts.uri.path();
+    let api = path.starts_with("/api/");
+    let board_api = path == "/api/messages" || path.starts_with("/api/messages/");
+    match (&parts.method, path) {
+        (&Method::OPTIONS, _) => Ok(options(allowed(path))),
+        (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
+        (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri),
+        (&Method::POST, "/board") => board::post(store, admin, parts, body, (site.clock)()),
+        (&Method::POST, "/board/clear") => board::clear(store, admin, parts),
+        (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
+        (&Method::POST, "/api/messages") => api::create(store, parts, body, (site.clock)()),
+        (&Method::DELETE, "/api/messages") => api::clear(store, admin, parts),
+        (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
+        (_, _) if api && !board_api => Err(Error::NotFound),
+        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
+            static_files::get(&site.static_root, parts, &site.settings, site.random)
+        }
+        (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
+    }
+}
+
+/// Whether something answers at `path`, so that a rule not forced leaves it
+/// be: a path of the component's own (all of `/api/`), or a file.
+fn exists<R: StaticFs, S>(site: &Site<R, S>, path: &SitePath) -> bool {
+    let decoded = path.decoded();
+    own_route(&decoded).is_some()
+        || decoded == "/api"
+        || decoded.starts_with("/api/")
+        || static_files::exists(&site.static_root, path, &site.settings)
+}
+
+/// The request's URI with a rewrite's `path?query` (scheme and authority
+/// kept, for the board's same-origin check).
+fn with_target(uri: &Uri, target: &str) -> Result<Uri, Error> {
+    let mut parts = uri.clone().into_parts();
+    let bad = |_| Error::Internal(format!("a rewrite made a bad target: {target}"));
+    parts.path_and_query = Some(target.parse().map_err(bad)?);
+    Uri::from_parts(parts)
+        .map_err(|_| Error::Internal(format!("a rewrite made a bad URI: {target}")))
+}
+
+/// A `_redirects` redirect.
+fn redirect<F>(status: StatusCode, location: String) -> Result<Response<F>, Error> {
+    let location = HeaderValue::try_from(location)
+        .map_err(|error| Error::Internal(format!("a redirect's Location: {error}")))?;
+    let mut response = response::empty(status);
+    response.headers_mut().insert(LOCATION, location);
+    Ok(response)
 }
 
 /// `OPTIONS`: 204 and the methods the path answers.
@@ -122,204 +185,37 @@ fn options<F>(allow: &'static str) -> Response<F> {
     response
 }
 
-fn html_error<R: StaticFs, S>(site: &Site<R, S>, error: &Error) -> Response<R::File> {
-    if *error == Error::NotFound {
-        return static_files::not_found(&site.static_root);
+/// The answer for `error`: JSON under `/api/`, else the site's own page for
+/// the status or ours; with the error's headers.
+fn error_response<R: StaticFs, S>(
+    site: &Site<R, S>,
+    error: &Error,
+    api: bool,
+) -> Response<R::File> {
+    // Goes to the host's log (stderr); the client sees a generic page.
+    match error {
+        Error::Internal(detail) => eprintln!("sitebox: internal error: {detail}"),
+        Error::Unavailable(detail) => eprintln!("sitebox: unavailable: {detail}"),
+        Error::SiteRule { .. } => eprintln!("sitebox: {}", error.public_message()),
+        _ => {}
     }
-    response::html(
-        error.status(),
-        html::error_page(error.status(), &error.public_message()),
-    )
+    let status = error.status();
+    let mut response = if api {
+        api::error_response(error)
+    } else {
+        let page = static_files::error_page(&site.static_root, status);
+        let mut page = page.unwrap_or_else(|| {
+            response::html(status, html::error_page(status, &error.public_message()))
+        });
+        page.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        page
+    };
+    for (name, value) in error.headers() {
+        response.headers_mut().append(name, value);
+    }
+    response
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fs::memory::MemoryFs;
-    use crate::response::Body;
-    use crate::store::MemoryStore;
-    use http::StatusCode;
-    use http::header::{CONTENT_LENGTH, RETRY_AFTER};
-
-    fn site() -> Site<MemoryFs, MemoryStore> {
-        Site {
-            static_root: MemoryFs::default()
-                .with("index.html", "home")
-                .with("NotFound.html", "lost"),
-            store: MemoryStore::default(),
-            settings: Settings::default(),
-            clock: Timestamp::now,
-            random: crate::random::os,
-        }
-    }
-
-    fn request(method: Method, target: &str) -> Request<()> {
-        Request::builder()
-            .method(method)
-            .uri(target)
-            .body(())
-            .unwrap()
-    }
-
-    #[test]
-    fn head_keeps_headers_and_drops_the_body() {
-        let get = handle(request(Method::GET, "/"), &site());
-        let head = handle(request(Method::HEAD, "/"), &site());
-        assert_eq!(head.status(), StatusCode::OK);
-        assert_eq!(head.headers(), get.headers());
-        assert_eq!(head.headers()[CONTENT_LENGTH], "4");
-        assert!(matches!(head.body(), Body::Empty));
-    }
-
-    #[test]
-    fn other_methods_are_not_allowed() {
-        for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
-            let response = handle(request(method.clone(), "/"), &site());
-            assert_eq!(
-                response.status(),
-                StatusCode::METHOD_NOT_ALLOWED,
-                "{method}"
-            );
-            assert_eq!(response.headers()[ALLOW], "GET, HEAD, OPTIONS");
-        }
-    }
-
-    #[test]
-    fn options_lists_the_methods_and_unknown_methods_are_501() {
-        for (target, allow) in [
-            ("/", "GET, HEAD, OPTIONS"),
-            ("/index.css", "GET, HEAD, OPTIONS"),
-            ("/board", "GET, HEAD, POST, OPTIONS"),
-            ("/api/messages", "GET, HEAD, POST, DELETE, OPTIONS"),
-            ("*", "GET, HEAD, POST, DELETE, OPTIONS"),
-        ] {
-            let response = handle(request(Method::OPTIONS, target), &site());
-            assert_eq!(response.status(), StatusCode::NO_CONTENT, "{target}");
-            assert_eq!(response.headers()[ALLOW], allow, "{target}");
-            assert!(
-                response.headers().get("content-length").is_none(),
-                "204 has no Content-Length"
-            );
-        }
-        for target in ["/", "/board", "/api/messages"] {
-            let brew = Method::from_bytes(b"BREW").unwrap();
-            let response = handle(request(brew, target), &site());
-            assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED, "{target}");
-        }
-    }
-
-    #[test]
-    fn missing_files_get_the_site_404_page() {
-        let response = handle(request(Method::GET, "/missing"), &site());
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        assert!(matches!(response.body(), Body::File { file, .. } if file == b"lost"));
-        let head = handle(request(Method::HEAD, "/missing"), &site());
-        assert_eq!(head.status(), StatusCode::NOT_FOUND);
-        assert_eq!(head.headers()[CONTENT_LENGTH], "4");
-    }
-
-    #[test]
-    fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
-        use crate::kv_store::{KvStore, memory::MemoryBucket};
-        let site = Site {
-            static_root: MemoryFs::default().with("index.html", "home"),
-            store: KvStore::new(MemoryBucket::default()),
-            settings: Settings::default(),
-            clock: Timestamp::now,
-            random: crate::random::os,
-        };
-        site.store.bucket().set_failing(true);
-        let post = Request::post("/api/messages")
-            .header("content-type", "application/json")
-            .body(br#"{"text":"hi"}"#.to_vec())
-            .unwrap();
-        let form = Request::post("/board")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(b"message=hi".to_vec())
-            .unwrap();
-        let get = |target: &str| request(Method::GET, target).map(|()| Vec::new());
-        for (request, json) in [
-            (get("/board"), false),
-            (form, false),
-            (get("/api/messages"), true),
-            (get("/api/messages/1"), true),
-            (post, true),
-        ] {
-            let target = request.uri().to_string();
-            let response = handle(request, &site);
-            assert_eq!(
-                response.status(),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "{target}"
-            );
-            assert_eq!(response.headers()[RETRY_AFTER], "5", "{target}");
-            let content_type = &response.headers()["content-type"];
-            assert_eq!(
-                content_type.as_bytes().starts_with(b"application/json"),
-                json
-            );
-            let Body::Bytes(body) = response.into_body() else {
-                panic!("{target}: no body")
-            };
-            let body = String::from_utf8(body).unwrap();
-            assert!(body.contains("try again"), "{target}: {body}");
-            assert!(!body.contains("failing (test)"), "{target} leaks: {body}");
-        }
-        let home = handle(request(Method::GET, "/"), &site);
-        assert_eq!(home.status(), StatusCode::OK);
-        site.store.bucket().set_failing(false);
-        let board = handle(request(Method::GET, "/board"), &site);
-        assert_eq!(board.status(), StatusCode::OK);
-    }
-
-    #[test]
-    fn clearing_challenges_for_the_admin_login() {
-        use crate::admin::{USER, testing};
-        use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-        let mut site = site();
-        site.settings.admin_password_hash = Some(testing::HASH.clone());
-        site.store.append("kept", Timestamp::now()).unwrap();
-        let clear = |method: Method, target: &str, authorization: Option<String>| {
-            let mut request = Request::builder().method(method).uri(target);
-            if let Some(value) = authorization {
-                request = request.header(AUTHORIZATION, value);
-            }
-            handle(request.body(Vec::new()).unwrap(), &site)
-        };
-        let challenges = |response: &Response<_>| -> Vec<String> {
-            let values = response.headers().get_all(WWW_AUTHENTICATE);
-            values
-                .iter()
-                .map(|v| v.to_str().unwrap().to_owned())
-                .collect()
-        };
-        let form = clear(Method::POST, "/board/clear", None);
-        assert_eq!(form.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            challenges(&form),
-            [r#"Basic realm="sitebox admin", charset="UTF-8""#]
-        );
-        assert_eq!(form.headers()["content-type"], "text/html; charset=utf-8");
-        let api = clear(Method::DELETE, "/api/messages", Some("Bearer nope".into()));
-        assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(challenges(&api).len(), 2);
-        assert!(challenges(&api)[0].starts_with("Bearer "));
-        assert_eq!(api.headers()["content-type"], "application/json");
-        assert_eq!(site.store.page(None, 10).unwrap().messages.len(), 1);
-        let bearer = format!("Bearer {}", testing::PASSWORD);
-        let cleared = clear(Method::DELETE, "/api/messages", Some(bearer));
-        assert_eq!(cleared.status(), StatusCode::NO_CONTENT);
-        site.store.append("again", Timestamp::now()).unwrap();
-        let login = testing::basic(USER, testing::PASSWORD);
-        let cleared = clear(Method::POST, "/board/clear", Some(login));
-        assert_eq!(cleared.status(), StatusCode::SEE_OTHER);
-        assert!(site.store.page(None, 10).unwrap().messages.is_empty());
-    }
-
-    #[test]
-    fn bad_paths_get_a_400_page() {
-        let response = handle(request(Method::GET, "/%2e%2e/secret"), &site());
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert!(matches!(response.body(), Body::Bytes(page) if !page.is_empty()));
-    }
-}
+mod tests;

@@ -16,6 +16,8 @@ pub const MAX_AGE_VAR: &str = "SITEBOX_MAX_AGE";
 pub const LISTING_VAR: &str = "SITEBOX_LISTING";
 /// `1` serves files and directories whose names start with a dot.
 pub const DOTFILES_VAR: &str = "SITEBOX_DOTFILES";
+/// `1` serves `/about` from `about.html` and redirects `/about.html` there.
+pub const CLEAN_URLS_VAR: &str = "SITEBOX_CLEAN_URLS";
 /// The `wasi:keyvalue` bucket that holds the board when the host preopens
 /// no `/data`.
 pub const BUCKET_VAR: &str = "SITEBOX_BUCKET";
@@ -30,6 +32,7 @@ pub struct Settings {
     pub max_age: u64,
     pub listing: bool,
     pub dotfiles: bool,
+    pub clean_urls: bool,
     pub bucket: String,
     pub admin_password_hash: Option<String>,
 }
@@ -40,6 +43,7 @@ impl Default for Settings {
             max_age: 3600,
             listing: false,
             dotfiles: false,
+            clean_urls: false,
             bucket: DEFAULT_BUCKET.to_owned(),
             admin_password_hash: None,
         }
@@ -69,6 +73,7 @@ impl Settings {
         for (name, flag) in [
             (LISTING_VAR, &mut settings.listing),
             (DOTFILES_VAR, &mut settings.dotfiles),
+            (CLEAN_URLS_VAR, &mut settings.clean_urls),
         ] {
             match var(name).as_deref().map(str::trim) {
                 None => {}
@@ -87,6 +92,7 @@ impl Settings {
             (MAX_AGE_VAR, self.max_age.to_string()),
             (LISTING_VAR, flag(self.listing)),
             (DOTFILES_VAR, flag(self.dotfiles)),
+            (CLEAN_URLS_VAR, flag(self.clean_urls)),
             (BUCKET_VAR, self.bucket.clone()),
         ];
         if let Some(hash) = &self.admin_password_hash {
@@ -115,6 +121,7 @@ mod tests {
             (MAX_AGE_VAR, "600"),
             (LISTING_VAR, "1"),
             (DOTFILES_VAR, "true"),
+            (CLEAN_URLS_VAR, "on"),
             (BUCKET_VAR, "site-a"),
         ]);
         assert!(warnings.is_empty());
@@ -124,6 +131,7 @@ mod tests {
                 max_age: 600,
                 listing: true,
                 dotfiles: true,
+                clean_urls: true,
                 bucket: "site-a".to_owned(),
                 admin_password_hash: None,
             }
@@ -136,6 +144,7 @@ mod tests {
             max_age: 7,
             listing: true,
             dotfiles: false,
+            clean_urls: true,
             bucket: "b".to_owned(),
             admin_password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".to_owned()),
         };

@@ -128,6 +128,48 @@ impl SitePath {
         self.is_hidden() || hidden_segment(self.segments.len(), name)
     }
 
+    /// The decoded path as text, `/`-joined, without a trailing slash (`/`
+    /// for the root): what the site's rules match.
+    pub fn decoded(&self) -> String {
+        let mut text =
+            String::with_capacity(1 + self.segments.iter().map(|s| s.len() + 1).sum::<usize>());
+        for segment in &self.segments {
+            text.push('/');
+            text.push_str(segment);
+        }
+        if text.is_empty() {
+            text.push('/');
+        }
+        text
+    }
+
+    /// The path as it goes into a URL, each segment percent-encoded, with
+    /// its trailing slash.
+    pub fn encoded(&self) -> String {
+        let mut url = String::new();
+        for segment in &self.segments {
+            url.push('/');
+            url.extend(percent_encoding::utf8_percent_encode(
+                segment,
+                percent::SEGMENT,
+            ));
+        }
+        if self.trailing_slash || url.is_empty() {
+            url.push('/');
+        }
+        url
+    }
+
+    /// The directory this path is in, as a directory (`/a/b.html` → `/a/`).
+    pub fn parent(&self) -> SitePath {
+        let mut segments = self.segments.clone();
+        segments.pop();
+        SitePath {
+            segments,
+            trailing_slash: true,
+        }
+    }
+
     /// The path relative to the root, `/`-separated, `.` for the root itself:
     /// the form `wasi:filesystem` `open-at` takes.
     pub fn relative(&self) -> String {

@@ -10,10 +10,10 @@ use crate::fs::{Entry, FileMeta, FsError, StaticFs};
 use crate::precompressed::{self, Choice, Coding};
 use crate::random::{self, Random};
 use crate::range::{self, Ranges};
-use crate::response::{self, Body, Response, Segment, TEXT_HTML};
+use crate::response::{self, Body, Response, Segment};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::{html, listing};
+use crate::{html, listing, rules};
 use http::header::{
     ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG,
     HeaderName, HeaderValue, LAST_MODIFIED, LOCATION, RANGE, VARY,
@@ -36,56 +36,152 @@ pub fn get<R: StaticFs>(
     random: Random,
 ) -> Result<Response<R::File>, Error> {
     let path = SitePath::parse(request.uri.path())?;
-    if path.is_hidden() && !settings.dotfiles {
-        return Err(Error::NotFound);
-    }
-    match root.open(&path)? {
-        // `/page.html/` names a directory that is a file: nothing there.
-        Entry::File { .. } if path.has_trailing_slash() => Err(Error::NotFound),
-        Entry::File { file, meta } => {
+    match find(root, &path, settings)? {
+        Found::File { path, file, meta } => {
             serve_file(root, request, settings, random, &path, file, meta)
         }
-        Entry::Directory if !path.has_trailing_slash() => Ok(redirect_to_directory(&request.uri)),
-        Entry::Directory => {
+        // `/docs` is a directory: `/docs/`, so that relative links in its
+        // index resolve.
+        Found::Directory => Ok(redirect(&format!("{}/", path.encoded()), &request.uri)),
+        Found::HtmlFile(clean) => Ok(redirect(&clean.encoded(), &request.uri)),
+        Found::Listing => listing::page(root, &path, settings),
+    }
+}
+
+/// Whether `get` would find something at `path` (a file, a directory, a
+/// listing): what shadows a site rule that is not forced.
+pub fn exists<R: StaticFs>(root: &R, path: &SitePath, settings: &Settings) -> bool {
+    find(root, path, settings).is_ok()
+}
+
+/// What a static path names.
+enum Found<F> {
+    File {
+        /// The file's own path (the index of a directory, `about.html` for
+        /// a clean `/about`).
+        path: SitePath,
+        file: F,
+        meta: FileMeta,
+    },
+    /// A directory named without its trailing slash.
+    Directory,
+    /// With clean URLs, `about.html` asked for by name: the clean path.
+    HtmlFile(SitePath),
+    /// A directory without an index, listings on.
+    Listing,
+}
+
+/// Whether a path may be served at all: hidden names (unless dotfiles are
+/// on) and the site's rules files may not.
+fn visible(path: &SitePath, settings: &Settings) -> bool {
+    (settings.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
+}
+
+fn find<R: StaticFs>(
+    root: &R,
+    path: &SitePath,
+    settings: &Settings,
+) -> Result<Found<R::File>, Error> {
+    if !visible(path, settings) {
+        return Err(Error::NotFound);
+    }
+    let clean_urls = settings.clean_urls && !path.has_trailing_slash();
+    match root.open(path) {
+        // `/page.html/` names a directory that is a file: nothing there.
+        Ok(Entry::File { .. }) if path.has_trailing_slash() => Err(Error::NotFound),
+        Ok(Entry::File { .. }) if clean_urls && path.file_name().is_some_and(is_html) => {
+            Ok(Found::HtmlFile(clean(path)))
+        }
+        Ok(Entry::File { file, meta }) => Ok(Found::File {
+            path: path.clone(),
+            file,
+            meta,
+        }),
+        Ok(Entry::Directory) if !path.has_trailing_slash() => Ok(Found::Directory),
+        Ok(Entry::Directory) => {
             let index = path.child(INDEX_FILE);
             match root.open(&index) {
-                Ok(Entry::File { file, meta }) => {
-                    serve_file(root, request, settings, random, &index, file, meta)
-                }
+                Ok(Entry::File { file, meta }) => Ok(Found::File {
+                    path: index,
+                    file,
+                    meta,
+                }),
                 Ok(Entry::Directory) | Err(FsError::NotFound) if settings.listing => {
-                    listing::page(root, &path, settings)
+                    Ok(Found::Listing)
                 }
                 Ok(Entry::Directory) | Err(FsError::NotFound) => Err(Error::NotFound),
                 Err(error) => Err(error.into()),
             }
         }
+        Err(FsError::NotFound) if clean_urls && path.file_name().is_some_and(|n| !is_html(n)) => {
+            let html = path.with_suffix(HTML_SUFFIX);
+            match root.open(&html) {
+                Ok(Entry::File { file, meta }) => Ok(Found::File {
+                    path: html,
+                    file,
+                    meta,
+                }),
+                _ => Err(Error::NotFound),
+            }
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
-/// The 404 answer: the site's `NotFound.html` when it has one, else ours.
-pub fn not_found<R: StaticFs>(root: &R) -> Response<R::File> {
-    let mut response = match root.open(&SitePath::root().child(NOT_FOUND_FILE)) {
-        Ok(Entry::File { file, meta }) => {
-            let body = Body::File {
-                file,
-                offset: 0,
-                len: meta.len,
-            };
-            response::with_body(
-                StatusCode::NOT_FOUND,
-                HeaderValue::from_static(TEXT_HTML),
-                body,
-            )
+const HTML_SUFFIX: &str = ".html";
+
+fn is_html(name: &str) -> bool {
+    name.len() > HTML_SUFFIX.len() && name.ends_with(HTML_SUFFIX)
+}
+
+/// The clean URL of an HTML file: `/about.html` → `/about`,
+/// `/docs/index.html` → `/docs/`.
+fn clean(path: &SitePath) -> SitePath {
+    match path.file_name() {
+        Some(INDEX_FILE) => path.parent(),
+        _ => {
+            let name = path.file_name().unwrap_or_default();
+            path.parent().child(&name[..name.len() - HTML_SUFFIX.len()])
         }
-        _ => response::html(
-            StatusCode::NOT_FOUND,
-            html::error_page(StatusCode::NOT_FOUND, &Error::NotFound.public_message()),
-        ),
+    }
+}
+
+/// The site's own page for an error `status`, whole, with that status:
+/// `404.html` (else `NotFound.html`) for a 404, `500.html` for a 500, and so
+/// on; `None` when the site has none.
+pub fn error_page<R: StaticFs>(root: &R, status: StatusCode) -> Option<Response<R::File>> {
+    let own = SitePath::root().child(&format!("{}{HTML_SUFFIX}", status.as_str()));
+    page(root, &own, status).or_else(|| {
+        (status == StatusCode::NOT_FOUND)
+            .then(|| page(root, &SitePath::root().child(NOT_FOUND_FILE), status))
+            .flatten()
+    })
+}
+
+/// The file at `path` served whole with `status` (an error page, or a
+/// `_redirects` 404 target), revalidated on every use; `None` when there is
+/// no such file.
+pub fn page<R: StaticFs>(
+    root: &R,
+    path: &SitePath,
+    status: StatusCode,
+) -> Option<Response<R::File>> {
+    if rules::is_rules_file(path) || path.is_hidden() {
+        return None;
+    }
+    let Ok(Entry::File { file, meta }) = root.open(path) else {
+        return None;
     };
+    let body = Body::File {
+        file,
+        offset: 0,
+        len: meta.len,
+    };
+    let mut response = response::with_body(status, content_type(path.file_name()), body);
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    Some(response)
 }
 
 /// One file, as the request's preconditions, ranges and accepted codings
@@ -326,14 +422,13 @@ fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
     );
 }
 
-/// `/docs` is a directory: send the client to `/docs/` (query kept) so that
-/// relative links in its index resolve. 308 keeps the method, and the
-/// `Location` is a path on this site: `SitePath::parse` already refused `//`,
-/// so it can never read as `//other.host`.
-fn redirect_to_directory<F>(uri: &Uri) -> Response<F> {
+/// A 308 to `path` on this site, the query kept (308 keeps the method). The
+/// `Location` is a path of our own making: `SitePath` refused `//`, so it
+/// can never read as `//other.host`.
+fn redirect<F>(path: &str, uri: &Uri) -> Response<F> {
     let location = match uri.query() {
-        Some(query) => format!("{}/?{query}", uri.path()),
-        None => format!("{}/", uri.path()),
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
     };
     let mut response = response::empty(StatusCode::PERMANENT_REDIRECT);
     set(response.headers_mut(), LOCATION, location);

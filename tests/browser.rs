@@ -246,6 +246,51 @@ async fn wait_for_path(client: &Client, base: &str, path: &str) {
     client.wait().for_url(&url).await.unwrap();
 }
 
+/// 5. A single-page app on one `_redirects` line: a deep link gets the
+///    app's index (200), which loads its script, which renders the route.
+async fn single_page_app(client: &Client, base: &str, site: &support::TestSite) {
+    site.write("_redirects", "/app/* /app/index.html 200\n");
+    site.write(
+        "app/index.html",
+        "<!doctype html><html><head><meta charset=utf-8><title>spa</title>\
+         <script src=\"/app/app.js\" defer></script></head>\
+         <body><main id=view>loading</main></body></html>",
+    );
+    site.write(
+        "app/app.js",
+        "document.getElementById('view').textContent = 'route ' + location.pathname;",
+    );
+    client
+        .goto(&format!("{base}/app/users/42?tab=posts"))
+        .await
+        .unwrap();
+    assert_eq!(client.title().await.unwrap(), "spa");
+    let view = client
+        .wait()
+        .for_element(Locator::Css("#view"))
+        .await
+        .unwrap();
+    let mut text = view.text().await.unwrap();
+    for _ in 0..50 {
+        if text != "loading" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        text = view.text().await.unwrap();
+    }
+    assert_eq!(text, "route /app/users/42");
+    let (page, resources) = statuses(client).await;
+    assert_eq!(page, 200);
+    let script = resources
+        .iter()
+        .find(|(name, _)| name.ends_with("/app/app.js"));
+    assert_eq!(
+        script.map(|(_, status)| *status),
+        Some(200),
+        "{resources:?}"
+    );
+}
+
 async fn all_scenarios(backend: Backend) {
     if !browser_installed() {
         return;
@@ -277,6 +322,12 @@ async fn all_scenarios(backend: Backend) {
         .run(
             &format!("{tag}-board"),
             board(client, &base, &browser.prompts),
+        )
+        .await;
+    browser
+        .run(
+            &format!("{tag}-single-page-app"),
+            single_page_app(client, &base, server.site),
         )
         .await;
     browser.client.clone().close().await.unwrap();

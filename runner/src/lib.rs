@@ -17,6 +17,7 @@ mod observed;
 mod progress;
 mod request_rules;
 mod server;
+mod site_rules;
 mod tls;
 mod watch;
 

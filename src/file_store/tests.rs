@@ -224,12 +224,21 @@ fn clears_racing_with_posts_leave_a_consistent_board() {
     let reader = {
         let store = store.clone();
         std::thread::spawn(move || {
+            let mut consistent_reads = 0;
             for _ in 0..200 {
-                let page = store.page(None, 1000).unwrap();
+                // Under constant clears a read may give up (a 503 the client
+                // retries, seen on a loaded machine); one it returns is whole.
+                let page = match store.page(None, 1000) {
+                    Ok(page) => page,
+                    Err(StoreError::Unavailable(_)) => continue,
+                    Err(other) => panic!("{other:?}"),
+                };
                 let ids: Vec<u64> = page.messages.iter().map(|m| m.id).collect();
                 assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "a gap: {ids:?}");
                 assert!(page.messages.iter().all(|m| m.text.starts_with('w')));
+                consistent_reads += 1;
             }
+            assert!(consistent_reads > 0, "no read got through");
         })
     };
     for thread in writers {

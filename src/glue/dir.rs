@@ -92,6 +92,10 @@ impl StaticFs for WasiDir {
         Ok(entries)
     }
 
+    fn read(&self, file: &Descriptor, len: u64) -> Result<Vec<u8>, FsError> {
+        read_whole(file, len).map_err(fs_error)
+    }
+
     fn open(&self, path: &SitePath) -> Result<Entry<Descriptor>, FsError> {
         let file = self
             .descriptor()
@@ -170,16 +174,7 @@ impl Dir for WasiDir {
         // buffer as large as the read asked for, and a page reads dozens of
         // small files (message files never change, so the size holds).
         let size = file.stat().map_err(dir_error)?.size;
-        let mut contents = Vec::with_capacity(size as usize);
-        while (contents.len() as u64) < size {
-            let offset = contents.len() as u64;
-            let (chunk, end) = file.read(size - offset, offset).map_err(dir_error)?;
-            contents.extend_from_slice(&chunk);
-            if end || chunk.is_empty() {
-                break;
-            }
-        }
-        Ok(contents)
+        read_whole(&file, size).map_err(dir_error)
     }
 
     fn list(&self, path: &str) -> Result<Vec<String>, DirError> {
@@ -207,6 +202,21 @@ impl Dir for WasiDir {
             .map_err(dir_error)?;
         dir.sync().map_err(dir_error)
     }
+}
+
+/// The first `size` bytes of `file` (fewer if it is shorter), in as few
+/// reads as the host allows.
+fn read_whole(file: &Descriptor, size: u64) -> Result<Vec<u8>, ErrorCode> {
+    let mut contents = Vec::with_capacity(size as usize);
+    while (contents.len() as u64) < size {
+        let offset = contents.len() as u64;
+        let (chunk, end) = file.read(size - offset, offset)?;
+        contents.extend_from_slice(&chunk);
+        if end || chunk.is_empty() {
+            break;
+        }
+    }
+    Ok(contents)
 }
 
 fn system_time(time: Datetime) -> SystemTime {

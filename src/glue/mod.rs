@@ -12,10 +12,10 @@ use crate::body::{BodyError, RequestBody};
 use crate::file_store::FileStore;
 use crate::html;
 use crate::kv_store::KvStore;
-use crate::response;
 use crate::router::{self, Site};
 use crate::settings::{self, Settings};
 use crate::store::{Message, Page, Store, StoreError};
+use crate::{response, security_headers};
 use bucket::WasiBucket;
 use dir::WasiDir;
 use http::StatusCode;
@@ -66,7 +66,9 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                 let status = StatusCode::BAD_REQUEST;
                 let page =
                     html::error_page(status, "Bad request: malformed request target or header.");
-                response::html(status, page)
+                let mut response = response::html(status, page);
+                security_headers::for_every_answer(response.headers_mut());
+                response
             }
         };
         send(response, response_out);

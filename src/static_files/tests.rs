@@ -213,16 +213,134 @@ fn listings_only_when_enabled() {
 }
 
 #[test]
-fn not_found_uses_the_site_page_or_ours() {
-    let custom = not_found(&site());
-    assert_eq!(custom.status(), StatusCode::NOT_FOUND);
-    assert_eq!(body(&custom), b"custom 404");
-    assert_eq!(header(&custom, "content-type"), "text/html; charset=utf-8");
-    let builtin = not_found(&MemoryFs::default());
-    assert_eq!(builtin.status(), StatusCode::NOT_FOUND);
-    assert!(
-        String::from_utf8(body(&builtin))
-            .unwrap()
-            .contains("404 Not Found")
+fn error_pages_come_from_the_site_by_status() {
+    let page = |root: &MemoryFs, status: u16| {
+        let response = error_page(root, StatusCode::from_u16(status).unwrap())?;
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(
+            header(&response, "content-type"),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(header(&response, "cache-control"), "no-cache");
+        Some(String::from_utf8(body(&response)).unwrap())
+    };
+    assert_eq!(
+        page(&site(), 404).as_deref(),
+        Some("custom 404"),
+        "NotFound.html"
     );
+    let own = site()
+        .with("404.html", "four-oh-four")
+        .with("500.html", "broken")
+        .with("403.html", "forbidden");
+    assert_eq!(
+        page(&own, 404).as_deref(),
+        Some("four-oh-four"),
+        "404.html first"
+    );
+    assert_eq!(page(&own, 500).as_deref(), Some("broken"));
+    assert_eq!(page(&own, 403).as_deref(), Some("forbidden"));
+    assert_eq!(page(&own, 503), None, "no 503.html: ours");
+    assert_eq!(page(&MemoryFs::default(), 404), None);
+}
+
+#[test]
+fn the_rules_files_are_never_served_or_listed() {
+    let root = site()
+        .with("_redirects", "/a /b")
+        .with("_headers", "/*\n  X-A: 1")
+        .with("sub/_redirects", "an ordinary file below the root");
+    for target in ["/_redirects", "/_headers"] {
+        assert_eq!(
+            get_with(&root, target, &[], &settings()).unwrap_err(),
+            Error::NotFound
+        );
+        assert!(!exists(
+            &root,
+            &SitePath::parse(target).unwrap(),
+            &settings()
+        ));
+        assert!(
+            page(
+                &root,
+                &SitePath::parse(target).unwrap(),
+                StatusCode::NOT_FOUND
+            )
+            .is_none()
+        );
+    }
+    let below = get_with(&root, "/sub/_redirects", &[], &settings()).unwrap();
+    assert_eq!(body(&below), b"an ordinary file below the root");
+    let listing = Settings {
+        listing: true,
+        ..settings()
+    };
+    let root = root.with("empty/_headers", "listed: not the root's");
+    let top = get_with(&root, "/empty/../", &[], &listing);
+    assert!(top.is_err(), "dot segments are refused");
+    let root = root.without("index.html");
+    let top = get_with(&root, "/", &[], &listing).unwrap();
+    let top = String::from_utf8(body(&top)).unwrap();
+    assert!(top.contains("index.css") && !top.contains("_redirects") && !top.contains("_headers"));
+    let empty = get_with(&root, "/empty/", &[], &listing).unwrap();
+    assert!(
+        String::from_utf8(body(&empty))
+            .unwrap()
+            .contains("_headers")
+    );
+}
+
+#[test]
+fn clean_urls_serve_pages_without_html_and_redirect_to_that() {
+    let clean = Settings {
+        clean_urls: true,
+        ..settings()
+    };
+    let root = site()
+        .with("about.html", "about us")
+        .with("about-dir/index.html", "x");
+    let about = get_with(&root, "/about", &[], &clean).unwrap();
+    assert_eq!(about.status(), StatusCode::OK);
+    assert_eq!(body(&about), b"about us");
+    assert_eq!(header(&about, "content-type"), "text/html; charset=utf-8");
+    for (target, location) in [
+        ("/about.html", "/about"),
+        ("/about.html?x=1", "/about?x=1"),
+        ("/my%20page.html", "/my%20page"),
+        ("/index.html", "/"),
+        ("/docs/index.html", "/docs/"),
+    ] {
+        let response = get_with(&root, target, &[], &clean).unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::PERMANENT_REDIRECT,
+            "{target}"
+        );
+        assert_eq!(header(&response, "location"), location, "{target}");
+    }
+    assert_eq!(
+        body(&get_with(&root, "/my%20page", &[], &clean).unwrap()),
+        b"spaces"
+    );
+    assert_eq!(
+        get_with(&root, "/missing.html", &[], &clean).unwrap_err(),
+        Error::NotFound
+    );
+    assert_eq!(
+        get_with(&root, "/about/", &[], &clean).unwrap_err(),
+        Error::NotFound
+    );
+    assert_eq!(
+        get_with(&root, "/about", &[], &settings()).unwrap_err(),
+        Error::NotFound,
+        "off by default"
+    );
+    let served = get_with(&root, "/about.html", &[], &settings()).unwrap();
+    assert_eq!(served.status(), StatusCode::OK, "off: served by its name");
+    assert!(exists(&root, &SitePath::parse("/about").unwrap(), &clean));
+    assert!(!exists(
+        &root,
+        &SitePath::parse("/about").unwrap(),
+        &settings()
+    ));
 }

@@ -20,6 +20,8 @@ struct Case {
     name: &'static str,
     request: fn(addr: &str, etag: &str) -> String,
     status: u16,
+    /// Counted with the site's rules files in place (`site_rules`).
+    rules: bool,
 }
 
 const CASES: &[Case] = &[
@@ -27,6 +29,13 @@ const CASES: &[Case] = &[
         name: "1 KiB file",
         request: |addr, _| format!("GET /1k.txt HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
         status: 200,
+        rules: false,
+    },
+    Case {
+        name: "1 KiB file, 50 redirect rules + 20 header blocks",
+        request: |addr, _| format!("GET /1k.txt HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
+        status: 200,
+        rules: true,
     },
     Case {
         name: "1 KiB, 304 revalidation",
@@ -34,16 +43,19 @@ const CASES: &[Case] = &[
             format!("GET /1k.txt HTTP/1.1\r\nHost: {addr}\r\nIf-None-Match: {etag}\r\n\r\n")
         },
         status: 304,
+        rules: false,
     },
     Case {
         name: "404",
         request: |addr, _| format!("GET /missing.html HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
         status: 404,
+        rules: false,
     },
     Case {
         name: "board page, 1,000 messages",
         request: |addr, _| format!("GET /board HTTP/1.1\r\nHost: {addr}\r\n\r\n"),
         status: 200,
+        rules: false,
     },
     Case {
         name: "board POST",
@@ -56,6 +68,7 @@ const CASES: &[Case] = &[
             )
         },
         status: 201,
+        rules: false,
     },
 ];
 
@@ -157,6 +170,17 @@ pub fn count(site: &Path, data: &Path, work: &Path) {
             .set_read_timeout(Some(Duration::from_secs(60)))
             .unwrap();
         let request = (case.request)(&addr, &etag);
+        // The component reads the rules files on every request: in place
+        // for this case only.
+        let (redirects, headers) = site_rules();
+        for (file, text) in [("_redirects", &redirects), ("_headers", &headers)] {
+            let path = site.join(file);
+            if case.rules {
+                std::fs::write(&path, text).unwrap();
+            } else if path.exists() {
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
         for _ in 0..10 {
             assert_eq!(
                 send(&mut connection, &request),
@@ -193,6 +217,47 @@ pub fn count(site: &Path, data: &Path, work: &Path) {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("instructions.md"), &table).unwrap();
     eprintln!("written to target/bench/instructions.md");
+}
+
+/// A site's `_redirects` of 50 rules of the usual kinds (moved pages,
+/// splats, placeholders, external docs, a single-page-app catch-all last)
+/// and `_headers` of 20 blocks; `/1k.txt` meets the catch-all (shadowed by
+/// the file) and two blocks.
+fn site_rules() -> (String, String) {
+    let mut redirects = String::from("# 50 rules\n");
+    for i in 0..20 {
+        let _ = writeln!(redirects, "/old/page-{i} /pages/{i}.html 301");
+    }
+    for i in 0..10 {
+        let _ = writeln!(
+            redirects,
+            "/blog/{}/* /posts/{}/:splat 301",
+            2010 + i,
+            2010 + i
+        );
+    }
+    for i in 0..10 {
+        let _ = writeln!(redirects, "/users/:id/section-{i} /people/:id/{i} 302");
+    }
+    for i in 0..9 {
+        let _ = writeln!(
+            redirects,
+            "/docs/v{i}/* https://docs.example.com/v{i}/:splat 308"
+        );
+    }
+    redirects.push_str("/* /index.html 200\n");
+    let mut headers = String::from(
+        "/*\n  X-Frame-Options: DENY\n  Strict-Transport-Security: max-age=63072000\n",
+    );
+    for i in 0..18 {
+        let _ = writeln!(
+            headers,
+            "/section-{i}/*\n  X-Section: {i}\n  Cache-Control: public, max-age={}",
+            i * 60
+        );
+    }
+    headers.push_str("/*.txt\n  X-Text: yes\n");
+    (redirects, headers)
 }
 
 fn callgrind_control(args: &[&str]) {

@@ -152,6 +152,11 @@ pub struct Args {
     #[arg(long)]
     pub dotfiles: bool,
 
+    /// Serve /about from about.html, and redirect /about.html to /about
+    /// (and /docs/index.html to /docs/).
+    #[arg(long)]
+    pub clean_urls: bool,
+
     /// The argon2 hash (a PHC string, from `sitebox hash-password`) of the
     /// admin's password: the admin (user `admin`) may clear the board.
     /// Without it, clearing is turned off.
@@ -253,6 +258,7 @@ impl Args {
             max_age: self.max_age,
             listing: self.listing,
             dotfiles: self.dotfiles,
+            clean_urls: self.clean_urls,
             bucket: self.bucket.clone(),
             admin_password_hash: self
                 .admin_password_hash

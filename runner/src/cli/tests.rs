@@ -76,6 +76,7 @@ fn flags() {
         "60",
         "--listing",
         "--dotfiles",
+        "--clean-urls",
         "--bucket",
         "blog",
         "--admin-password-hash",
@@ -90,6 +91,7 @@ fn flags() {
         max_age: 60,
         listing: true,
         dotfiles: true,
+        clean_urls: true,
         bucket: "blog".to_owned(),
         admin_password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_owned()),
     };

@@ -54,6 +54,17 @@ impl Running {
         }
     }
 
+    /// Kills the server after `timeout` unless it is gone by then, so a
+    /// test waiting for a log line that never comes fails instead of hanging.
+    pub fn kill_after(&self, timeout: Duration) {
+        let pid = self.child.id() as i32;
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            // SAFETY: kill(2) on our child's pid; harmless if it is gone.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        });
+    }
+
     pub fn next_log_line(&mut self) -> String {
         let mut line = String::new();
         self.log.as_mut().unwrap().read_line(&mut line).unwrap();

@@ -1,0 +1,170 @@
+//! `_headers`, as Netlify and Cloudflare Pages read it: blocks of a path
+//! pattern line followed by header lines (`Name: value` adds, `! Name`
+//! removes), indented by convention. Every block whose pattern matches the
+//! request's path applies, in file order, to every answer — files, listings,
+//! redirects and error pages alike. A header a block sets replaces the one
+//! sitebox would send; the headers that frame a response are not theirs to
+//! set.
+
+use super::pattern::Pattern;
+use super::pattern::cannot_match;
+use super::{first_word, line_length, lines};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Pattern lines after this many are ignored (and reported).
+pub const MAX_BLOCKS: usize = 200;
+
+/// Framing and hop-by-hop headers: sitebox and the host own these, and a
+/// wrong value would break the response on the wire.
+const RESERVED: [&str; 10] = [
+    "content-length",
+    "transfer-encoding",
+    "content-encoding",
+    "content-range",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Set(HeaderName, HeaderValue),
+    Remove(HeaderName),
+}
+
+/// A line of the file, classified but not yet parsed further: header lines
+/// are parsed only in blocks that match.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A block's path pattern line, unparsed (`pattern` parses it).
+    Pattern(&'a str),
+    /// A header line (`Name: value` or `! Name`), unparsed.
+    Entry(&'a str),
+    /// The block limit was reached here: this and later lines are ignored.
+    TooMany,
+}
+
+/// The lines of `text` with their numbers; comments and blank lines are
+/// skipped.
+pub fn items(text: &str) -> impl Iterator<Item = (usize, Line<'_>)> {
+    let mut blocks = 0;
+    lines(text).map_while(move |(number, content)| {
+        if blocks > MAX_BLOCKS {
+            return None;
+        }
+        let line = if is_pattern_line(content) {
+            blocks += 1;
+            if blocks > MAX_BLOCKS {
+                Line::TooMany
+            } else {
+                Line::Pattern(content)
+            }
+        } else {
+            Line::Entry(content)
+        };
+        Some((number, line))
+    })
+}
+
+/// A block starts with a path, or a URL (which sitebox refuses); header
+/// lines start with a name or `!`.
+fn is_pattern_line(content: &str) -> bool {
+    content.starts_with('/') || content.starts_with("https://") || content.starts_with("http://")
+}
+
+/// A block's pattern line.
+pub fn pattern(content: &str) -> Result<Pattern<'_>, String> {
+    line_length(content)?;
+    let mut tokens = content.split_ascii_whitespace();
+    let text = tokens.next().expect("lines() yields no blank lines");
+    if text.contains("://") {
+        return Err(format!(
+            "`{text}`: patterns are paths on this site (/…); host patterns are not supported"
+        ));
+    }
+    if let Some(extra) = tokens.find(|token| !token.starts_with('#')) {
+        return Err(format!(
+            "`{extra}` after the path: a header goes on a line of its own below it"
+        ));
+    }
+    Pattern::parse(text)
+}
+
+/// One header line.
+pub fn entry(content: &str) -> Result<Entry, String> {
+    line_length(content)?;
+    if let Some(name) = content.strip_prefix('!') {
+        return Ok(Entry::Remove(name_of(name.trim())?));
+    }
+    let Some((name, value)) = content.split_once(':') else {
+        return Err(format!(
+            "`{content}` is neither `Name: value`, `! Name` nor a path"
+        ));
+    };
+    let name = name_of(name.trim())?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of {name} has characters a header cannot carry"))?;
+    Ok(Entry::Set(name, value))
+}
+
+fn name_of(text: &str) -> Result<HeaderName, String> {
+    let name = HeaderName::from_bytes(text.as_bytes())
+        .map_err(|_| format!("`{text}` is not a header name"))?;
+    if RESERVED.contains(&name.as_str()) {
+        return Err(format!(
+            "{name} frames the response: sitebox sets it, a site cannot"
+        ));
+    }
+    Ok(name)
+}
+
+/// Applies to `headers` every block of `text` whose pattern matches `path`
+/// (decoded, as `SitePath::decoded` gives it). Lines in error are skipped.
+pub fn apply(text: &str, path: &str, headers: &mut HeaderMap) {
+    // Each name a block touched: its values, or `None` once removed.
+    let mut changes: Vec<(HeaderName, Option<Vec<HeaderValue>>)> = Vec::new();
+    let mut in_matching_block = false;
+    for (_, line) in items(text) {
+        match line {
+            Line::Pattern(content) => {
+                // The cheap test first: most blocks do not match.
+                in_matching_block = !cannot_match(content, path)
+                    && Pattern::unchecked(first_word(content))
+                        .matches(path)
+                        .is_some()
+                    && pattern(content).is_ok();
+            }
+            Line::Entry(content) if in_matching_block => {
+                let Ok(entry) = entry(content) else { continue };
+                let (name, value) = match entry {
+                    Entry::Set(name, value) => (name, Some(value)),
+                    Entry::Remove(name) => (name, None),
+                };
+                let change = match changes.iter().position(|(n, _)| *n == name) {
+                    Some(at) => &mut changes[at].1,
+                    None => {
+                        changes.push((name, None));
+                        &mut changes.last_mut().expect("just pushed").1
+                    }
+                };
+                match (value, change) {
+                    (Some(value), Some(values)) => values.push(value),
+                    (value, change) => *change = value.map(|value| vec![value]),
+                }
+            }
+            Line::Entry(_) | Line::TooMany => {}
+        }
+    }
+    for (name, values) in changes {
+        headers.remove(&name);
+        for value in values.into_iter().flatten() {
+            headers.append(name.clone(), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,145 @@
+use super::*;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+
+fn applied(text: &str, path: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    apply(text, path, &mut headers);
+    headers
+}
+
+fn values<'a>(headers: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
+}
+
+const SITE: &str = "\
+# Everything
+/*
+  X-Frame-Options: DENY
+  Link: <https://fonts.example>; rel=preconnect
+
+/assets/*
+  Cache-Control: public, max-age=31536000, immutable
+  X-Robots-Tag: noindex
+
+/assets/public/*
+  ! X-Robots-Tag
+  ! X-Content-Type-Options
+
+/api/*
+  Access-Control-Allow-Origin: https://a.example
+  Access-Control-Allow-Origin: https://b.example
+";
+
+#[test]
+fn matching_blocks_add_up_in_order() {
+    let home = applied(SITE, "/");
+    assert_eq!(values(&home, "x-frame-options"), ["DENY"]);
+    assert_eq!(
+        values(&home, "link"),
+        ["<https://fonts.example>; rel=preconnect"]
+    );
+    assert_eq!(
+        values(&home, "cache-control"),
+        ["max-age=3600"],
+        "untouched"
+    );
+    let asset = applied(SITE, "/assets/app.js");
+    assert_eq!(values(&asset, "x-frame-options"), ["DENY"]);
+    assert_eq!(
+        values(&asset, "cache-control"),
+        ["public, max-age=31536000, immutable"],
+        "a block's header replaces sitebox's"
+    );
+    assert_eq!(values(&asset, "x-robots-tag"), ["noindex"]);
+    let api = applied(SITE, "/api/messages");
+    assert_eq!(
+        values(&api, "access-control-allow-origin"),
+        ["https://a.example", "https://b.example"]
+    );
+}
+
+#[test]
+fn a_bang_removes_a_header_set_before_or_by_sitebox() {
+    let public = applied(SITE, "/assets/public/logo.png");
+    assert!(public.get("x-robots-tag").is_none());
+    assert!(public.get(X_CONTENT_TYPE_OPTIONS).is_none());
+    assert_eq!(values(&public, "x-frame-options"), ["DENY"]);
+    let again = applied("/*\n ! X-A\n/*\n X-A: back\n", "/x");
+    assert_eq!(values(&again, "x-a"), ["back"], "set after a removal");
+}
+
+#[test]
+fn lines_in_error_are_skipped_and_the_rest_applies() {
+    let text = "\
+X-Before: any path
+/*
+  Content-Length: 1
+  Transfer-Encoding: chunked
+  not a header
+  X-Bad: bell\u{7}
+  Content-Type: text/plain; charset=utf-8
+  X-Good: yes
+https://example.com/*
+  X-Host: no
+/a b
+  X-Extra: no
+";
+    let headers = applied(text, "/page");
+    assert!(headers.get("x-before").is_none());
+    assert!(headers.get("content-length").is_none());
+    assert!(headers.get("transfer-encoding").is_none());
+    assert_eq!(values(&headers, "x-good"), ["yes"]);
+    assert_eq!(
+        values(&headers, CONTENT_TYPE.as_str()),
+        ["text/plain; charset=utf-8"]
+    );
+    assert!(headers.get("x-host").is_none() && headers.get("x-extra").is_none());
+}
+
+#[test]
+fn header_lines_parse_or_say_why() {
+    assert_eq!(
+        entry("X-A:  spaced value ").unwrap(),
+        Entry::Set(
+            HeaderName::from_static("x-a"),
+            HeaderValue::from_static("spaced value")
+        )
+    );
+    assert_eq!(
+        entry("! X-A").unwrap(),
+        Entry::Remove(HeaderName::from_static("x-a"))
+    );
+    assert_eq!(
+        entry("!X-A").unwrap(),
+        Entry::Remove(HeaderName::from_static("x-a"))
+    );
+    for (line, needle) in [
+        ("Content-Encoding: br", "frames the response"),
+        ("! Connection", "frames the response"),
+        ("Bad Name: x", "not a header name"),
+        ("no colon", "neither"),
+        ("X-A: \u{1}", "cannot carry"),
+    ] {
+        let error = entry(line).unwrap_err();
+        assert!(error.contains(needle), "{line}: {error}");
+    }
+}
+
+#[test]
+fn blocks_past_the_limit_end_the_file() {
+    let text: String = (0..MAX_BLOCKS + 3)
+        .map(|i| format!("/p{i}\n  X-N: {i}\n"))
+        .collect();
+    let items: Vec<_> = items(&text).collect();
+    assert_eq!(items.last().unwrap().1, Line::TooMany);
+    assert_eq!(items.len(), 2 * MAX_BLOCKS + 1);
+    let last = format!("/p{}", MAX_BLOCKS);
+    assert!(applied(&text, &last).get("x-n").is_none());
+    assert_eq!(values(&applied(&text, "/p0"), "x-n"), ["0"]);
+}

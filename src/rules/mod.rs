@@ -1,0 +1,245 @@
+//! The site's own rules, read from files in its root so that they travel
+//! with it to every host: `_redirects` (redirects, rewrites, not-found pages)
+//! and `_headers` (response headers), in the format Netlify and Cloudflare
+//! Pages made the convention. The component reads them on every request
+//! and skips what it cannot use, silently; `check` reports every problem
+//! with its line, for the runner to log once (the same parser, so the two
+//! never disagree).
+
+pub mod headers;
+pub mod pattern;
+pub mod redirects;
+
+use crate::fs::{Entry, StaticFs};
+use crate::site_path::SitePath;
+use http::StatusCode;
+use redirects::Action;
+use std::fmt;
+
+pub const REDIRECTS_FILE: &str = "_redirects";
+pub const HEADERS_FILE: &str = "_headers";
+/// A rules file larger than this is not read at all.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// A longer line is skipped.
+pub const MAX_LINE_BYTES: usize = 2000;
+/// Rewrites in a row past this many are a loop.
+pub const MAX_REWRITES: usize = 8;
+
+/// Whether `path` names one of the rules files: never served, listed or
+/// reachable through a rewrite.
+pub(crate) fn is_rules_file(path: &SitePath) -> bool {
+    matches!(path.segments(), [name] if name == REDIRECTS_FILE || name == HEADERS_FILE)
+}
+
+/// Whether a directory entry of `dir` is a rules file (for listings).
+pub(crate) fn is_rules_entry(dir: &SitePath, name: &str) -> bool {
+    dir.segments().is_empty() && (name == REDIRECTS_FILE || name == HEADERS_FILE)
+}
+
+/// The lines that say something, numbered from 1 and trimmed: blank lines
+/// and `#` comments are left out. As cheaply as it goes: the component
+/// reads the files on every request.
+fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = text;
+    let mut number = 0;
+    std::iter::from_fn(move || {
+        while !rest.is_empty() {
+            let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+            let line = rest[..end].trim_ascii();
+            rest = rest.get(end + 1..).unwrap_or_default();
+            number += 1;
+            if !line.is_empty() && !line.starts_with('#') {
+                return Some((number, line));
+            }
+        }
+        None
+    })
+}
+
+/// The first whitespace-separated word of a line.
+fn first_word(content: &str) -> &str {
+    let end = content
+        .bytes()
+        .position(|b| b.is_ascii_whitespace())
+        .unwrap_or(content.len());
+    &content[..end]
+}
+
+fn line_length(content: &str) -> Result<(), String> {
+    if content.len() > MAX_LINE_BYTES {
+        return Err(format!("the line is longer than {MAX_LINE_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+/// The site's rules files as text; a file that is missing, too large or not
+/// UTF-8 is as good as absent (`check` says why).
+#[derive(Debug, Default)]
+pub(crate) struct SiteRules {
+    pub redirects: Option<String>,
+    pub headers: Option<String>,
+}
+
+impl SiteRules {
+    pub fn load<R: StaticFs>(root: &R) -> SiteRules {
+        SiteRules {
+            redirects: read(root, REDIRECTS_FILE),
+            headers: read(root, HEADERS_FILE),
+        }
+    }
+}
+
+fn read<R: StaticFs>(root: &R, name: &str) -> Option<String> {
+    match root.open(&SitePath::root().child(name)) {
+        Ok(Entry::File { file, meta }) if meta.len <= MAX_FILE_BYTES => {
+            let bytes = root.read(&file, meta.len).ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        _ => None,
+    }
+}
+
+/// What `_redirects` makes of a request.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Routing {
+    /// Answer as usual, at the rewritten `path?query` if a rewrite applied.
+    Serve(Option<String>),
+    Redirect {
+        status: StatusCode,
+        location: String,
+    },
+    /// Serve this page with status 404.
+    NotFound(SitePath),
+    /// The rule on `line` cannot be followed (`reason` completes "the rule
+    /// … "): a fault of the site, a 500.
+    Broken { line: usize, reason: &'static str },
+}
+
+/// Follows the rules of `redirects` from `path` (with the request's
+/// `query`): the first rule whose FROM matches applies, unless it is not
+/// forced and `exists` says there is something at the path. A rewrite starts
+/// over at its target, up to `MAX_REWRITES` times and never to a path it has
+/// been at.
+pub(crate) fn route(
+    redirects: &str,
+    path: &SitePath,
+    query: Option<&str>,
+    mut exists: impl FnMut(&SitePath) -> bool,
+) -> Routing {
+    let mut current = path.clone();
+    let mut query = query.map(str::to_owned);
+    let mut visited: Vec<String> = Vec::new();
+    let mut rewritten = None;
+    loop {
+        let decoded = current.decoded();
+        let mut exists_here = None;
+        let applied = redirects::first_match(redirects, &decoded, |rule| {
+            rule.force || !*exists_here.get_or_insert_with(|| exists(&current))
+        })
+        .map(|(rule, captures)| (rule.line, rule.action, pattern::expand(rule.to, &captures)));
+        let Some((line, action, to)) = applied else {
+            return Routing::Serve(rewritten);
+        };
+        if let Action::Redirect(status) = action {
+            let location = match &query {
+                Some(query) if !to.contains('?') => format!("{to}?{query}"),
+                _ => to,
+            };
+            return Routing::Redirect { status, location };
+        }
+        let (target, target_query) = match to.split_once('?') {
+            Some((target, target_query)) => (target, Some(target_query)),
+            None => (to.as_str(), None),
+        };
+        let Ok(next) = SitePath::parse(target) else {
+            let reason = "rewrites to a path that is not valid";
+            return Routing::Broken { line, reason };
+        };
+        if action == Action::NotFound {
+            return Routing::NotFound(next);
+        }
+        visited.push(decoded);
+        if visited.len() > MAX_REWRITES || visited.contains(&next.decoded()) {
+            let reason = "rewrites in a loop";
+            return Routing::Broken { line, reason };
+        }
+        if let Some(target_query) = target_query {
+            query = Some(target_query.to_owned());
+        }
+        rewritten = Some(match &query {
+            Some(query) => format!("{target}?{query}"),
+            None => target.to_owned(),
+        });
+        current = next;
+    }
+}
+
+/// A problem in a rules file: `line` 0 is the file as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: &'static str,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            0 => write!(f, "{}: {}", self.file, self.message),
+            line => write!(f, "{} line {line}: {} (skipped)", self.file, self.message),
+        }
+    }
+}
+
+/// Every problem in `contents`, the contents of the rules file `file`
+/// (`REDIRECTS_FILE` or `HEADERS_FILE`), as the component would meet it.
+pub fn check(file: &'static str, contents: &[u8]) -> Vec<Problem> {
+    let problem = |line, message| Problem {
+        file,
+        line,
+        message,
+    };
+    if contents.len() as u64 > MAX_FILE_BYTES {
+        let message = format!(
+            "larger than {} KiB: none of its rules apply",
+            MAX_FILE_BYTES >> 10
+        );
+        return vec![problem(0, message)];
+    }
+    let Ok(text) = std::str::from_utf8(contents) else {
+        return vec![problem(0, "not UTF-8: none of its rules apply".to_owned())];
+    };
+    let mut problems = Vec::new();
+    if file == REDIRECTS_FILE {
+        for (line, rule) in redirects::rules(text) {
+            if let Err(message) = rule {
+                problems.push(problem(line, message));
+            }
+        }
+        return problems;
+    }
+    let mut in_block = false;
+    for (line, item) in headers::items(text) {
+        let result = match item {
+            headers::Line::Pattern(content) => {
+                in_block = true;
+                headers::pattern(content).map(drop)
+            }
+            headers::Line::Entry(_) if !in_block => {
+                Err("a header line before any path line".to_owned())
+            }
+            headers::Line::Entry(content) => headers::entry(content).map(drop),
+            headers::Line::TooMany => Err(format!(
+                "more than {} blocks: this line and those after it are ignored",
+                headers::MAX_BLOCKS
+            )),
+        };
+        if let Err(message) = result {
+            problems.push(problem(line, message));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests;

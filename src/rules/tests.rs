@@ -1,0 +1,224 @@
+use super::*;
+
+fn path(text: &str) -> SitePath {
+    SitePath::parse(text).unwrap()
+}
+
+/// Routes `target` (a path and maybe a query) with `existing` as the paths
+/// where something exists.
+fn route_in(redirects: &str, target: &str, existing: &[&str]) -> Routing {
+    let (p, query) = match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    };
+    route(redirects, &path(p), query, |at| {
+        existing.contains(&at.decoded().as_str())
+    })
+}
+
+fn redirect(status: u16, location: &str) -> Routing {
+    Routing::Redirect {
+        status: StatusCode::from_u16(status).unwrap(),
+        location: location.to_owned(),
+    }
+}
+
+fn rewrite(to: &str) -> Routing {
+    Routing::Serve(Some(to.to_owned()))
+}
+
+#[test]
+fn a_single_page_app_is_one_line() {
+    let spa = "/* /index.html 200";
+    let existing = ["/", "/index.html", "/app.js"];
+    assert_eq!(
+        route_in(spa, "/users/42/edit", &existing),
+        rewrite("/index.html")
+    );
+    assert_eq!(
+        route_in(spa, "/deep?tab=2", &existing),
+        rewrite("/index.html?tab=2")
+    );
+    assert_eq!(
+        route_in(spa, "/app.js", &existing),
+        Routing::Serve(None),
+        "files win"
+    );
+    assert_eq!(route_in(spa, "/", &existing), Routing::Serve(None));
+}
+
+#[test]
+fn redirects_fill_in_placeholders_and_keep_the_query() {
+    let rules = "\
+/old /new
+/blog/* /posts/:splat 302
+/users/:id /u/:id 307
+/go https://example.com/landing?src=site 308
+/keep /elsewhere?mine=1
+";
+    assert_eq!(route_in(rules, "/old", &[]), redirect(301, "/new"));
+    assert_eq!(
+        route_in(rules, "/old/", &[]),
+        redirect(301, "/new"),
+        "a trailing slash matches"
+    );
+    assert_eq!(
+        route_in(rules, "/old?a=1&b=2", &[]),
+        redirect(301, "/new?a=1&b=2")
+    );
+    assert_eq!(
+        route_in(rules, "/blog/2024/a%20b", &[]),
+        redirect(302, "/posts/2024/a%20b")
+    );
+    assert_eq!(route_in(rules, "/blog", &[]), redirect(302, "/posts/"));
+    assert_eq!(
+        route_in(rules, "/users/caf%C3%A9", &[]),
+        redirect(307, "/u/caf%C3%A9")
+    );
+    assert_eq!(
+        route_in(rules, "/go?x=1", &[]),
+        redirect(308, "https://example.com/landing?src=site"),
+        "TO's own query wins"
+    );
+    assert_eq!(
+        route_in(rules, "/keep?x=1", &[]),
+        redirect(301, "/elsewhere?mine=1")
+    );
+    assert_eq!(route_in(rules, "/other", &[]), Routing::Serve(None));
+}
+
+#[test]
+fn the_first_rule_that_applies_wins_and_files_shadow_unforced_rules() {
+    let rules = "\
+/page /first 302
+/page /second 302
+/forced /target 302!
+/* /fallback 302
+";
+    assert_eq!(route_in(rules, "/page", &[]), redirect(302, "/first"));
+    let existing = ["/page", "/forced"];
+    assert_eq!(
+        route_in(rules, "/page", &existing),
+        Routing::Serve(None),
+        "the file is served: every unforced rule is shadowed"
+    );
+    assert_eq!(
+        route_in(rules, "/forced", &existing),
+        redirect(302, "/target")
+    );
+    assert_eq!(
+        route_in(rules, "/missing", &existing),
+        redirect(302, "/fallback")
+    );
+}
+
+#[test]
+fn rewrites_start_over_at_their_target() {
+    let rules = "\
+/a /b 200
+/b /c 200
+/c/* /d 200
+/x/:name /y/:name 200
+";
+    assert_eq!(
+        route_in(rules, "/a", &[]),
+        rewrite("/d"),
+        "/c/* matches /c too"
+    );
+    assert_eq!(
+        route_in(rules, "/a", &["/b"]),
+        rewrite("/b"),
+        "stops at a file"
+    );
+    assert_eq!(
+        route_in(rules, "/x/some%20thing?q=1", &[]),
+        rewrite("/y/some%20thing?q=1")
+    );
+    let then_redirect = "/a /b 200\n/b /c 301";
+    assert_eq!(route_in(then_redirect, "/a", &[]), redirect(301, "/c"));
+}
+
+#[test]
+fn a_not_found_rule_names_its_page() {
+    let rules = "/shop/* /shop/missing.html 404";
+    assert_eq!(
+        route_in(rules, "/shop/nothing", &[]),
+        Routing::NotFound(path("/shop/missing.html"))
+    );
+    assert_eq!(
+        route_in(rules, "/shop/item", &["/shop/item"]),
+        Routing::Serve(None)
+    );
+}
+
+#[test]
+fn loops_are_stopped_with_the_rule_that_closed_them() {
+    let broken = |line| Routing::Broken {
+        line,
+        reason: "rewrites in a loop",
+    };
+    assert_eq!(route_in("/a /a 200!", "/a", &[]), broken(1));
+    assert_eq!(route_in("/a /b 200\n/b /a 200", "/a", &[]), broken(2));
+    assert_eq!(
+        route_in("/* /index.html 200!", "/x", &["/index.html"]),
+        broken(1)
+    );
+    let chain: String = (0..=MAX_REWRITES)
+        .map(|i| format!("/p{i} /p{} 200\n", i + 1))
+        .collect();
+    assert_eq!(route_in(&chain, "/p0", &[]), broken(MAX_REWRITES + 1));
+    let short: String = (0..MAX_REWRITES)
+        .map(|i| format!("/p{i} /p{} 200\n", i + 1))
+        .collect();
+    assert_eq!(
+        route_in(&short, "/p0", &[]),
+        rewrite(&format!("/p{MAX_REWRITES}"))
+    );
+}
+
+#[test]
+fn malformed_rules_are_skipped_where_they_stand() {
+    let rules = "/a\n/a /b 999\n/a /c 302";
+    assert_eq!(route_in(rules, "/a", &[]), redirect(302, "/c"));
+}
+
+#[test]
+fn check_reports_each_problem_with_its_line() {
+    let problems = check(REDIRECTS_FILE, b"# ok\n/a /b\n/c\n/d /e 999\n");
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [3, 4]);
+    assert_eq!(
+        problems[0].to_string(),
+        "_redirects line 3: a rule is FROM TO [STATUS]: TO is missing (skipped)"
+    );
+    let headers = check(
+        HEADERS_FILE,
+        b"X-A: 1\n/*\n  X-B: 2\n  Content-Length: 3\n/a b\n",
+    );
+    let lines: Vec<usize> = headers.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [1, 4, 5]);
+    assert!(check(HEADERS_FILE, b"/*\n  X-A: 1\n").is_empty());
+    let large = vec![b'#'; MAX_FILE_BYTES as usize + 1];
+    let whole = check(REDIRECTS_FILE, &large);
+    assert_eq!(whole.len(), 1);
+    assert_eq!(
+        whole[0].to_string(),
+        "_redirects: larger than 64 KiB: none of its rules apply"
+    );
+    assert_eq!(check(HEADERS_FILE, b"/* \xff\n")[0].line, 0);
+}
+
+#[test]
+fn rules_files_are_read_from_the_root_when_usable() {
+    use crate::fs::memory::MemoryFs;
+    let root = MemoryFs::default()
+        .with(REDIRECTS_FILE, "/a /b")
+        .with(HEADERS_FILE, vec![0xff, 0xfe]);
+    let rules = SiteRules::load(&root);
+    assert_eq!(rules.redirects.as_deref(), Some("/a /b"));
+    assert_eq!(rules.headers, None, "not UTF-8");
+    let large = MemoryFs::default().with(REDIRECTS_FILE, vec![b'#'; MAX_FILE_BYTES as usize + 1]);
+    assert_eq!(SiteRules::load(&large).redirects, None);
+    assert!(is_rules_file(&path("/_redirects")) && is_rules_file(&path("/_headers")));
+    assert!(!is_rules_file(&path("/sub/_headers")));
+}
