@@ -1,12 +1,11 @@
-//! Static files over HTTP: a checked path to a file below the root (a
-//! directory to its `index.html`, or to its listing when enabled), then what
-//! a good static server does with it — Content-Type, validators and
+//! Static files over HTTP: a checked path to what it names (`lookup`), then
+//! what a good static server does with a file — Content-Type, validators and
 //! conditional requests (304/412), ranges (206/416), precompressed sidecars,
-//! Cache-Control — and the site's own 404 page.
+//! Cache-Control — and the site's own error pages.
 
 use crate::conditional::{self, Precondition, Validators};
 use crate::error::Error;
-use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::fs::{Entry, FileMeta, StaticFs};
 use crate::precompressed::{self, Choice, Coding};
 use crate::random::{self, Random};
 use crate::range::{self, Ranges};
@@ -23,6 +22,11 @@ use http::{HeaderMap, Method, StatusCode, Uri};
 use jiff::fmt::rfc2822::DateTimePrinter;
 use mime_guess::mime;
 use std::time::SystemTime;
+
+mod lookup;
+
+pub use lookup::exists;
+use lookup::{Found, HTML_SUFFIX, find};
 
 pub const INDEX_FILE: &str = "index.html";
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
@@ -45,104 +49,6 @@ pub fn get<R: StaticFs>(
         Found::Directory => Ok(redirect(&format!("{}/", path.encoded()), &request.uri)),
         Found::HtmlFile(clean) => Ok(redirect(&clean.encoded(), &request.uri)),
         Found::Listing => listing::page(root, &path, settings),
-    }
-}
-
-/// Whether `get` would find something at `path` (a file, a directory, a
-/// listing): what shadows a site rule that is not forced.
-pub fn exists<R: StaticFs>(root: &R, path: &SitePath, settings: &Settings) -> bool {
-    find(root, path, settings).is_ok()
-}
-
-/// What a static path names.
-enum Found<F> {
-    File {
-        /// The file's own path (the index of a directory, `about.html` for
-        /// a clean `/about`).
-        path: SitePath,
-        file: F,
-        meta: FileMeta,
-    },
-    /// A directory named without its trailing slash.
-    Directory,
-    /// With clean URLs, `about.html` asked for by name: the clean path.
-    HtmlFile(SitePath),
-    /// A directory without an index, listings on.
-    Listing,
-}
-
-/// Whether a path may be served at all: hidden names (unless dotfiles are
-/// on) and the site's rules files may not.
-fn visible(path: &SitePath, settings: &Settings) -> bool {
-    (settings.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
-}
-
-fn find<R: StaticFs>(
-    root: &R,
-    path: &SitePath,
-    settings: &Settings,
-) -> Result<Found<R::File>, Error> {
-    if !visible(path, settings) {
-        return Err(Error::NotFound);
-    }
-    let clean_urls = settings.clean_urls && !path.has_trailing_slash();
-    match root.open(path) {
-        // `/page.html/` names a directory that is a file: nothing there.
-        Ok(Entry::File { .. }) if path.has_trailing_slash() => Err(Error::NotFound),
-        Ok(Entry::File { .. }) if clean_urls && path.file_name().is_some_and(is_html) => {
-            Ok(Found::HtmlFile(clean(path)))
-        }
-        Ok(Entry::File { file, meta }) => Ok(Found::File {
-            path: path.clone(),
-            file,
-            meta,
-        }),
-        Ok(Entry::Directory) if !path.has_trailing_slash() => Ok(Found::Directory),
-        Ok(Entry::Directory) => {
-            let index = path.child(INDEX_FILE);
-            match root.open(&index) {
-                Ok(Entry::File { file, meta }) => Ok(Found::File {
-                    path: index,
-                    file,
-                    meta,
-                }),
-                Ok(Entry::Directory) | Err(FsError::NotFound) if settings.listing => {
-                    Ok(Found::Listing)
-                }
-                Ok(Entry::Directory) | Err(FsError::NotFound) => Err(Error::NotFound),
-                Err(error) => Err(error.into()),
-            }
-        }
-        Err(FsError::NotFound) if clean_urls && path.file_name().is_some_and(|n| !is_html(n)) => {
-            let html = path.with_suffix(HTML_SUFFIX);
-            match root.open(&html) {
-                Ok(Entry::File { file, meta }) => Ok(Found::File {
-                    path: html,
-                    file,
-                    meta,
-                }),
-                _ => Err(Error::NotFound),
-            }
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-const HTML_SUFFIX: &str = ".html";
-
-fn is_html(name: &str) -> bool {
-    name.len() > HTML_SUFFIX.len() && name.ends_with(HTML_SUFFIX)
-}
-
-/// The clean URL of an HTML file: `/about.html` → `/about`,
-/// `/docs/index.html` → `/docs/`.
-fn clean(path: &SitePath) -> SitePath {
-    match path.file_name() {
-        Some(INDEX_FILE) => path.parent(),
-        _ => {
-            let name = path.file_name().unwrap_or_default();
-            path.parent().child(&name[..name.len() - HTML_SUFFIX.len()])
-        }
     }
 }
 

@@ -154,16 +154,28 @@ fn check_target(to: &str, action: Action, from: &Pattern<'_>) -> Result<(), Stri
             "`{to}`: a rewrite serves a page of this site, so TO must start with /"
         ));
     }
+    if !absolute && (!to.starts_with('/') || to.starts_with("//")) {
+        return Err(format!(
+            "`{to}`: TO is a path starting with / (not //) or an http(s):// URL"
+        ));
+    }
+    // What a request target or `Location` can carry (found by fuzzing: `<`
+    // passed the ASCII test, and the rewrite's URI then failed to build).
+    let valid = if absolute {
+        to.parse::<http::Uri>().is_ok()
+    } else {
+        to.parse::<http::uri::PathAndQuery>().is_ok()
+    };
+    if !valid {
+        return Err(format!(
+            "`{to}` is not a valid URL: percent-encode characters such as < > \" {{ }}"
+        ));
+    }
     if !absolute {
-        if !to.starts_with('/') || to.starts_with("//") {
-            return Err(format!(
-                "`{to}`: TO is a path starting with / (not //) or an http(s):// URL"
-            ));
-        }
-        let path = to.split(['?', '#']).next().unwrap_or(to);
         if !action.is_redirect() && to.contains('#') {
             return Err(format!("`{to}`: a rewrite has no #fragment"));
         }
+        let path = to.split(['?', '#']).next().unwrap_or(to);
         SitePath::parse(path).map_err(|reason| format!("`{to}`: {reason}"))?;
     }
     if let Some(unbound) = pattern::references(to).find(|name| !from.binds(name)) {

@@ -71,6 +71,9 @@ fn malformed_rules_say_why() {
         ("/a /:id", "not a placeholder"),
         ("/a /:splat", "needs a *"),
         ("a /b", "starts with /"),
+        ("/u/:id /people/<id 200", "not a valid URL"),
+        ("/a https://exa mple.com/ 301", "not a status"),
+        ("/a https://exa<mple.com/ 302", "not a valid URL"),
     ] {
         let error = one(line).unwrap_err();
         assert!(error.contains(needle), "{line}: {error}");

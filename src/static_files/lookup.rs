@@ -1,0 +1,109 @@
+//! What a static path names — a file (the index of a directory, the
+//! `.html` behind a clean URL), a directory to redirect to with its slash, a
+//! listing — or nothing: one lookup for serving and for the site rules'
+//! "does something exist here".
+
+use super::INDEX_FILE;
+use crate::error::Error;
+use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::rules;
+use crate::settings::Settings;
+use crate::site_path::SitePath;
+
+/// Whether `get` would find something at `path` (a file, a directory, a
+/// listing): what shadows a site rule that is not forced.
+pub fn exists<R: StaticFs>(root: &R, path: &SitePath, settings: &Settings) -> bool {
+    find(root, path, settings).is_ok()
+}
+
+/// What a static path names.
+pub(super) enum Found<F> {
+    File {
+        /// The file's own path (the index of a directory, `about.html` for
+        /// a clean `/about`).
+        path: SitePath,
+        file: F,
+        meta: FileMeta,
+    },
+    /// A directory named without its trailing slash.
+    Directory,
+    /// With clean URLs, `about.html` asked for by name: the clean path.
+    HtmlFile(SitePath),
+    /// A directory without an index, listings on.
+    Listing,
+}
+
+/// Whether a path may be served at all: hidden names (unless dotfiles are
+/// on) and the site's rules files may not.
+fn visible(path: &SitePath, settings: &Settings) -> bool {
+    (settings.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
+}
+
+pub(super) fn find<R: StaticFs>(
+    root: &R,
+    path: &SitePath,
+    settings: &Settings,
+) -> Result<Found<R::File>, Error> {
+    if !visible(path, settings) {
+        return Err(Error::NotFound);
+    }
+    let clean_urls = settings.clean_urls && !path.has_trailing_slash();
+    match root.open(path) {
+        // `/page.html/` names a directory that is a file: nothing there.
+        Ok(Entry::File { .. }) if path.has_trailing_slash() => Err(Error::NotFound),
+        Ok(Entry::File { .. }) if clean_urls && path.file_name().is_some_and(is_html) => {
+            Ok(Found::HtmlFile(clean(path)))
+        }
+        Ok(Entry::File { file, meta }) => Ok(Found::File {
+            path: path.clone(),
+            file,
+            meta,
+        }),
+        Ok(Entry::Directory) if !path.has_trailing_slash() => Ok(Found::Directory),
+        Ok(Entry::Directory) => {
+            let index = path.child(INDEX_FILE);
+            match root.open(&index) {
+                Ok(Entry::File { file, meta }) => Ok(Found::File {
+                    path: index,
+                    file,
+                    meta,
+                }),
+                Ok(Entry::Directory) | Err(FsError::NotFound) if settings.listing => {
+                    Ok(Found::Listing)
+                }
+                Ok(Entry::Directory) | Err(FsError::NotFound) => Err(Error::NotFound),
+                Err(error) => Err(error.into()),
+            }
+        }
+        Err(FsError::NotFound) if clean_urls && path.file_name().is_some_and(|n| !is_html(n)) => {
+            let html = path.with_suffix(HTML_SUFFIX);
+            match root.open(&html) {
+                Ok(Entry::File { file, meta }) => Ok(Found::File {
+                    path: html,
+                    file,
+                    meta,
+                }),
+                _ => Err(Error::NotFound),
+            }
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub(super) const HTML_SUFFIX: &str = ".html";
+
+fn is_html(name: &str) -> bool {
+    name.len() > HTML_SUFFIX.len() && name.ends_with(HTML_SUFFIX)
+}
+
+/// The clean URL of an HTML file: `/about.html` → `/about`,
+/// `/docs/index.html` → `/docs/`.
+fn clean(path: &SitePath) -> SitePath {
+    match path.file_name() {
+        Some(INDEX_FILE) => path.parent(),
+        _ => {
+            let name = path.file_name().unwrap_or_default();
+            path.parent().child(&name[..name.len() - HTML_SUFFIX.len()])
+        }
+    }
+}
