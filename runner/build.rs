@@ -12,7 +12,13 @@ const PROFILE: &str = "component";
 fn main() {
     let runner_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = runner_dir.parent().expect("runner/ sits in the workspace");
-    for input in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
+    for input in [
+        "src",
+        "wit",
+        "Cargo.toml",
+        "Cargo.lock",
+        ".cargo/config.toml",
+    ] {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
 

@@ -229,6 +229,7 @@ pub fn request(data: &[u8]) {
             bytes.fill(0x5a);
             Ok(())
         },
+        handed_rules: rules::HandedRules::default(),
     };
     let response = router::handle(request, &site);
     assert_ne!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

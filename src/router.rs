@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::fs::StaticFs;
 use crate::random::Random;
 use crate::response::{self, Response};
-use crate::rules::{self, Routing, SiteRules};
+use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::store::Store;
@@ -28,6 +28,8 @@ pub struct Site<R, S> {
     pub clock: fn() -> Timestamp,
     /// Randomness, likewise (a multi-range answer's boundary).
     pub random: Random,
+    /// The site's rules files as the host handed them in, if it did.
+    pub handed_rules: HandedRules,
 }
 
 /// Methods this server knows: a 405 where a path does not take them; any
@@ -72,7 +74,7 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
     site: &Site<R, S>,
 ) -> Response<R::File> {
     let (mut parts, body) = request.into_parts();
-    let rules = SiteRules::load(&site.static_root);
+    let rules = SiteRules::load(&site.static_root, &site.handed_rules);
     // What the rules match: the decoded path (a path that does not decode
     // is a 400 in any case).
     let request_path = SitePath::parse(parts.uri.path()).ok();

@@ -23,6 +23,13 @@ pub const CLEAN_URLS_VAR: &str = "SITEBOX_CLEAN_URLS";
 pub const BUCKET_VAR: &str = "SITEBOX_BUCKET";
 /// The bucket's name unless `SITEBOX_BUCKET` says otherwise.
 pub const DEFAULT_BUCKET: &str = "sitebox";
+/// The text of the site's `_redirects` as the host read it, for the
+/// component to take instead of reading the file (`rules::HandedRules`):
+/// set, even empty, it stands for the file. Only for a host that keeps it
+/// current, as the runner does; unset, the component reads the file.
+pub const REDIRECTS_VAR: &str = "SITEBOX_REDIRECTS";
+/// The same for the site's `_headers`.
+pub const HEADERS_VAR: &str = "SITEBOX_HEADERS";
 /// The argon2 hash (a PHC string) of the admin's password; unset or empty,
 /// the site has no admin and clearing the board is turned off.
 pub const ADMIN_PASSWORD_HASH_VAR: &str = "SITEBOX_ADMIN_PASSWORD_HASH";

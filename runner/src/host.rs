@@ -11,6 +11,7 @@ use crate::keyvalue::KeyValue;
 use crate::limited_body::LimitedBody;
 use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
+use crate::site_rules::RulesFiles;
 use crate::{BoardStore, ComponentSource, Config, Limits};
 use anyhow::{Result, anyhow, bail};
 use hyper::body::Incoming;
@@ -49,6 +50,10 @@ pub struct Host {
     keyvalue: Arc<KeyValue>,
     /// The component's settings, as its environment.
     environment: Vec<(String, String)>,
+    /// The site's rules files, handed in with each fresh instance's
+    /// environment (a warm instance keeps its environment, so with
+    /// `--reuse-instances` the component reads the files itself).
+    rules_files: RulesFiles,
     admission: Admission,
     limits: Limits,
     /// Requests one instance may serve (`--reuse-instances`); 1, the
@@ -147,6 +152,7 @@ impl Host {
             preopens,
             keyvalue,
             environment,
+            rules_files: RulesFiles::open(&static_dir)?,
             admission: Admission::new(config.limits.max_concurrent, config.limits.max_queue),
             limits: config.limits.clone(),
             reuse: config.reuse_instances.max(1),
@@ -159,6 +165,10 @@ impl Host {
 
     pub(crate) fn keyvalue(&self) -> &Arc<KeyValue> {
         &self.keyvalue
+    }
+
+    pub(crate) fn rules_files(&self) -> &RulesFiles {
+        &self.rules_files
     }
 
     /// The component new requests go to.
@@ -177,11 +187,14 @@ impl Host {
     }
 
     fn new_request_state(&self) -> RequestState {
-        let mut wasi = WasiCtx::builder()
-            .stdout(GuestOutput::Stdout)
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(GuestOutput::Stdout)
             .stderr(GuestOutput::Stderr)
-            .envs(&self.environment)
-            .build();
+            .envs(&self.environment);
+        if self.reuse == 1 {
+            wasi.envs(&self.rules_files.environment());
+        }
+        let mut wasi = wasi.build();
         *wasi.filesystem() = self.preopens.clone();
         RequestState::new(wasi, self.keyvalue.clone())
     }

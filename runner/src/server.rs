@@ -137,7 +137,7 @@ impl Server {
                 None => "none; clearing is turned off (see --admin-password-hash)",
             }
         );
-        crate::site_rules::log_problems(&self.config.static_dir);
+        self.host.rules_files().check();
         if let crate::BoardStore::Redis { .. } = self.config.store {
             // Said once at start; a Redis that is down does not stop the
             // runner (the board answers 503 until it is up).

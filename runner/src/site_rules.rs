@@ -1,57 +1,196 @@
-//! The site's rules files (`_redirects`, `_headers`) checked by the
-//! component's own parser, so each problem is logged once, here, with its
-//! line (the component skips such lines silently on every request).
+//! The site's rules files (`_redirects`, `_headers`) on the host: read as the
+//! component would read them and handed in with each request's environment
+//! (`settings::REDIRECTS_VAR`, `HEADERS_VAR`), read again only when they
+//! change; and checked by the component's own parser whenever they do, so
+//! each problem is logged once, with its line.
 
-use sitebox::rules::{self, HEADERS_FILE, Problem, REDIRECTS_FILE};
+use anyhow::{Context, Result};
+use cap_std::fs::{Dir, MetadataExt};
+use sitebox::rules::{self, HEADERS_FILE, MAX_FILE_BYTES, REDIRECTS_FILE};
+use sitebox::settings::{HEADERS_VAR, REDIRECTS_VAR};
+use std::io::{self, Read};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The problems of the rules files in `static_dir`; a file that is missing
-/// has none, one that cannot be read is one.
-pub fn problems(static_dir: &Path) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    for file in [REDIRECTS_FILE, HEADERS_FILE] {
-        match std::fs::read(static_dir.join(file)) {
-            Ok(contents) => problems.extend(rules::check(file, &contents)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => problems.push(Problem {
-                file,
-                line: 0,
-                message: format!("cannot be read ({error}): none of its rules apply"),
-            }),
-        }
-    }
-    problems
+/// A file changed this recently may change again within the same timestamp
+/// (and keep its size): until it has been quiet this long, it is read on
+/// every request, not trusted by its stamp (git's "racy" rule).
+const SETTLE_SECONDS: i64 = 2;
+
+pub struct RulesFiles {
+    /// The site directory: files are opened beneath it, and a symlink that
+    /// leaves it is refused, as in the component's sandbox.
+    dir: Dir,
+    files: [Mutex<Cached>; 2],
 }
 
-/// Logs each problem as a warning.
-pub fn log_problems(static_dir: &Path) {
-    for problem in problems(static_dir) {
-        tracing::warn!("site rules: {problem}");
+/// What was last read of one rules file.
+struct Cached {
+    name: &'static str,
+    var: &'static str,
+    /// `None` until the first read.
+    seen: Option<Seen>,
+    /// What that read found: the bytes, or why there were none.
+    contents: Result<Vec<u8>, String>,
+    /// The rules as the component takes them; "" stands for none.
+    text: Arc<str>,
+}
+
+/// What a look at a rules file shows, to tell whether it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    /// Something with this stamp; not `settled` when it changed too shortly
+    /// before it was read.
+    Stamp { stamp: Stamp, settled: bool },
+    /// Missing, or not readable.
+    Error(io::ErrorKind),
+}
+
+impl Seen {
+    /// Whether what was read at `self` still holds at `now`.
+    fn still(&self, now: &Seen) -> bool {
+        match (self, now) {
+            (Seen::Stamp { stamp, settled }, Seen::Stamp { stamp: now, .. }) => {
+                *settled && stamp == now
+            }
+            (Seen::Error(kind), Seen::Error(now)) => kind == now,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl RulesFiles {
+    pub fn open(static_dir: &Path) -> Result<RulesFiles> {
+        let dir = Dir::open_ambient_dir(static_dir, cap_std::ambient_authority())
+            .with_context(|| format!("cannot open {}", static_dir.display()))?;
+        let cached = |name, var| {
+            Mutex::new(Cached {
+                name,
+                var,
+                seen: None,
+                contents: Ok(Vec::new()),
+                text: Arc::from(""),
+            })
+        };
+        Ok(RulesFiles {
+            dir,
+            files: [
+                cached(REDIRECTS_FILE, REDIRECTS_VAR),
+                cached(HEADERS_FILE, HEADERS_VAR),
+            ],
+        })
+    }
+
+    /// The rules as of now, as environment variables for the component:
+    /// each file is looked at (one `stat`) and read only if it changed.
+    pub fn environment(&self) -> [(&'static str, Arc<str>); 2] {
+        self.files.each_ref().map(|file| {
+            let mut cached = file.lock().expect("not poisoned");
+            self.refresh(&mut cached);
+            (cached.var, cached.text.clone())
+        })
+    }
+
+    /// Reads the files again if they changed, logging what changed and the
+    /// problems of the new contents (everything, the first time).
+    pub fn check(&self) {
+        for file in &self.files {
+            self.refresh(&mut file.lock().expect("not poisoned"));
+        }
+    }
+
+    fn refresh(&self, cached: &mut Cached) {
+        let now = seen(self.dir.metadata(cached.name));
+        if cached.seen.as_ref().is_some_and(|seen| seen.still(&now)) {
+            return;
+        }
+        let (seen, contents) = self.read(cached.name);
+        let first = cached.seen.is_none();
+        if first || contents != cached.contents {
+            if !first {
+                tracing::info!("site rules: {} changed", cached.name);
+            }
+            log_problems(cached.name, &contents);
+            let text = contents.as_ref().ok().cloned().and_then(rules::usable_text);
+            cached.text = text.unwrap_or_default().into();
+            cached.contents = contents;
+        }
+        cached.seen = Some(seen);
+    }
+
+    /// The file's contents (at most one byte past the limit, which is enough
+    /// to tell it is too large), with the stamp they belong to.
+    fn read(&self, name: &'static str) -> (Seen, Result<Vec<u8>, String>) {
+        let file = match self.dir.open(name) {
+            Ok(file) => file,
+            // Missing: no rules, as for an empty file.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return (Seen::Error(error.kind()), Ok(Vec::new()));
+            }
+            Err(error) => return (Seen::Error(error.kind()), Err(error.to_string())),
+        };
+        let metadata = match file.metadata() {
+            Ok(metadata) => metadata,
+            Err(error) => return (Seen::Error(error.kind()), Err(error.to_string())),
+        };
+        let seen = seen(Ok(metadata.clone()));
+        if !metadata.is_file() {
+            // A directory of that name is no rules file: as absent.
+            return (seen, Ok(Vec::new()));
+        }
+        let mut contents = Vec::new();
+        let read = (&file).take(MAX_FILE_BYTES + 1).read_to_end(&mut contents);
+        (
+            seen,
+            read.map(|_| contents).map_err(|error| error.to_string()),
+        )
+    }
+}
+
+fn seen(metadata: io::Result<cap_std::fs::Metadata>) -> Seen {
+    let metadata = match metadata {
+        Ok(metadata) => metadata,
+        Err(error) => return Seen::Error(error.kind()),
+    };
+    let stamp = Stamp {
+        dev: metadata.dev(),
+        ino: metadata.ino(),
+        len: metadata.len(),
+        modified: (metadata.mtime(), metadata.mtime_nsec()),
+        changed: (metadata.ctime(), metadata.ctime_nsec()),
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64);
+    let latest = stamp.modified.0.max(stamp.changed.0);
+    Seen::Stamp {
+        stamp,
+        settled: now - latest >= SETTLE_SECONDS,
+    }
+}
+
+fn log_problems(file: &'static str, contents: &Result<Vec<u8>, String>) {
+    match contents {
+        Ok(contents) => {
+            for problem in rules::check(file, contents) {
+                tracing::warn!("site rules: {problem}");
+            }
+        }
+        Err(error) => {
+            tracing::warn!("site rules: {file} cannot be read ({error}): none of its rules apply")
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn problems_of_both_files_with_their_lines() {
-        let site = tempfile::tempdir().unwrap();
-        assert!(problems(site.path()).is_empty());
-        std::fs::write(site.path().join(REDIRECTS_FILE), "/a /b\n/c /d 999\n").unwrap();
-        std::fs::write(site.path().join(HEADERS_FILE), "/*\n  Connection: close\n").unwrap();
-        let found: Vec<String> = problems(site.path())
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(
-            found[0].starts_with("_redirects line 2: `999`"),
-            "{found:?}"
-        );
-        assert!(
-            found[1].starts_with("_headers line 2: connection"),
-            "{found:?}"
-        );
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 //! change.
 
 use crate::host::Host;
-use crate::{ComponentSource, Config, site_rules};
+use crate::{ComponentSource, Config};
 use anyhow::{Context, Result, bail};
 use notify::{RecursiveMode, Watcher};
 use sitebox::rules::{HEADERS_FILE, REDIRECTS_FILE};
@@ -24,17 +24,17 @@ pub fn spawn(host: &Arc<Host>, config: &Config) -> Result<()> {
         bail!("--watch needs --component FILE");
     };
     let path = std::path::absolute(path)?;
-    let (host, reload_path) = (host.clone(), path.clone());
-    on_change(&path, move || match host.reload(&reload_path) {
+    let (reloading, reload_path) = (host.clone(), path.clone());
+    on_change(&path, move || match reloading.reload(&reload_path) {
         Ok(()) => tracing::info!("reloaded the component"),
         Err(error) => tracing::warn!("kept the old component: {error:#}"),
     })?;
-    let static_dir = config.static_dir.clone();
+    // The rules files are checked again when requests find them changed;
+    // watched, their problems are logged without waiting for one.
     for file in [REDIRECTS_FILE, HEADERS_FILE] {
-        let static_dir = static_dir.clone();
+        let host = host.clone();
         on_change(&config.static_dir.join(file), move || {
-            tracing::info!("site rules: {file} changed");
-            site_rules::log_problems(&static_dir);
+            host.rules_files().check()
         })?;
     }
     Ok(())

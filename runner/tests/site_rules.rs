@@ -1,6 +1,7 @@
 //! The site's rules files through the `sitebox` binary: each problem is
 //! logged once at start with its line, by the component's own parser, and
-//! again when the file changes under `--watch`; requests meanwhile follow
+//! again when a file changes (at once under `--watch`, else at the next
+//! request, which follows the new rules); requests meanwhile follow
 //! the rules that parse.
 
 mod common;
@@ -65,4 +66,43 @@ fn problems_are_logged_at_start_and_when_a_file_changes() {
         problem.contains("_headers line 3: transfer-encoding frames the response"),
         "{problem}"
     );
+}
+
+#[test]
+fn a_changed_file_is_followed_by_the_next_request_and_its_problems_logged() {
+    let site = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "home").unwrap();
+    std::fs::write(site.path().join("_redirects"), "/a /index.html 302\n").unwrap();
+    let mut command = sitebox();
+    command
+        .args(["--port", "0", "--quiet", "--static"])
+        .arg(site.path())
+        .arg("--data")
+        .arg(data.path());
+    let mut server = Running::start(command);
+    server.kill_after(Duration::from_secs(60));
+    let (status, _, _) = exchange_with_head(&server.addr, "GET", "/a", "").unwrap();
+    assert_eq!(status, 302);
+
+    // Same size, at once: the runner must not trust the file's stamp yet.
+    std::fs::write(site.path().join("_redirects"), "/b /index.html 307\n").unwrap();
+    let (status, _, _) = exchange_with_head(&server.addr, "GET", "/a", "").unwrap();
+    assert_eq!(status, 404, "the old rule is gone");
+    let (status, head, _) = exchange_with_head(&server.addr, "GET", "/b", "").unwrap();
+    assert_eq!(status, 307, "{head}");
+    assert!(!line_with(&mut server, "_redirects changed").is_empty());
+
+    std::fs::write(site.path().join("_redirects"), "/b /index.html 307\n/c\n").unwrap();
+    let (status, _, _) = exchange_with_head(&server.addr, "GET", "/b", "").unwrap();
+    assert_eq!(status, 307, "the rule that parses still applies");
+    let problem = line_with(&mut server, "_redirects line");
+    assert!(
+        problem.contains("site rules: _redirects line 2:"),
+        "{problem}"
+    );
+
+    std::fs::remove_file(site.path().join("_redirects")).unwrap();
+    let (status, _, _) = exchange_with_head(&server.addr, "GET", "/b", "").unwrap();
+    assert_eq!(status, 404, "removed: no rules");
 }

@@ -13,6 +13,7 @@ use crate::file_store::FileStore;
 use crate::html;
 use crate::kv_store::KvStore;
 use crate::router::{self, Site};
+use crate::rules::HandedRules;
 use crate::settings::{self, Settings};
 use crate::store::{Message, Page, Store, StoreError};
 use crate::{response, security_headers};
@@ -38,7 +39,7 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                 let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
                 // The environment in one host call; `std::env::var` would
                 // have wasi-libc build `environ` and scan it per variable.
-                let environment = wasi::cli::environment::get_environment();
+                let mut environment = wasi::cli::environment::get_environment();
                 let (settings, warnings) = Settings::from_env(|name| {
                     let found = environment.iter().find(|(key, _)| key == name);
                     found.map(|(_, value)| value.clone())
@@ -46,6 +47,10 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                 for warning in warnings {
                     eprintln!("sitebox: {warning}; using the default");
                 }
+                let handed_rules = HandedRules {
+                    redirects: take_var(&mut environment, settings::REDIRECTS_VAR),
+                    headers: take_var(&mut environment, settings::HEADERS_VAR),
+                };
                 let static_root = take(settings::STATIC_DIR);
                 let data = take(settings::DATA_DIR);
                 let store = if data.is_preopened() {
@@ -59,6 +64,7 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                     settings,
                     clock: wall_clock,
                     random: wasi_random,
+                    handed_rules,
                 };
                 router::handle(request, &site)
             }
@@ -76,6 +82,13 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
 }
 
 bindings::export!(Component with_types_in bindings);
+
+/// The value of the variable `name`, moved out (a rules file's text is
+/// kilobytes: not copied again).
+fn take_var(environment: &mut Vec<(String, String)>, name: &str) -> Option<String> {
+    let index = environment.iter().position(|(key, _)| key == name)?;
+    Some(environment.swap_remove(index).1)
+}
 
 /// The host's wall clock: the only place the component reads the time.
 fn wall_clock() -> Timestamp {

@@ -18,6 +18,7 @@ fn site() -> Site<MemoryFs, MemoryStore> {
         settings: Settings::default(),
         clock: Timestamp::now,
         random: crate::random::os,
+        handed_rules: HandedRules::default(),
     }
 }
 
@@ -95,6 +96,7 @@ fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
         settings: Settings::default(),
         clock: Timestamp::now,
         random: crate::random::os,
+        handed_rules: HandedRules::default(),
     };
     site.store.bucket().set_failing(true);
     let post = Request::post("/api/messages")

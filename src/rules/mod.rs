@@ -14,6 +14,7 @@ use crate::fs::{Entry, StaticFs};
 use crate::site_path::SitePath;
 use http::StatusCode;
 use redirects::Action;
+use std::borrow::Cow;
 use std::fmt;
 
 pub const REDIRECTS_FILE: &str = "_redirects";
@@ -75,16 +76,31 @@ fn line_length(content: &str) -> Result<(), String> {
 /// The site's rules files as text; a file that is missing, too large or not
 /// UTF-8 is as good as absent (`check` says why).
 #[derive(Debug, Default)]
-pub(crate) struct SiteRules {
+pub(crate) struct SiteRules<'a> {
+    pub redirects: Option<Cow<'a, str>>,
+    pub headers: Option<Cow<'a, str>>,
+}
+
+/// The rules files' texts as the host handed them in (`settings::REDIRECTS_VAR`,
+/// `settings::HEADERS_VAR`): where one is `Some`, even empty, it stands for the
+/// file, which is then not read; a host that keeps them current saves the
+/// component two file reads on every request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HandedRules {
     pub redirects: Option<String>,
     pub headers: Option<String>,
 }
 
-impl SiteRules {
-    pub fn load<R: StaticFs>(root: &R) -> SiteRules {
+impl SiteRules<'_> {
+    pub fn load<'a, R: StaticFs>(root: &R, handed: &'a HandedRules) -> SiteRules<'a> {
+        let take = |handed: &'a Option<String>, file| match handed.as_deref() {
+            Some("") => None,
+            Some(text) => Some(Cow::Borrowed(text)),
+            None => read(root, file).map(Cow::Owned),
+        };
         SiteRules {
-            redirects: read(root, REDIRECTS_FILE),
-            headers: read(root, HEADERS_FILE),
+            redirects: take(&handed.redirects, REDIRECTS_FILE),
+            headers: take(&handed.headers, HEADERS_FILE),
         }
     }
 }
@@ -92,11 +108,20 @@ impl SiteRules {
 fn read<R: StaticFs>(root: &R, name: &str) -> Option<String> {
     match root.open(&SitePath::root().child(name)) {
         Ok(Entry::File { file, meta }) if meta.len <= MAX_FILE_BYTES => {
-            let bytes = root.read(&file, meta.len).ok()?;
-            String::from_utf8(bytes).ok()
+            usable_text(root.read(&file, meta.len).ok()?)
         }
         _ => None,
     }
+}
+
+/// A rules file's contents as the component takes them: text, or nothing if
+/// it is too large or not UTF-8 (a host handing the text in reads files
+/// through this too).
+pub fn usable_text(contents: Vec<u8>) -> Option<String> {
+    if contents.len() as u64 > MAX_FILE_BYTES {
+        return None;
+    }
+    String::from_utf8(contents).ok()
 }
 
 /// What `_redirects` makes of a request.

@@ -179,6 +179,7 @@ impl<'a> Pattern<'a> {
 /// surely does not match `path`: its leading plain bytes already differ.
 /// One pass over those bytes, before the line is even split into words, so
 /// most rules of a file are turned down at their first few bytes.
+#[inline]
 pub fn cannot_match(line: &str, path: &str) -> bool {
     let path = path.as_bytes();
     for (i, &byte) in line.as_bytes().iter().enumerate() {

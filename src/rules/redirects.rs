@@ -55,16 +55,30 @@ pub fn first_match<'a, 'p>(
     path: &'p str,
     mut applies: impl FnMut(&Rule<'a>) -> bool,
 ) -> Option<(Rule<'a>, Captures<'a, 'p>)> {
-    rule_lines(text).find_map(|(line, content)| {
-        let content = content.ok()?;
-        if pattern::cannot_match(content, path) {
+    // A plain loop, not `rule_lines`: this runs on every request.
+    for (count, (line, content)) in lines(text).enumerate() {
+        if count == MAX_RULES {
             return None;
         }
-        Pattern::unchecked(first_word(content)).matches(path)?;
-        let rule = parse(line, content).ok()?;
-        let captures = rule.from.matches(path)?;
-        applies(&rule).then_some((rule, captures))
-    })
+        if pattern::cannot_match(content, path) {
+            continue;
+        }
+        if Pattern::unchecked(first_word(content))
+            .matches(path)
+            .is_none()
+        {
+            continue;
+        }
+        let Ok(rule) = parse(line, content) else {
+            continue;
+        };
+        if let Some(captures) = rule.from.matches(path)
+            && applies(&rule)
+        {
+            return Some((rule, captures));
+        }
+    }
+    None
 }
 
 /// The lines that hold rules, up to `MAX_RULES`; the one after is an error.

@@ -209,16 +209,54 @@ fn check_reports_each_problem_with_its_line() {
 }
 
 #[test]
+fn handed_rules_stand_for_the_files_even_when_empty() {
+    use crate::fs::memory::MemoryFs;
+    let root = MemoryFs::default()
+        .with(REDIRECTS_FILE, "/a /b")
+        .with(HEADERS_FILE, "/*\n  X-A: 1");
+    let handed = HandedRules {
+        redirects: Some("/c /d".to_owned()),
+        headers: Some(String::new()),
+    };
+    let rules = SiteRules::load(&root, &handed);
+    assert_eq!(rules.redirects.as_deref(), Some("/c /d"));
+    assert_eq!(
+        rules.headers, None,
+        "handed in empty: no rules, the file unread"
+    );
+    let only_headers = HandedRules {
+        headers: Some("/x\n  X-B: 2".to_owned()),
+        ..HandedRules::default()
+    };
+    let rules = SiteRules::load(&root, &only_headers);
+    assert_eq!(
+        rules.redirects.as_deref(),
+        Some("/a /b"),
+        "not handed: read"
+    );
+    assert_eq!(rules.headers.as_deref(), Some("/x\n  X-B: 2"));
+}
+
+#[test]
+fn usable_text_is_utf8_within_the_limit() {
+    assert_eq!(usable_text(b"/a /b".to_vec()).as_deref(), Some("/a /b"));
+    assert_eq!(usable_text(vec![0xff]), None);
+    assert_eq!(usable_text(vec![b'#'; MAX_FILE_BYTES as usize + 1]), None);
+    assert!(usable_text(vec![b'#'; MAX_FILE_BYTES as usize]).is_some());
+}
+
+#[test]
 fn rules_files_are_read_from_the_root_when_usable() {
     use crate::fs::memory::MemoryFs;
     let root = MemoryFs::default()
         .with(REDIRECTS_FILE, "/a /b")
         .with(HEADERS_FILE, vec![0xff, 0xfe]);
-    let rules = SiteRules::load(&root);
+    let none = HandedRules::default();
+    let rules = SiteRules::load(&root, &none);
     assert_eq!(rules.redirects.as_deref(), Some("/a /b"));
     assert_eq!(rules.headers, None, "not UTF-8");
     let large = MemoryFs::default().with(REDIRECTS_FILE, vec![b'#'; MAX_FILE_BYTES as usize + 1]);
-    assert_eq!(SiteRules::load(&large).redirects, None);
+    assert_eq!(SiteRules::load(&large, &none).redirects, None);
     assert!(is_rules_file(&path("/_redirects")) && is_rules_file(&path("/_headers")));
     assert!(!is_rules_file(&path("/sub/_headers")));
 }

@@ -225,3 +225,32 @@ fn header_blocks_apply_to_every_answer_by_the_requested_path() {
     let head = handle(request(Method::HEAD, "/app.js"), &site);
     assert_eq!(head.headers(), app.headers());
 }
+
+#[test]
+fn rules_the_host_hands_in_stand_for_the_files() {
+    let mut site = site_with(&[
+        ("_redirects", "/a /index.html 302"),
+        ("_headers", "/*\n  X-File: 1"),
+    ]);
+    site.handed_rules = HandedRules {
+        redirects: Some("/b /app.js 301".to_owned()),
+        headers: Some("/*\n  X-Handed: 1".to_owned()),
+    };
+    assert_eq!(
+        get(&site, "/a").status(),
+        StatusCode::NOT_FOUND,
+        "the file's rule is not read"
+    );
+    let moved = get(&site, "/b");
+    assert_eq!(moved.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(header(&moved, "location"), Some("/app.js"));
+    assert_eq!(header(&moved, "x-handed"), Some("1"));
+    assert_eq!(header(&moved, "x-file"), None);
+    assert_eq!(get(&site, "/_redirects").status(), StatusCode::NOT_FOUND);
+    site.handed_rules.redirects = Some(String::new());
+    assert_eq!(
+        get(&site, "/b").status(),
+        StatusCode::NOT_FOUND,
+        "handed in empty: no rules"
+    );
+}
