@@ -125,7 +125,9 @@ impl RulesFiles {
             cached.text = text.unwrap_or_default().into();
             cached.contents = contents;
         }
-        cached.seen = Some(seen);
+        // A file that cannot be opened keeps the stamp it showed, so it is
+        // not tried again on every request while it stays as it is.
+        cached.seen = Some(if cached.contents.is_err() { now } else { seen });
     }
 
     /// The file's contents (at most one byte past the limit, which is enough
