@@ -59,9 +59,15 @@ pub mod memory {
     pub struct MemoryFs {
         files: BTreeMap<String, Vec<u8>>,
         forbidden: Vec<String>,
+        /// How many times a path was opened, for tests of what is looked up.
+        opened: std::sync::atomic::AtomicUsize,
     }
 
     impl MemoryFs {
+        pub fn opened(&self) -> usize {
+            self.opened.load(std::sync::atomic::Ordering::Relaxed)
+        }
+
         pub fn with(mut self, path: &str, contents: impl Into<Vec<u8>>) -> Self {
             self.files.insert(path.to_owned(), contents.into());
             self
@@ -128,6 +134,8 @@ pub mod memory {
         }
 
         fn open(&self, path: &SitePath) -> Result<Entry<Vec<u8>>, FsError> {
+            self.opened
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let key = path.segments().join("/");
             if self.forbidden.contains(&key) {
                 return Err(FsError::Forbidden);

@@ -11,6 +11,7 @@ use crate::response::{self, Response};
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
+use crate::static_files::Lookup;
 use crate::store::Store;
 use crate::{api, board, html, security_headers, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
@@ -78,17 +79,19 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
     // What the rules match: the decoded path (a path that does not decode
     // is a 400 in any case).
     let request_path = SitePath::parse(parts.uri.path()).ok();
+    // The last path a rule looked up, kept for serving it.
+    let mut looked_up = None;
     let routing = match (&rules.redirects, &request_path) {
         (Some(redirects), Some(path)) => rules::route(redirects, path, parts.uri.query(), |path| {
-            exists(site, path)
+            exists(site, path, &mut looked_up)
         }),
         _ => Routing::Serve(None),
     };
     let result = match routing {
-        Routing::Serve(None) => dispatch(&parts, body, site),
+        Routing::Serve(None) => dispatch(&parts, body, site, looked_up),
         Routing::Serve(Some(target)) => with_target(&parts.uri, &target).and_then(|uri| {
             parts.uri = uri;
-            dispatch(&parts, body, site)
+            dispatch(&parts, body, site, looked_up)
         }),
         Routing::Redirect { status, location } => redirect(status, location),
         Routing::NotFound(page) => {
@@ -123,6 +126,7 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
     parts: &Parts,
     body: B,
     site: &Site<R, S>,
+    looked_up: Option<Lookup<R::File>>,
 ) -> Result<Response<R::File>, Error> {
     let store = &site.store;
     let admin = Admin {
@@ -142,21 +146,33 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
         (&Method::DELETE, "/api/messages") => api::clear(store, admin, parts),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
         (_, _) if api && !board_api => Err(Error::NotFound),
-        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
-            static_files::get(&site.static_root, parts, &site.settings, site.random)
-        }
+        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => static_files::get_after(
+            &site.static_root,
+            parts,
+            &site.settings,
+            site.random,
+            looked_up,
+        ),
         (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
     }
 }
 
 /// Whether something answers at `path`, so that a rule not forced leaves it
-/// be: a path of the component's own (all of `/api/`), or a file.
-fn exists<R: StaticFs, S>(site: &Site<R, S>, path: &SitePath) -> bool {
+/// be: a path of the component's own (all of `/api/`), or a file (whose
+/// lookup goes to `looked_up`).
+fn exists<R: StaticFs, S>(
+    site: &Site<R, S>,
+    path: &SitePath,
+    looked_up: &mut Option<Lookup<R::File>>,
+) -> bool {
     let decoded = path.decoded();
-    own_route(&decoded).is_some()
-        || decoded == "/api"
-        || decoded.starts_with("/api/")
-        || static_files::exists(&site.static_root, path, &site.settings)
+    if own_route(&decoded).is_some() || decoded == "/api" || decoded.starts_with("/api/") {
+        return true;
+    }
+    let lookup = static_files::look_up(&site.static_root, path, &site.settings);
+    let exists = lookup.exists();
+    *looked_up = Some(lookup);
+    exists
 }
 
 /// The request's URI with a rewrite's `path?query` (scheme and authority

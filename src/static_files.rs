@@ -25,8 +25,8 @@ use std::time::SystemTime;
 
 mod lookup;
 
-pub use lookup::exists;
 use lookup::{Found, HTML_SUFFIX, find};
+pub use lookup::{Lookup, look_up};
 
 pub const INDEX_FILE: &str = "index.html";
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
@@ -39,8 +39,21 @@ pub fn get<R: StaticFs>(
     settings: &Settings,
     random: Random,
 ) -> Result<Response<R::File>, Error> {
+    get_after(root, request, settings, random, None)
+}
+
+/// `get`, with what a site rule looked up (`earlier`): used, not looked
+/// up again, if it was for this path.
+pub fn get_after<R: StaticFs>(
+    root: &R,
+    request: &Parts,
+    settings: &Settings,
+    random: Random,
+    earlier: Option<Lookup<R::File>>,
+) -> Result<Response<R::File>, Error> {
     let path = SitePath::parse(request.uri.path())?;
-    match find(root, &path, settings)? {
+    let found = earlier.and_then(|earlier| earlier.take_for(&path));
+    match found.unwrap_or_else(|| find(root, &path, settings))? {
         Found::File { path, file, meta } => {
             serve_file(root, request, settings, random, &path, file, meta)
         }

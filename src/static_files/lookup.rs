@@ -10,10 +10,31 @@ use crate::rules;
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 
-/// Whether `get` would find something at `path` (a file, a directory, a
-/// listing): what shadows a site rule that is not forced.
-pub fn exists<R: StaticFs>(root: &R, path: &SitePath, settings: &Settings) -> bool {
-    find(root, path, settings).is_ok()
+/// What `get` would find at `path` (a file, a directory, a listing):
+/// something there shadows a site rule that is not forced.
+pub fn look_up<R: StaticFs>(root: &R, path: &SitePath, settings: &Settings) -> Lookup<R::File> {
+    Lookup {
+        path: path.clone(),
+        found: find(root, path, settings),
+    }
+}
+
+/// What a path named when it was looked up for a rule (whether a file
+/// shadows it), kept so that serving the same path does not open it again.
+pub struct Lookup<F> {
+    path: SitePath,
+    found: Result<Found<F>, Error>,
+}
+
+impl<F> Lookup<F> {
+    pub fn exists(&self) -> bool {
+        self.found.is_ok()
+    }
+
+    /// What it found, if it was for `path`.
+    pub(super) fn take_for(self, path: &SitePath) -> Option<Result<Found<F>, Error>> {
+        (self.path == *path).then_some(self.found)
+    }
 }
 
 /// What a static path names.

@@ -59,6 +59,10 @@ fn counting(bytes: &mut [u8]) -> Result<(), String> {
     Ok(())
 }
 
+fn exists(root: &MemoryFs, path: &SitePath, settings: &Settings) -> bool {
+    look_up(root, path, settings).exists()
+}
+
 #[test]
 fn a_multi_range_boundary_comes_from_the_randomness_handed_in() {
     let root = MemoryFs::default().with("a.txt", "0123456789");

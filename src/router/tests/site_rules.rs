@@ -254,3 +254,24 @@ fn rules_the_host_hands_in_stand_for_the_files() {
         "handed in empty: no rules"
     );
 }
+
+#[test]
+fn a_file_looked_up_for_a_rule_is_served_without_a_second_lookup() {
+    let mut plain = site_with(&[]);
+    plain.handed_rules.redirects = Some(String::new());
+    plain.handed_rules.headers = Some(String::new());
+    get(&plain, "/app.js");
+    let mut site = site_with(&[]);
+    site.handed_rules.redirects = Some("/* /index.html 200".to_owned());
+    site.handed_rules.headers = Some(String::new());
+    let served = get(&site, "/app.js");
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(text(&served), "render()");
+    assert_eq!(
+        site.static_root.opened(),
+        plain.static_root.opened(),
+        "the lookup that shadows the rule is the one served"
+    );
+    let deep = get(&site, "/deep/link");
+    assert_eq!(text(&deep), INDEX, "the rewrite's target is looked up anew");
+}
