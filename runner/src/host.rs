@@ -1,21 +1,20 @@
 //! The host: the component compiled and pre-instantiated once (`engine`),
-//! the preopens and the environment it is given; then each request through
+//! with what it is given (`mounts`); then each request through
 //! an instance — a slot (or a place in the queue), a fresh instance (or a
 //! warm one with `--reuse-instances`), a bounded request body, and a guest
 //! that must keep making progress.
 
 use crate::admission::{Admission, Refused};
 use crate::engine::{RequestState, compile, engine_config, sitebox_world_linker};
-use crate::guest_log::GuestOutput;
 use crate::keyvalue::KeyValue;
 use crate::limited_body::LimitedBody;
+use crate::mounts::Mounts;
 use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
 use crate::site_rules::RulesFiles;
-use crate::{BoardStore, ComponentSource, Config, Limits};
-use anyhow::{Result, anyhow, bail};
+use crate::{ComponentSource, Config, Limits};
+use anyhow::{Result, anyhow};
 use hyper::body::Incoming;
-use sitebox::settings;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
@@ -25,8 +24,6 @@ use wasmtime::component::{Component, Linker, Resource};
 // errors here, and `?` turns the result into an `anyhow::Error`.
 use wasmtime::error::Context as _;
 use wasmtime::{Cache, Engine, Store};
-use wasmtime_wasi::filesystem::WasiFilesystemCtx;
-use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
@@ -38,48 +35,16 @@ pub struct Host {
     /// Compiled components from earlier runs (`--cache-dir`).
     cache: Option<Cache>,
     linker: Linker<RequestState>,
+    /// The directories, store and environment every instance gets.
+    mounts: Mounts,
     /// The component being served; `--watch` swaps in a new one while
     /// requests on the old one finish.
     current: RwLock<Arc<Generation>>,
-    /// The preopened directories (the site, and the data when the board is
-    /// on files), opened once: each request's context gets a copy sharing
-    /// the descriptors (no `open` per request). Replacing a directory
-    /// wholesale (a symlink swap) therefore needs a restart.
-    preopens: WasiFilesystemCtx,
-    /// The board's bucket, when it is on Redis.
-    keyvalue: Arc<KeyValue>,
-    /// The component's settings, as its environment.
-    environment: Vec<(String, String)>,
-    /// The site's rules files, handed in with each fresh instance's
-    /// environment (a warm instance keeps its environment, so with
-    /// `--reuse-instances` the component reads the files itself).
-    rules_files: RulesFiles,
     admission: Admission,
     limits: Limits,
     /// Requests one instance may serve (`--reuse-instances`); 1, the
     /// default, is a fresh instance for every request.
     reuse: u32,
-}
-
-/// A hash the component could not use fails the start, not the first
-/// clear: it must be argon2, and checking it must fit in an instance's
-/// memory (with room for the rest of the request).
-fn check_admin_hash(hash: &str, max_instance_memory: usize) -> Result<()> {
-    // What a request takes besides argon2's blocks: the component's own
-    // memory (its heap arena included) is under 2 MiB.
-    const HEADROOM: usize = 2 << 20;
-    let kib = sitebox::admin::hash_memory_kib(hash)
-        .map_err(|reason| anyhow::anyhow!("the admin password hash is unusable: {reason}"))?;
-    let needed = (kib as usize) << 10;
-    if needed + HEADROOM > max_instance_memory {
-        bail!(
-            "checking the admin password takes {} MiB (its m={kib}), more than --max-memory {} MiB allows with {} MiB for the request",
-            needed.div_ceil(1 << 20),
-            max_instance_memory >> 20,
-            HEADROOM >> 20
-        );
-    }
-    Ok(())
 }
 
 /// One compiled component, ready to instantiate, and (with
@@ -99,46 +64,7 @@ struct Warm {
 
 impl Host {
     pub fn new(config: &Config) -> Result<Host> {
-        let static_dir = std::fs::canonicalize(&config.static_dir).with_context(|| {
-            format!("static directory {} not found", config.static_dir.display())
-        })?;
-        if !static_dir.is_dir() {
-            bail!("{} is not a directory", static_dir.display());
-        }
-        if let Some(hash) = &config.site.admin_password_hash {
-            check_admin_hash(hash, config.max_instance_memory)?;
-        }
-        let mut preopens = WasiCtx::builder();
-        preopens
-            // File operations run on the calling thread instead of a hop to
-            // tokio's blocking pool and back: the board's page does about a
-            // hundred small ones (`cargo bench --bench board`; the figures:
-            // docs/performance.md).
-            .allow_blocking_current_thread(true)
-            .preopened_dir(&static_dir, settings::STATIC_DIR, FsPerms::ReadOnly)
-            .with_context(|| format!("cannot open {}", static_dir.display()))?;
-        let environment = config
-            .site
-            .environment()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        // The component keeps the board in `/data` when it is there, and in
-        // its key-value bucket otherwise.
-        let keyvalue = match &config.store {
-            BoardStore::Files => {
-                let data_dir = data_dir(config)?;
-                preopens
-                    .preopened_dir(&data_dir, settings::DATA_DIR, FsPerms::ReadWrite)
-                    .with_context(|| format!("cannot open {}", data_dir.display()))?;
-                KeyValue::none()
-            }
-            BoardStore::Redis { url, timeout } => {
-                KeyValue::redis(url, &config.site.bucket, *timeout)?
-            }
-        };
-        let preopens = preopens.build().filesystem().clone();
-
+        let mounts = Mounts::new(config)?;
         let (wasm_config, cache) = engine_config(config)?;
         let engine = Engine::new(&wasm_config).context("cannot set up wasmtime")?;
         let linker = sitebox_world_linker(&engine)?;
@@ -149,10 +75,7 @@ impl Host {
             cache,
             linker,
             current: RwLock::new(Arc::new(generation)),
-            preopens,
-            keyvalue,
-            environment,
-            rules_files: RulesFiles::open(&static_dir)?,
+            mounts,
             admission: Admission::new(config.limits.max_concurrent, config.limits.max_queue),
             limits: config.limits.clone(),
             reuse: config.reuse_instances.max(1),
@@ -164,11 +87,11 @@ impl Host {
     }
 
     pub(crate) fn keyvalue(&self) -> &Arc<KeyValue> {
-        &self.keyvalue
+        &self.mounts.keyvalue
     }
 
     pub(crate) fn rules_files(&self) -> &RulesFiles {
-        &self.rules_files
+        &self.mounts.rules_files
     }
 
     /// The component new requests go to.
@@ -185,19 +108,6 @@ impl Host {
         *self.current.write().expect("not poisoned") = Arc::new(generation);
         Ok(())
     }
-
-    fn new_request_state(&self) -> RequestState {
-        let mut wasi = WasiCtx::builder();
-        wasi.stdout(GuestOutput::Stdout)
-            .stderr(GuestOutput::Stderr)
-            .envs(&self.environment);
-        if self.reuse == 1 {
-            wasi.envs(&self.rules_files.environment());
-        }
-        let mut wasi = wasi.build();
-        *wasi.filesystem() = self.preopens.clone();
-        RequestState::new(wasi, self.keyvalue.clone())
-    }
 }
 
 impl Generation {
@@ -212,15 +122,6 @@ impl Generation {
             warm: Mutex::new(Vec::new()),
         })
     }
-}
-
-/// The data directory, created if missing.
-fn data_dir(config: &Config) -> Result<std::path::PathBuf> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let data_dir = std::fs::canonicalize(&config.data_dir)
-        .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
-    Ok(data_dir)
 }
 
 pub type GuestResponse = hyper::Response<ProgressBody<HyperOutgoingBody>>;
@@ -357,7 +258,7 @@ impl Host {
                     .await
                     .map_err(Failure::Busy)?;
                 Instance {
-                    store: Store::new(self.engine(), self.new_request_state()),
+                    store: Store::new(self.engine(), self.mounts.request_state(self.reuse == 1)),
                     proxy: None,
                     served: 0,
                     slot,

@@ -13,6 +13,7 @@ mod host;
 mod idle;
 mod keyvalue;
 mod limited_body;
+mod mounts;
 mod observed;
 mod progress;
 mod request_rules;

@@ -145,7 +145,7 @@ impl RulesFiles {
             Ok(metadata) => metadata,
             Err(error) => return (Seen::Error(error.kind()), Err(error.to_string())),
         };
-        let seen = seen(Ok(metadata.clone()));
+        let seen = stamped(&metadata);
         if !metadata.is_file() {
             // A directory of that name is no rules file: as absent.
             return (seen, Ok(Vec::new()));
@@ -160,10 +160,13 @@ impl RulesFiles {
 }
 
 fn seen(metadata: io::Result<cap_std::fs::Metadata>) -> Seen {
-    let metadata = match metadata {
-        Ok(metadata) => metadata,
-        Err(error) => return Seen::Error(error.kind()),
-    };
+    match metadata {
+        Ok(metadata) => stamped(&metadata),
+        Err(error) => Seen::Error(error.kind()),
+    }
+}
+
+fn stamped(metadata: &cap_std::fs::Metadata) -> Seen {
     let stamp = Stamp {
         dev: metadata.dev(),
         ino: metadata.ino(),
