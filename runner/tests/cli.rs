@@ -50,6 +50,9 @@ fn help_lists_every_flag() {
         "--shutdown-grace",
         "--log-format",
         "--quiet",
+        "--config",
+        "--print-config",
+        "SITEBOX_PORT",
         "--help",
         "--version",
     ] {

@@ -4,7 +4,6 @@ use crate::{
     BoardStore, CompileCache, ComponentSource, Config, Limits, LogFormat, SiteSettings, TlsFiles,
 };
 use anyhow::{Context, Result};
-use clap::Parser;
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -14,8 +13,15 @@ use tokio::net::TcpListener;
 
 /// Serve a static site (and its message board) from a sandboxed WebAssembly
 /// component, a fresh instance per request.
-#[derive(Debug, Parser)]
-#[command(name = "sitebox", version, args_conflicts_with_subcommands = true)]
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "sitebox",
+    version,
+    args_conflicts_with_subcommands = true,
+    after_help = "Every flag may also be set by its variable (--max-age: SITEBOX_MAX_AGE) or by \
+                  its key in the --config file (max-age = 600). A flag wins over its variable, \
+                  and a variable over the file."
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -58,12 +64,12 @@ pub struct Args {
 
     /// Reload the --component file when it changes; requests in flight
     /// finish on the old one.
-    #[arg(long, requires = "component")]
+    #[arg(long)]
     pub watch: bool,
 
     /// Keep compiled components here, so a restart skips compiling [default:
     /// wasmtime's cache directory, ~/.cache/wasmtime].
-    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
     /// Compile the component at every start.
@@ -72,11 +78,11 @@ pub struct Args {
 
     /// Serve HTTPS (HTTP/2 or HTTP/1.1, by ALPN) with this PEM certificate
     /// chain; needs --tls-key.
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
 
     /// The PEM private key of --tls-cert.
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    #[arg(long, value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
 
     /// Most requests running at once, each in its own instance; more wait in
@@ -160,9 +166,19 @@ pub struct Args {
     /// The argon2 hash (a PHC string, from `sitebox hash-password`) of the
     /// admin's password: the admin (user `admin`) may clear the board.
     /// Without it, clearing is turned off.
-    #[arg(long, value_name = "PHC", env = sitebox::settings::ADMIN_PASSWORD_HASH_VAR,
-          hide_env_values = true)]
+    #[arg(long, value_name = "PHC")]
     pub admin_password_hash: Option<String>,
+
+    /// Read settings from this TOML file: one key per flag, named as the
+    /// flag (`max-age = 600`, `listing = true`). A flag or its SITEBOX_*
+    /// variable overrides the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective settings (as a config file, with where each
+    /// comes from; secrets redacted) and exit.
+    #[arg(long)]
+    pub print_config: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -214,7 +230,10 @@ fn store_location(text: &str) -> Result<StoreLocation, String> {
 }
 
 impl Args {
-    pub fn config(&self) -> Config {
+    /// The server's `Config`; settings that contradict each other (whatever
+    /// their sources) are a usage error.
+    pub fn config(&self) -> Result<Config, clap::Error> {
+        self.check_combinations()?;
         let mut config = Config::new(&self.static_dir, &self.data);
         if let Some(path) = &self.component {
             config.component = ComponentSource::File(path.clone());
@@ -265,14 +284,38 @@ impl Args {
                 .clone()
                 .filter(|hash| !hash.is_empty()),
         };
-        config
+        Ok(config)
+    }
+
+    /// What clap's `requires` and `conflicts_with` would check, but for
+    /// values from the environment and the config file too (clap counts
+    /// only the command line and the environment).
+    fn check_combinations(&self) -> Result<(), clap::Error> {
+        use clap::error::ErrorKind::{ArgumentConflict, MissingRequiredArgument};
+        let problem = if self.watch && self.component.is_none() {
+            Some((MissingRequiredArgument, "--watch needs --component"))
+        } else if self.tls_cert.is_some() != self.tls_key.is_some() {
+            Some((
+                MissingRequiredArgument,
+                "--tls-cert and --tls-key go together",
+            ))
+        } else if self.cache_dir.is_some() && self.no_cache {
+            Some((ArgumentConflict, "--cache-dir and --no-cache contradict"))
+        } else {
+            None
+        };
+        match problem {
+            Some((kind, message)) => Err(sources::command().error(kind, message)),
+            None => Ok(()),
+        }
     }
 }
 
 /// The binary: parse flags (clap prints usage errors and exits 2), serve,
 /// and on failure print one line and exit 1.
 pub fn main() -> ExitCode {
-    let args = Args::parse();
+    let loaded = sources::load(std::env::args_os().collect()).unwrap_or_else(|error| error.exit());
+    let args = &loaded.args;
     if let Some(Command::HashPassword) = args.command {
         return match hash_password::run() {
             Ok(()) => ExitCode::SUCCESS,
@@ -282,12 +325,17 @@ pub fn main() -> ExitCode {
             }
         };
     }
+    let config = args.config().unwrap_or_else(|error| error.exit());
+    if args.print_config {
+        print!("{}", sources::print(&loaded));
+        return ExitCode::SUCCESS;
+    }
     let _log_flushed_on_exit = init_logging();
     // A server holds a descriptor per connection: use all the process may.
     if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
         tracing::debug!("cannot raise the open-file limit: {error}");
     }
-    match run(&args) {
+    match run(args, &config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("sitebox: {error:#}");
@@ -338,7 +386,7 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
     flush_on_drop
 }
 
-fn run(args: &Args) -> Result<()> {
+fn run(args: &Args, config: &Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -348,7 +396,7 @@ fn run(args: &Args) -> Result<()> {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let server = crate::Server::new(&args.config())?;
+        let server = crate::Server::new(config)?;
         server.serve_until(listener, shutdown_signal()?).await
     });
     // Guests still running after the grace period are not waited for.
@@ -371,6 +419,7 @@ fn shutdown_signal() -> Result<impl Future<Output = ()>> {
 }
 
 mod hash_password;
+pub mod sources;
 
 #[cfg(test)]
 mod tests;

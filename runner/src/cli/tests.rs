@@ -1,6 +1,7 @@
 //! Flags to `Config`: defaults, values, stores, usage errors.
 
 use super::*;
+use clap::Parser;
 
 #[test]
 fn defaults() {
@@ -9,7 +10,7 @@ fn defaults() {
         SocketAddr::new(args.addr, args.port).to_string(),
         "127.0.0.1:8080"
     );
-    let config = args.config();
+    let config = args.config().unwrap();
     assert_eq!(config.static_dir, PathBuf::from("./static"));
     assert_eq!(config.data_dir, PathBuf::from("./data"));
     assert_eq!(config.component, ComponentSource::Embedded);
@@ -23,7 +24,7 @@ fn defaults() {
 fn stores() {
     let config = |flags: &[&str]| {
         let args = [&["sitebox"][..], flags].concat();
-        Args::try_parse_from(args).map(|args| args.config().store)
+        Args::try_parse_from(args).map(|args| args.config().unwrap().store)
     };
     assert_eq!(
         config(&["--store", "redis://:pw@10.0.0.5:6380/2"]).unwrap(),
@@ -83,7 +84,7 @@ fn flags() {
         "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
     ])
     .unwrap();
-    let config = args.config();
+    let config = args.config().unwrap();
     assert_eq!(args.addr.to_string(), "::1");
     assert_eq!(config.component, ComponentSource::File("x.wasm".into()));
     assert_eq!(config.max_instance_memory, 16 << 20);
