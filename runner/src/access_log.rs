@@ -1,15 +1,18 @@
 //! The access log: one line per request, in the Common Log Format (client,
 //! time, request line, status, body bytes sent) or as JSON with the duration
 //! too, written when the response body is done with, so the bytes and the
-//! time are those of the whole exchange. Lines go to `tracing` under the
-//! target `sitebox::access`; the binary sends that target to stdout.
+//! time are those of the whole exchange; the request metrics are counted at
+//! the same moment. Lines go to `tracing` under the target
+//! `sitebox::access`; the binary sends that target to stdout.
 
 use crate::LogFormat;
+use crate::metrics::{MethodClass, Metrics};
 use crate::observed::{FrameObserver, Observed};
 use bytes::Bytes;
 use http::{Method, StatusCode, Version};
 use http_body::Frame;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the log line needs from the request, taken before it is consumed.
@@ -72,11 +75,29 @@ impl RequestLine {
     }
 }
 
-/// The counts for one request's log line, written when the response body is
-/// dropped (finished, aborted, or never polled, as for `HEAD`). No line
-/// when the log is off.
+/// What the metrics need from the request.
+pub struct Counted {
+    metrics: Arc<Metrics>,
+    method: MethodClass,
+    start: Instant,
+}
+
+impl Counted {
+    pub fn new<B>(request: &http::Request<B>, metrics: &Arc<Metrics>) -> Counted {
+        Counted {
+            metrics: metrics.clone(),
+            method: MethodClass::of(request.method()),
+            start: Instant::now(),
+        }
+    }
+}
+
+/// The counts for one request's log line and metrics, written when the
+/// response body is dropped (finished, aborted, or never polled, as for
+/// `HEAD`). No line when the log is off; no count without metrics.
 pub struct AccessRecord {
     line: Option<RequestLine>,
+    counted: Option<Counted>,
     status: StatusCode,
     bytes: u64,
     failed: bool,
@@ -104,16 +125,22 @@ impl Drop for AccessRecord {
             let text = line.format(self.status, self.bytes, self.failed);
             tracing::info!(target: "sitebox::access", "{text}");
         }
+        if let Some(counted) = &self.counted {
+            let took = counted.start.elapsed();
+            (counted.metrics).answered(counted.method, self.status, self.bytes, took);
+        }
     }
 }
 
 pub fn log_response<B>(
     line: Option<RequestLine>,
+    counted: Option<Counted>,
     response: http::Response<B>,
 ) -> http::Response<LoggedBody<B>> {
     let status = response.status();
     let record = AccessRecord {
         line,
+        counted,
         status,
         bytes: 0,
         failed: false,

@@ -13,6 +13,7 @@ pub struct Admission {
     slots: Arc<Semaphore>,
     queued: AtomicU32,
     max_queue: u32,
+    max_concurrent: usize,
 }
 
 /// Why a request got no slot.
@@ -30,7 +31,18 @@ impl Admission {
             slots: Arc::new(Semaphore::new(max_concurrent as usize)),
             queued: AtomicU32::new(0),
             max_queue,
+            max_concurrent: max_concurrent as usize,
         }
+    }
+
+    /// Slots taken now.
+    pub fn busy(&self) -> u32 {
+        (self.max_concurrent - self.slots.available_permits()) as u32
+    }
+
+    /// Requests waiting for a slot now.
+    pub fn queued(&self) -> u32 {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// A slot, at once or after waiting at most `patience` in the queue.
@@ -60,11 +72,13 @@ mod tests {
     async fn the_queue_holds_a_burst_and_refuses_beyond_it() {
         let admission = Arc::new(Admission::new(1, 1));
         let first = admission.admit(Duration::from_secs(5)).await.unwrap();
+        assert_eq!((admission.busy(), admission.queued()), (1, 0));
         let waiting = tokio::spawn({
             let admission = admission.clone();
             async move { admission.admit(Duration::from_secs(5)).await }
         });
         tokio::task::yield_now().await;
+        assert_eq!(admission.queued(), 1);
         let third = admission.admit(Duration::from_secs(5)).await;
         assert!(matches!(third, Err(Refused::QueueFull)));
         drop(first);

@@ -8,13 +8,14 @@ use crate::admission::{Admission, Refused};
 use crate::engine::{RequestState, compile, engine_config, sitebox_world_linker};
 use crate::keyvalue::KeyValue;
 use crate::limited_body::LimitedBody;
+use crate::metrics::Metrics;
 use crate::mounts::Mounts;
 use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
 use crate::site_rules::RulesFiles;
 use crate::{ComponentSource, Config, Limits};
 use anyhow::{Result, anyhow};
-use hyper::body::Incoming;
+use bytes::Bytes;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
@@ -45,6 +46,7 @@ pub struct Host {
     /// Requests one instance may serve (`--reuse-instances`); 1, the
     /// default, is a fresh instance for every request.
     reuse: u32,
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// One compiled component, ready to instantiate, and (with
@@ -63,8 +65,12 @@ struct Warm {
 }
 
 impl Host {
-    pub fn new(config: &Config) -> Result<Host> {
-        let mounts = Mounts::new(config)?;
+    pub fn new(config: &Config, metrics: Option<Arc<Metrics>>) -> Result<Host> {
+        let store_errors = metrics
+            .as_ref()
+            .map(|m| m.store_errors())
+            .unwrap_or_default();
+        let mounts = Mounts::new(config, store_errors)?;
         let (wasm_config, cache) = engine_config(config)?;
         let engine = Engine::new(&wasm_config).context("cannot set up wasmtime")?;
         let linker = sitebox_world_linker(&engine)?;
@@ -79,7 +85,26 @@ impl Host {
             admission: Admission::new(config.limits.max_concurrent, config.limits.max_queue),
             limits: config.limits.clone(),
             reuse: config.reuse_instances.max(1),
+            metrics,
         })
+    }
+
+    /// Instances busy and requests queued now.
+    pub fn load(&self) -> (u32, u32) {
+        (self.admission.busy(), self.admission.queued())
+    }
+
+    /// Whether the board's store is there: Redis answers a PING, or the data
+    /// directory is still a directory.
+    pub async fn store_reachable(&self) -> Result<(), String> {
+        match &self.mounts.data_dir {
+            Some(dir) => match std::fs::metadata(dir) {
+                Ok(meta) if meta.is_dir() => Ok(()),
+                Ok(_) => Err(format!("{} is not a directory", dir.display())),
+                Err(error) => Err(format!("{}: {error}", dir.display())),
+            },
+            None => self.mounts.keyvalue.ping().await,
+        }
     }
 
     pub fn engine(&self) -> &Engine {
@@ -142,6 +167,23 @@ pub enum Failure {
     Busy(Refused),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Failed(error) => write!(f, "{error:#}"),
+            Failure::TimedOut => f.write_str("no progress within the request timeout"),
+            Failure::Unconvertible(error) => {
+                write!(f, "the request cannot be handed over: {error:#}")
+            }
+            Failure::BodyTooLarge => f.write_str("the request body is too large"),
+            Failure::Busy(Refused::QueueFull) => {
+                f.write_str("every instance is busy and the queue is full")
+            }
+            Failure::Busy(Refused::Waited) => f.write_str("no instance came free in time"),
+        }
+    }
+}
+
 /// How a guest's run ended.
 enum Outcome {
     Done,
@@ -169,11 +211,15 @@ struct GuestCall {
 impl Host {
     /// Runs `request` through an instance. The guest decides the response;
     /// a `Failure` means it could not (and the details are logged).
-    pub async fn handle(
+    pub async fn handle<B, E>(
         &self,
         scheme: Scheme,
-        request: hyper::Request<Incoming>,
-    ) -> Result<GuestResponse, Failure> {
+        request: hyper::Request<B>,
+    ) -> Result<GuestResponse, Failure>
+    where
+        B: http_body::Body<Data = Bytes, Error = E> + Send + 'static,
+        E: Into<wasmtime_wasi_http::Error>,
+    {
         let generation = self.current();
         let mut instance = self.instance(&generation).await?;
         let progress = Progress::new();
@@ -256,7 +302,12 @@ impl Host {
                 let slot = (self.admission)
                     .admit(self.limits.request_timeout)
                     .await
-                    .map_err(Failure::Busy)?;
+                    .map_err(|refused| {
+                        if let Some(metrics) = &self.metrics {
+                            metrics.refused(&refused);
+                        }
+                        Failure::Busy(refused)
+                    })?;
                 Instance {
                     store: Store::new(self.engine(), self.mounts.request_state(self.reuse == 1)),
                     proxy: None,
@@ -283,6 +334,7 @@ impl Host {
         progress: Progress,
     ) -> JoinHandle<Outcome> {
         let (reuse, idle) = (self.reuse, self.limits.request_timeout);
+        let metrics = self.metrics.clone();
         let Instance {
             mut store,
             proxy,
@@ -304,11 +356,17 @@ impl Host {
             match progress.watch(idle, run).await {
                 None => {
                     tracing::warn!("guest stopped: no progress in {idle:?}");
+                    if let Some(metrics) = &metrics {
+                        metrics.guest_timed_out();
+                    }
                     Outcome::TimedOut
                 }
                 // A trapped instance is never reused.
                 Some(Err(error)) => {
                     tracing::warn!("guest failed: {error:?}");
+                    if let Some(metrics) = &metrics {
+                        metrics.guest_trapped();
+                    }
                     Outcome::Trapped
                 }
                 Some(Ok(proxy)) => {

@@ -9,10 +9,12 @@ mod admission;
 pub mod cli;
 mod engine;
 mod guest_log;
+mod health;
 mod host;
 mod idle;
 mod keyvalue;
 mod limited_body;
+mod metrics;
 mod mounts;
 mod observed;
 mod progress;
@@ -22,6 +24,7 @@ mod site_rules;
 mod tls;
 mod watch;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -68,6 +71,38 @@ pub struct Config {
     /// What the component does with the site (and the name of the board's
     /// bucket), handed over as environment variables.
     pub site: SiteSettings,
+    /// The runner's own liveness and readiness answers.
+    pub health: Health,
+    /// Where to serve the Prometheus metrics; `None` keeps none.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// The paths the runner answers itself, before the component (`None`: off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// 200 while the process serves.
+    pub live_path: Option<String>,
+    /// 200 when an instance answers and the board's store is reachable,
+    /// else 503.
+    pub ready_path: Option<String>,
+    /// Write their requests to the access log (and count them in the
+    /// metrics) like any other.
+    pub log: bool,
+}
+
+impl Health {
+    pub const LIVE_PATH: &str = "/healthz";
+    pub const READY_PATH: &str = "/readyz";
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            live_path: Some(Self::LIVE_PATH.to_owned()),
+            ready_path: Some(Self::READY_PATH.to_owned()),
+            log: false,
+        }
+    }
 }
 
 /// What one client or one guest may take from the server.
@@ -191,6 +226,8 @@ impl Config {
             tls: None,
             access_log: Some(LogFormat::Common),
             site: SiteSettings::default(),
+            health: Health::default(),
+            metrics_addr: None,
         }
     }
 }

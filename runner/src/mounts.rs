@@ -9,6 +9,7 @@ use crate::keyvalue::KeyValue;
 use crate::site_rules::RulesFiles;
 use crate::{BoardStore, Config};
 use anyhow::{Result, bail};
+use prometheus_client::metrics::counter::Counter;
 use sitebox::settings;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +27,8 @@ pub struct Mounts {
     preopens: WasiFilesystemCtx,
     /// The board's bucket, when it is on Redis.
     pub keyvalue: Arc<KeyValue>,
+    /// The board's directory, when it is on files.
+    pub data_dir: Option<PathBuf>,
     /// The component's settings, as its environment.
     environment: Vec<(String, String)>,
     /// The site's rules files, for the environment of fresh instances.
@@ -33,7 +36,9 @@ pub struct Mounts {
 }
 
 impl Mounts {
-    pub fn new(config: &Config) -> Result<Mounts> {
+    /// What every instance of `config` gets; failed calls to a Redis board
+    /// are counted in `store_errors`.
+    pub fn new(config: &Config, store_errors: Counter) -> Result<Mounts> {
         let static_dir = std::fs::canonicalize(&config.static_dir).with_context(|| {
             format!("static directory {} not found", config.static_dir.display())
         })?;
@@ -60,21 +65,23 @@ impl Mounts {
             .collect();
         // The component keeps the board in `/data` when it is there, and in
         // its key-value bucket otherwise.
-        let keyvalue = match &config.store {
+        let (keyvalue, data_dir) = match &config.store {
             BoardStore::Files => {
                 let data_dir = data_dir(config)?;
                 preopens
                     .preopened_dir(&data_dir, settings::DATA_DIR, FsPerms::ReadWrite)
                     .with_context(|| format!("cannot open {}", data_dir.display()))?;
-                KeyValue::none()
+                (KeyValue::none(), Some(data_dir))
             }
-            BoardStore::Redis { url, timeout } => {
-                KeyValue::redis(url, &config.site.bucket, *timeout)?
-            }
+            BoardStore::Redis { url, timeout } => (
+                KeyValue::redis(url, &config.site.bucket, *timeout, store_errors)?,
+                None,
+            ),
         };
         Ok(Mounts {
             preopens: preopens.build().filesystem().clone(),
             keyvalue,
+            data_dir,
             environment,
             rules_files: RulesFiles::open(&static_dir)?,
         })

@@ -4,9 +4,10 @@
 //! When the host cannot get an answer from the guest it writes the error page
 //! itself (`failure_page`); the server keeps serving.
 
-use crate::access_log::{LoggedBody, RequestLine};
+use crate::access_log::{Counted, LoggedBody, RequestLine};
 use crate::host::{Failure, GuestResponse, Host};
 use crate::idle::Activity;
+use crate::metrics::Metrics;
 use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
 use crate::request_rules::{self, Refusal};
@@ -43,6 +44,9 @@ pub struct Server {
     host: Arc<Host>,
     config: Config,
     tls: Option<TlsAcceptor>,
+    /// With `metrics_addr`: the metrics and their listener, bound at once
+    /// so a taken address fails the start.
+    metrics: Option<(Arc<Metrics>, std::net::TcpListener)>,
 }
 
 /// What every connection shares.
@@ -52,16 +56,35 @@ struct Shared {
     local_addr: SocketAddr,
     /// The HTTP settings, made once at start.
     http: auto::Builder<TokioExecutor>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Server {
     pub fn new(config: &Config) -> Result<Server> {
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+        let metrics_listener = config
+            .metrics_addr
+            .map(|addr| {
+                let listener = std::net::TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen on {addr} for the metrics"))?;
+                listener.set_nonblocking(true)?;
+                anyhow::Ok(listener)
+            })
+            .transpose()?;
+        let metrics = metrics_listener.map(|listener| (Arc::new(Metrics::new()), listener));
+        let host = Host::new(config, metrics.as_ref().map(|(m, _)| m.clone()))?;
         Ok(Server {
-            host: Arc::new(Host::new(config)?),
+            host: Arc::new(host),
             config: config.clone(),
             tls,
+            metrics,
         })
+    }
+
+    /// Where the metrics are served, with `metrics_addr` (port 0 picked).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        let (_, listener) = self.metrics.as_ref()?;
+        listener.local_addr().ok()
     }
 
     /// Serves on `listener` until the process ends.
@@ -83,11 +106,28 @@ impl Server {
         if self.config.watch {
             crate::watch::spawn(&self.host, &self.config)?;
         }
+        let metrics = match self.metrics {
+            Some((metrics, listener)) => {
+                let listener =
+                    TcpListener::from_std(listener).context("cannot serve the metrics")?;
+                tracing::info!("metrics on http://{}/metrics", listener.local_addr()?);
+                let host = self.host.clone();
+                let refresh = move |metrics: &Metrics| {
+                    let (busy, queued) = host.load();
+                    metrics.instances_busy.set(busy.into());
+                    metrics.requests_queued.set(queued.into());
+                };
+                tokio::spawn(crate::metrics::serve(listener, metrics.clone(), refresh));
+                Some(metrics)
+            }
+            None => None,
+        };
         let shared = Arc::new(Shared {
             host: self.host.clone(),
             config: self.config.clone(),
             local_addr,
             http: http_builder(&self.config),
+            metrics,
         });
         // Every connection holds a receiver: `true` asks it to finish its
         // requests and close; the channel closes when the last one is gone.
@@ -138,6 +178,21 @@ impl Server {
             }
         );
         self.host.rules_files().check();
+        for path in [
+            &self.config.health.live_path,
+            &self.config.health.ready_path,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let file = self.config.static_dir.join(path.trim_start_matches('/'));
+            if file.exists() {
+                tracing::warn!(
+                    "{path} is answered by the runner (see --live-path, --ready-path), not by {}",
+                    file.display()
+                );
+            }
+        }
         if let crate::BoardStore::Redis { .. } = self.config.store {
             // Said once at start; a Redis that is down does not stop the
             // runner (the board answers 503 until it is up).
@@ -285,8 +340,15 @@ async fn respond(
     mut request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
+    let probe = shared.config.health.probe(request.uri().path());
+    let recorded = probe.is_none() || shared.config.health.log;
     // Only when the log is on: the line takes a copy of the target and the time.
-    let line = (shared.config.access_log).map(|format| RequestLine::new(&request, peer, format));
+    let line = (shared.config.access_log)
+        .filter(|_| recorded)
+        .map(|format| RequestLine::new(&request, peer, format));
+    let counted = (shared.metrics.as_ref())
+        .filter(|_| recorded)
+        .map(|metrics| Counted::new(&request, metrics));
     let limits = &shared.config.limits;
     let declared_length = request
         .headers()
@@ -295,6 +357,8 @@ async fn respond(
     let response = if let Err(refusal) = request_rules::check(&mut request, shared.local_addr) {
         tracing::debug!("refused before the guest: {}", refusal.message);
         refusal_page(&refusal, request.version())
+    } else if let Some(probe) = probe {
+        crate::health::answer(&shared.host, probe, request.method()).await
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
@@ -303,7 +367,7 @@ async fn respond(
             Err(failure) => answer_failure(failure, limits.max_body),
         }
     };
-    crate::access_log::log_response(line, response)
+    crate::access_log::log_response(line, counted, response)
 }
 
 fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
@@ -367,13 +431,18 @@ fn failure_page(status: StatusCode, message: &str) -> GuestResponse {
     let body = Full::new(Bytes::from(page))
         .map_err(|never| match never {})
         .boxed_unsync();
-    let mut response = hyper::Response::new(Observed::new(body, Progress::new()));
+    let mut response = host_response(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     response
+}
+
+/// A response the host writes itself, in the guests' body type.
+pub(crate) fn host_response(body: HyperOutgoingBody) -> GuestResponse {
+    hyper::Response::new(Observed::new(body, Progress::new()))
 }
 
 /// Advances the engine's epoch every `EPOCH_TICK` while the server runs: one

@@ -52,6 +52,10 @@ fn help_lists_every_flag() {
         "--quiet",
         "--config",
         "--print-config",
+        "--live-path",
+        "--ready-path",
+        "--log-health",
+        "--metrics-addr",
         "SITEBOX_PORT",
         "--help",
         "--version",
@@ -176,6 +180,55 @@ fn the_store_on_redis_is_logged_without_its_password() {
     );
     let (status, _) = exchange(&server.addr, "GET", "/api/messages", "").unwrap();
     assert_eq!(status, 503);
+}
+
+/// Probes are not logged unless `--log-health`; `--metrics-addr` serves the
+/// metrics on a listener of its own, named in the start-up log.
+#[test]
+fn probes_are_logged_only_when_asked_and_metrics_have_their_own_listener() {
+    let site = tempfile::tempdir().unwrap();
+    let dir = site.path().to_str().unwrap();
+    let start = |flags: &[&str]| {
+        let mut command = sitebox();
+        command.args(["--port", "0", "--static", dir]).args(flags);
+        Running::start(command)
+    };
+    let mut server = start(&["--metrics-addr", "127.0.0.1:0"]);
+    let metrics = loop {
+        let line = server.next_log_line();
+        assert!(!line.is_empty(), "no metrics line");
+        if let Some((_, url)) = line.split_once("metrics on http://") {
+            break url.trim().trim_end_matches("/metrics").to_owned();
+        }
+    };
+    assert_eq!(
+        exchange(&server.addr, "GET", "/healthz", "").unwrap(),
+        (200, "live\n".into())
+    );
+    exchange(&server.addr, "GET", "/nothing", "").unwrap();
+    assert!(
+        server
+            .next_access_line()
+            .contains("\"GET /nothing HTTP/1.1\" 404")
+    );
+    let (status, page) = exchange(&metrics, "GET", "/metrics", "").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("sitebox_http_requests_total{method=\"GET\",status=\"404\"} 1"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("status=\"200\""),
+        "the probe is not counted: {page}"
+    );
+
+    let mut logged = start(&["--log-health", "--ready-path", "/-/ready"]);
+    exchange(&logged.addr, "GET", "/-/ready", "").unwrap();
+    assert!(
+        logged
+            .next_access_line()
+            .contains("\"GET /-/ready HTTP/1.1\" 200")
+    );
 }
 
 #[test]

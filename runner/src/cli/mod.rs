@@ -169,6 +169,26 @@ pub struct Args {
     #[arg(long, value_name = "PHC")]
     pub admin_password_hash: Option<String>,
 
+    /// The runner answers 200 here while it serves (liveness), before the
+    /// site; "" turns it off.
+    #[arg(long, value_name = "PATH", default_value = crate::Health::LIVE_PATH, value_parser = probe_path)]
+    pub live_path: String,
+
+    /// The runner answers here 200 when the component answers and the
+    /// board's store is reachable, else 503 (readiness); "" turns it off.
+    #[arg(long, value_name = "PATH", default_value = crate::Health::READY_PATH, value_parser = probe_path)]
+    pub ready_path: String,
+
+    /// Log (and count in the metrics) the requests to --live-path and
+    /// --ready-path like any other.
+    #[arg(long)]
+    pub log_health: bool,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics, a listener of
+    /// their own (never the site's), e.g. 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Read settings from this TOML file: one key per flag, named as the
     /// flag (`max-age = 600`, `listing = true`). A flag or its SITEBOX_*
     /// variable overrides the file.
@@ -194,6 +214,18 @@ pub enum AccessLogFormat {
     Common,
     /// One JSON object per request, with its duration.
     Json,
+}
+
+/// A health path: absolute, without a query; "" for none.
+fn probe_path(text: &str) -> Result<String, String> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+    if text.is_empty() || (text.starts_with('/') && plain) {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a path such as /healthz (or \"\" for none)".to_owned())
+    }
 }
 
 fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
@@ -271,6 +303,13 @@ impl Args {
             (false, AccessLogFormat::Common) => Some(LogFormat::Common),
             (false, AccessLogFormat::Json) => Some(LogFormat::Json),
         };
+        let path = |text: &String| Some(text.clone()).filter(|text| !text.is_empty());
+        config.health = crate::Health {
+            live_path: path(&self.live_path),
+            ready_path: path(&self.ready_path),
+            log: self.log_health,
+        };
+        config.metrics_addr = self.metrics_addr;
         config.max_instance_memory = (self.max_memory as usize) << 20;
         config.reuse_instances = self.reuse_instances;
         config.site = SiteSettings {
@@ -299,6 +338,8 @@ impl Args {
                 MissingRequiredArgument,
                 "--tls-cert and --tls-key go together",
             ))
+        } else if !self.live_path.is_empty() && self.live_path == self.ready_path {
+            Some((ArgumentConflict, "--live-path and --ready-path must differ"))
         } else if self.cache_dir.is_some() && self.no_cache {
             Some((ArgumentConflict, "--cache-dir and --no-cache contradict"))
         } else {

@@ -7,6 +7,7 @@
 //! other work; redis-rs's connection manager reconnects by itself.
 
 use anyhow::{Context as _, Result};
+use prometheus_client::metrics::counter::Counter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,8 @@ struct Redis {
     prefix: String,
     bucket: String,
     timeout: Duration,
+    /// Calls that failed or timed out (the metrics' board store errors).
+    errors: Counter,
 }
 
 impl KeyValue {
@@ -70,9 +73,15 @@ impl KeyValue {
         Arc::new(KeyValue { redis: None })
     }
 
-    /// The bucket `bucket` on the Redis at `url`. Connects lazily: a Redis
-    /// that is down at start only makes board requests fail until it is up.
-    pub fn redis(url: &str, bucket: &str, timeout: Duration) -> Result<Arc<KeyValue>> {
+    /// The bucket `bucket` on the Redis at `url`, counting failed calls in
+    /// `errors`. Connects lazily: a Redis that is down at start only makes
+    /// board requests fail until it is up.
+    pub fn redis(
+        url: &str,
+        bucket: &str,
+        timeout: Duration,
+        errors: Counter,
+    ) -> Result<Arc<KeyValue>> {
         let client =
             redis::Client::open(url).with_context(|| format!("bad Redis URL {}", redact(url)))?;
         let config = ConnectionManagerConfig::new()
@@ -91,11 +100,12 @@ impl KeyValue {
                 prefix: format!("{bucket}:"),
                 bucket: bucket.to_owned(),
                 timeout,
+                errors,
             }),
         }))
     }
 
-    /// Whether Redis answers a PING, for the start-up log.
+    /// Whether Redis answers a PING, for the start-up log and readiness.
     pub async fn ping(&self) -> Result<(), String> {
         match &self.redis {
             Some(redis) => redis
@@ -120,10 +130,12 @@ impl Redis {
         match tokio::time::timeout(self.timeout, command.query_async(&mut connection)).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
+                self.errors.inc();
                 tracing::debug!("redis: {error}");
                 Err(KvError::Other(format!("redis: {error}")))
             }
             Err(_) => {
+                self.errors.inc();
                 tracing::debug!("redis: no answer in {:?}", self.timeout);
                 Err(KvError::Other(format!(
                     "redis: no answer in {:?}",

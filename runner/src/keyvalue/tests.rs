@@ -8,7 +8,13 @@ use store::{Host as _, HostBucket as _};
 
 fn redis_at(port: u16) -> Arc<KeyValue> {
     let url = format!("redis://127.0.0.1:{port}/0");
-    KeyValue::redis(&url, "site-a", Duration::from_millis(300)).unwrap()
+    KeyValue::redis(
+        &url,
+        "site-a",
+        Duration::from_millis(300),
+        Default::default(),
+    )
+    .unwrap()
 }
 
 fn ok<T>(result: Result<T, KvError>) -> T {
@@ -107,7 +113,8 @@ async fn every_call_on_a_real_redis() {
     // Another bucket's keys are not this one's (a prefix of the name
     // with a glob character in it, too).
     let url = format!("redis://127.0.0.1:{}/0", server.port);
-    let other = KeyValue::redis(&url, "site-*", Duration::from_secs(1)).unwrap();
+    let other =
+        KeyValue::redis(&url, "site-*", Duration::from_secs(1), Default::default()).unwrap();
     let mut other_table = ResourceTable::new();
     let mut other_view = KvView {
         kv: &other,
