@@ -11,14 +11,15 @@ use crate::observed::{FrameObserver, Observed};
 use bytes::Bytes;
 use http::{Method, StatusCode, Version};
 use http_body::Frame;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// What the log line needs from the request, taken before it is consumed.
 pub struct RequestLine {
     format: LogFormat,
-    peer: SocketAddr,
+    /// The client as `client_address` found it (a trusted proxy's word).
+    client: IpAddr,
     method: Method,
     target: String,
     version: Version,
@@ -27,14 +28,14 @@ pub struct RequestLine {
 }
 
 impl RequestLine {
-    pub fn new<B>(request: &http::Request<B>, peer: SocketAddr, format: LogFormat) -> RequestLine {
+    pub fn new<B>(request: &http::Request<B>, client: IpAddr, format: LogFormat) -> RequestLine {
         let target = request
             .uri()
             .path_and_query()
             .map_or_else(|| request.uri().to_string(), |p| p.to_string());
         RequestLine {
             format,
-            peer,
+            client,
             method: request.method().clone(),
             target,
             version: request.version(),
@@ -44,7 +45,7 @@ impl RequestLine {
     }
 
     fn format(&self, status: StatusCode, bytes: u64, aborted: bool) -> String {
-        let client = self.peer.ip();
+        let client = self.client;
         let (method, target, version) = (&self.method, &self.target, self.version);
         match self.format {
             LogFormat::Common => {
@@ -154,7 +155,7 @@ mod tests {
 
     fn line(format: LogFormat) -> RequestLine {
         let request = http::Request::get("/a%20b?x=1").body(()).unwrap();
-        let mut line = RequestLine::new(&request, "192.0.2.7:4321".parse().unwrap(), format);
+        let mut line = RequestLine::new(&request, "192.0.2.7".parse().unwrap(), format);
         line.received = "2026-11-21T08:09:10Z".parse().unwrap();
         line
     }

@@ -7,6 +7,7 @@
 mod access_log;
 mod admission;
 pub mod cli;
+mod client_address;
 mod engine;
 mod guest_log;
 mod health;
@@ -23,17 +24,20 @@ mod server;
 mod site_rules;
 mod tls;
 mod watch;
+mod write_limit;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use client_address::TrustedProxies;
 pub use keyvalue::redact as redact_url;
 pub use server::{Server, serve};
 /// The admin's user name in a Basic login.
 pub use sitebox::admin::USER as ADMIN_USER;
 /// The component's settings: the one definition the component reads them by.
 pub use sitebox::settings::Settings as SiteSettings;
+pub use write_limit::WriteRate;
 
 /// The sitebox component built from this workspace by `build.rs`.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SITEBOX_COMPONENT_WASM"));
@@ -75,6 +79,11 @@ pub struct Config {
     pub health: Health,
     /// Where to serve the Prometheus metrics; `None` keeps none.
     pub metrics_addr: Option<SocketAddr>,
+    /// Peers whose `Forwarded`/`X-Forwarded-For` name the client.
+    pub trusted_proxies: TrustedProxies,
+    /// The most unsafe requests (POST, PUT, DELETE…) one client may make;
+    /// beyond, 429.
+    pub write_rate: Option<WriteRate>,
 }
 
 /// The paths the runner answers itself, before the component (`None`: off).
@@ -228,6 +237,8 @@ impl Config {
             site: SiteSettings::default(),
             health: Health::default(),
             metrics_addr: None,
+            trusted_proxies: TrustedProxies::default(),
+            write_rate: None,
         }
     }
 }

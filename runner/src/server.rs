@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
 use crate::request_rules::{self, Refusal};
+use crate::write_limit::WriteLimit;
 use crate::{Config, tls};
 use anyhow::{Context, Result};
 use bytes::Bytes;
@@ -57,6 +58,7 @@ struct Shared {
     /// The HTTP settings, made once at start.
     http: auto::Builder<TokioExecutor>,
     metrics: Option<Arc<Metrics>>,
+    write_limit: Option<Arc<WriteLimit>>,
 }
 
 impl Server {
@@ -122,12 +124,18 @@ impl Server {
             }
             None => None,
         };
+        let write_limit = self.config.write_rate.map(|rate| {
+            let limit = Arc::new(WriteLimit::new(rate));
+            tokio::spawn(forget_idle_writers(Arc::downgrade(&limit)));
+            limit
+        });
         let shared = Arc::new(Shared {
             host: self.host.clone(),
             config: self.config.clone(),
             local_addr,
             http: http_builder(&self.config),
             metrics,
+            write_limit,
         });
         // Every connection holds a receiver: `true` asks it to finish its
         // requests and close; the channel closes when the last one is gone.
@@ -205,6 +213,20 @@ impl Server {
                     ),
                 }
             });
+        }
+    }
+}
+
+/// Every minute while the server runs, the write limit forgets the clients
+/// that have not written lately.
+async fn forget_idle_writers(limit: std::sync::Weak<WriteLimit>) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match limit.upgrade() {
+            Some(limit) => limit.forget_idle(),
+            None => return,
         }
     }
 }
@@ -340,12 +362,18 @@ async fn respond(
     mut request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
+    let client = shared
+        .config
+        .trusted_proxies
+        .client(peer.ip(), request.headers());
+    let https = matches!(scheme, Scheme::Https);
+    crate::client_address::set_forwarded(request.headers_mut(), client, https);
     let probe = shared.config.health.probe(request.uri().path());
     let recorded = probe.is_none() || shared.config.health.log;
     // Only when the log is on: the line takes a copy of the target and the time.
     let line = (shared.config.access_log)
         .filter(|_| recorded)
-        .map(|format| RequestLine::new(&request, peer, format));
+        .map(|format| RequestLine::new(&request, client, format));
     let counted = (shared.metrics.as_ref())
         .filter(|_| recorded)
         .map(|metrics| Counted::new(&request, metrics));
@@ -359,6 +387,10 @@ async fn respond(
         refusal_page(&refusal, request.version())
     } else if let Some(probe) = probe {
         crate::health::answer(&shared.host, probe, request.method()).await
+    } else if let Some(wait) =
+        (shared.write_limit.as_ref()).and_then(|limit| limit.check(request.method(), client).err())
+    {
+        too_many_writes(wait)
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
@@ -405,6 +437,18 @@ fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
             page
         }
     }
+}
+
+/// 429 for a client over `--write-rate`, with when to try again.
+fn too_many_writes(wait: Duration) -> GuestResponse {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut page = failure_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("Too many changes from your address; try again in {seconds} s."),
+    );
+    page.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    page
 }
 
 /// The client's fault, found before the guest ran: an HTTP/1 connection

@@ -56,6 +56,9 @@ fn help_lists_every_flag() {
         "--ready-path",
         "--log-health",
         "--metrics-addr",
+        "--trusted-proxies",
+        "--write-rate",
+        "--write-burst",
         "SITEBOX_PORT",
         "--help",
         "--version",
@@ -229,6 +232,26 @@ fn probes_are_logged_only_when_asked_and_metrics_have_their_own_listener() {
             .next_access_line()
             .contains("\"GET /-/ready HTTP/1.1\" 200")
     );
+}
+
+/// Behind a trusted proxy the access log names the client it forwards for;
+/// from anyone else, the same header changes nothing.
+#[test]
+fn the_access_log_names_the_client_a_trusted_proxy_forwards_for() {
+    let site = tempfile::tempdir().unwrap();
+    let dir = site.path().to_str().unwrap();
+    let forwarded = "X-Forwarded-For: 203.0.113.50\r\n";
+    for (trusted, client) in [("127.0.0.1", "203.0.113.50"), ("10.0.0.0/8", "127.0.0.1")] {
+        let mut command = sitebox();
+        command.args(["--port", "0", "--static", dir, "--trusted-proxies", trusted]);
+        let mut server = Running::start(command);
+        common::exchange_with_headers(&server.addr, "GET", "/", forwarded, "").unwrap();
+        let line = server.next_access_line();
+        assert!(
+            line.starts_with(&format!("{client} - - [")),
+            "{trusted}: {line}"
+        );
+    }
 }
 
 #[test]

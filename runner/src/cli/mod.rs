@@ -189,6 +189,22 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
+    /// Peers (addresses or CIDR networks, e.g. 10.0.0.0/8) whose Forwarded
+    /// or X-Forwarded-For headers name the client; repeatable, or comma
+    /// separated. Others' such headers are dropped.
+    #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The most requests that change something (every method but GET, HEAD,
+    /// OPTIONS, TRACE) one client may make, e.g. 10/min, 1/s, 100/hour;
+    /// beyond, 429 with Retry-After.
+    #[arg(long, value_name = "COUNT/PERIOD")]
+    pub write_rate: Option<crate::WriteRate>,
+
+    /// How many of those may come at once [default: the rate's COUNT].
+    #[arg(long, value_name = "N")]
+    pub write_burst: Option<std::num::NonZeroU32>,
+
     /// Read settings from this TOML file: one key per flag, named as the
     /// flag (`max-age = 600`, `listing = true`). A flag or its SITEBOX_*
     /// variable overrides the file.
@@ -214,6 +230,15 @@ pub enum AccessLogFormat {
     Common,
     /// One JSON object per request, with its duration.
     Json,
+}
+
+/// `--trusted-proxies`: a network, or one address.
+fn network(text: &str) -> Result<ipnet::IpNet, String> {
+    match (text.parse::<ipnet::IpNet>(), text.parse::<IpAddr>()) {
+        (Ok(net), _) => Ok(net.trunc()),
+        (_, Ok(ip)) => Ok(ip.into()),
+        _ => Err("expected an address or a network such as 10.0.0.0/8".to_owned()),
+    }
 }
 
 /// A health path: absolute, without a query; "" for none.
@@ -310,6 +335,13 @@ impl Args {
             log: self.log_health,
         };
         config.metrics_addr = self.metrics_addr;
+        config.trusted_proxies = crate::TrustedProxies(self.trusted_proxies.clone());
+        config.write_rate = self.write_rate.map(|mut rate| {
+            if let Some(burst) = self.write_burst {
+                rate.burst = burst;
+            }
+            rate
+        });
         config.max_instance_memory = (self.max_memory as usize) << 20;
         config.reuse_instances = self.reuse_instances;
         config.site = SiteSettings {
@@ -338,6 +370,8 @@ impl Args {
                 MissingRequiredArgument,
                 "--tls-cert and --tls-key go together",
             ))
+        } else if self.write_burst.is_some() && self.write_rate.is_none() {
+            Some((MissingRequiredArgument, "--write-burst needs --write-rate"))
         } else if !self.live_path.is_empty() && self.live_path == self.ready_path {
             Some((ArgumentConflict, "--live-path and --ready-path must differ"))
         } else if self.cache_dir.is_some() && self.no_cache {

@@ -7,6 +7,8 @@
 //! - `/sleep?MS` answers "slept" after MS milliseconds (a well-behaved slow
 //!   request);
 //! - `/count` reads the whole request body and answers its length;
+//! - `/headers` answers the request's headers as it received them, one
+//!   `name: value` a line;
 //! - anything else answers 200 "ok".
 
 use wasi::http::types::{
@@ -44,6 +46,12 @@ impl wasi::exports::http::incoming_handler::Guest for Faulty {
                 let millis: u64 = query.parse().unwrap_or(1000);
                 wasi::clocks::monotonic_clock::subscribe_duration(millis * 1_000_000).block();
                 answer(response_out, b"slept");
+            }
+            "/headers" => {
+                let lines: Vec<String> = (request.headers().entries().into_iter())
+                    .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(&value)))
+                    .collect();
+                answer(response_out, lines.join("\n").as_bytes());
             }
             "/count" => {
                 let length = read_body(request.consume().unwrap());
