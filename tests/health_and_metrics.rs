@@ -18,8 +18,11 @@ fn start(site: &TestSite, limits: Limits) -> (SocketAddr, SocketAddr) {
         metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         ..site.config()
     };
-    let (addr, metrics) = support::start_runner_with_metrics(config);
-    (addr, metrics.expect("metrics were asked for"))
+    let started = support::start_runner_with(config);
+    (
+        started.addr,
+        started.metrics.expect("metrics were asked for"),
+    )
 }
 
 /// The value of the sample named `series` (name and labels, as printed).
@@ -215,8 +218,8 @@ async fn a_store_that_does_not_answer_is_counted_and_not_ready() {
         metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         ..site.config()
     };
-    let (addr, metrics) = support::start_runner_with_metrics(config);
-    let metrics = metrics.unwrap();
+    let started = support::start_runner_with(config);
+    let (addr, metrics) = (started.addr, started.metrics.unwrap());
     let before = sample(metrics, "sitebox_board_store_errors_total").await;
     assert_eq!(client::get(addr, "/board").await.status, 503);
     let after = sample(metrics, "sitebox_board_store_errors_total").await;

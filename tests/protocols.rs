@@ -1,10 +1,11 @@
 //! HTTPS with a certificate made for the test (rcgen), HTTP/2 chosen by ALPN
-//! or spoken by prior knowledge (h2c) on a plain port, and HTTP/1.1 on both.
+//! or spoken by prior knowledge (h2c) on a plain port, and HTTP/1.1 on both;
+//! HSTS on HTTPS, and the plain listener that sends clients there.
 
 use sitebox_tests as support;
 
 use bytes::Bytes;
-use http::{Request, StatusCode, Version};
+use http::{Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -18,6 +19,8 @@ use tokio_rustls::client::TlsStream;
 
 struct TlsRunner {
     addr: SocketAddr,
+    /// `--redirect-http`.
+    redirect: SocketAddr,
     cert: CertificateDer<'static>,
     site: TestSite,
 }
@@ -35,12 +38,16 @@ fn tls_runner() -> &'static TlsRunner {
         };
         std::fs::write(&files.cert, certified.cert.pem()).unwrap();
         std::fs::write(&files.key, certified.signing_key.serialize_pem()).unwrap();
+        site.write(".well-known/acme-challenge/t0ken", "t0ken.proof");
         let config = Config {
             tls: Some(files),
+            redirect_http: Some("127.0.0.1:0".parse().unwrap()),
             ..site.config()
         };
+        let started = support::start_runner_with(config);
         TlsRunner {
-            addr: support::start_runner(config),
+            addr: started.addr,
+            redirect: started.redirect.unwrap(),
             cert: certified.cert.der().clone(),
             site,
         }
@@ -147,4 +154,55 @@ async fn h2c_by_prior_knowledge_on_the_plain_port() {
     assert_eq!(version, Version::HTTP_2);
     assert_eq!(content_type, "text/css; charset=utf-8");
     assert_eq!(body, server.site.read("index.css"));
+}
+
+#[tokio::test]
+async fn https_answers_say_to_keep_to_https_and_plain_ones_do_not() {
+    let stream = tls_connect(&[b"http/1.1"]).await;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for target in ["/", "/missing"] {
+        let request = Request::get(target)
+            .header("host", "localhost")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let hsts = &response.headers()["strict-transport-security"];
+        assert_eq!(hsts, "max-age=31536000", "{target}");
+        response.into_body().collect().await.unwrap();
+    }
+    let plain = support::shared_server(support::Backend::Runner).unwrap();
+    let reply = support::client::get(plain.addr, "/").await;
+    assert!(!reply.headers.contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn the_plain_listener_sends_every_request_to_https_but_acme_challenges() {
+    let runner = tls_runner();
+    let (redirect, https_port) = (runner.redirect, runner.addr.port());
+    for method in [Method::GET, Method::POST, Method::HEAD] {
+        let reply = support::client::request(redirect, method.clone(), "/a/b?x=1", &[]).await;
+        assert_eq!(reply.status, StatusCode::PERMANENT_REDIRECT, "{method}");
+        // To the host the client asked for (here the address), on the HTTPS port.
+        let location = format!("https://127.0.0.1:{https_port}/a/b?x=1");
+        assert_eq!(reply.header("location"), location, "{method}");
+        assert!(!reply.headers.contains_key("strict-transport-security"));
+    }
+    let challenge = "/.well-known/acme-challenge/t0ken";
+    let reply = support::client::get(redirect, challenge).await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (StatusCode::OK, "t0ken.proof")
+    );
+    // HTTP/1.0 may come without Host: it is sent to this server's address.
+    let (status, head, _) = tokio::task::spawn_blocking(move || {
+        support::client::raw(redirect, "GET /old HTTP/1.0\r\n\r\n")
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 308);
+    let location = format!("location: https://127.0.0.1:{https_port}/old");
+    assert!(head.to_lowercase().contains(&location), "{head}");
 }

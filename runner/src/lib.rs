@@ -12,6 +12,7 @@ mod engine;
 mod guest_log;
 mod health;
 mod host;
+mod host_pages;
 mod idle;
 mod keyvalue;
 mod limited_body;
@@ -37,6 +38,8 @@ pub use server::{Server, serve};
 pub use sitebox::admin::USER as ADMIN_USER;
 /// The component's settings: the one definition the component reads them by.
 pub use sitebox::settings::Settings as SiteSettings;
+/// The certificate being served, which `reload` reads again.
+pub use tls::Certificate as TlsCertificate;
 pub use write_limit::WriteRate;
 
 /// The sitebox component built from this workspace by `build.rs`.
@@ -84,6 +87,11 @@ pub struct Config {
     /// The most unsafe requests (POST, PUT, DELETE…) one client may make;
     /// beyond, 429.
     pub write_rate: Option<WriteRate>,
+    /// With `tls`: a plain-HTTP listener that answers 308 to the HTTPS URL.
+    pub redirect_http: Option<SocketAddr>,
+    /// With `tls`: `Strict-Transport-Security: max-age=…` on HTTPS
+    /// responses; 0 sends none.
+    pub hsts_max_age: u64,
 }
 
 /// The paths the runner answers itself, before the component (`None`: off).
@@ -219,6 +227,8 @@ pub enum ComponentSource {
 
 impl Config {
     pub const DEFAULT_MAX_INSTANCE_MEMORY: usize = 64 << 20;
+    /// A year: what the HSTS preload list asks for.
+    pub const DEFAULT_HSTS_MAX_AGE: u64 = 31_536_000;
 
     /// The defaults for serving `static_dir` with the embedded component.
     pub fn new(static_dir: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Config {
@@ -239,6 +249,8 @@ impl Config {
             metrics_addr: None,
             trusted_proxies: TrustedProxies::default(),
             write_rate: None,
+            redirect_http: None,
+            hsts_max_age: Self::DEFAULT_HSTS_MAX_AGE,
         }
     }
 }

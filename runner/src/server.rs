@@ -2,22 +2,21 @@
 //! HTTP/1.1 with keep-alive or HTTP/2 (h2c by prior knowledge on a plain
 //! port) on each, hands every request to the host, and shuts down gracefully.
 //! When the host cannot get an answer from the guest it writes the error page
-//! itself (`failure_page`); the server keeps serving.
+//! itself (`host_pages`); the server keeps serving. With TLS, a second,
+//! plain listener (`--redirect-http`) sends clients to HTTPS.
 
 use crate::access_log::{Counted, LoggedBody, RequestLine};
-use crate::host::{Failure, GuestResponse, Host};
+use crate::host::{Failure, Host};
+use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
 use crate::idle::Activity;
 use crate::metrics::Metrics;
 use crate::observed::Observed;
-use crate::progress::{Progress, ProgressBody};
-use crate::request_rules::{self, Refusal};
+use crate::progress::ProgressBody;
+use crate::request_rules;
 use crate::write_limit::WriteLimit;
 use crate::{Config, tls};
 use anyhow::{Context, Result};
-use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use http::{StatusCode, Version};
-use http_body_util::{BodyExt, Full};
+use http::header::{CONTENT_LENGTH, HeaderValue};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -45,6 +44,9 @@ pub struct Server {
     host: Arc<Host>,
     config: Config,
     tls: Option<TlsAcceptor>,
+    certificate: Option<Arc<tls::Certificate>>,
+    /// With `redirect_http`: its listener, bound at once.
+    redirect: Option<std::net::TcpListener>,
     /// With `metrics_addr`: the metrics and their listener, bound at once
     /// so a taken address fails the start.
     metrics: Option<(Arc<Metrics>, std::net::TcpListener)>,
@@ -59,19 +61,37 @@ struct Shared {
     http: auto::Builder<TokioExecutor>,
     metrics: Option<Arc<Metrics>>,
     write_limit: Option<Arc<WriteLimit>>,
+    /// `Strict-Transport-Security` for HTTPS responses.
+    hsts: Option<HeaderValue>,
+}
+
+/// What a listener is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The site.
+    Site,
+    /// `--redirect-http`: everything but ACME's challenges goes to HTTPS.
+    Redirect,
 }
 
 impl Server {
     pub fn new(config: &Config) -> Result<Server> {
-        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+        let (tls, certificate) = match &config.tls {
+            Some(files) => {
+                let (acceptor, certificate) = tls::acceptor(files)?;
+                (Some(acceptor), Some(certificate))
+            }
+            None => (None, None),
+        };
+        if config.redirect_http.is_some() && tls.is_none() {
+            anyhow::bail!("--redirect-http needs --tls-cert and --tls-key");
+        }
         let metrics_listener = config
             .metrics_addr
-            .map(|addr| {
-                let listener = std::net::TcpListener::bind(addr)
-                    .with_context(|| format!("cannot listen on {addr} for the metrics"))?;
-                listener.set_nonblocking(true)?;
-                anyhow::Ok(listener)
-            })
+            .map(|addr| bind(addr, "the metrics"))
+            .transpose()?;
+        let redirect = (config.redirect_http)
+            .map(|addr| bind(addr, "the redirect to HTTPS"))
             .transpose()?;
         let metrics = metrics_listener.map(|listener| (Arc::new(Metrics::new()), listener));
         let host = Host::new(config, metrics.as_ref().map(|(m, _)| m.clone()))?;
@@ -79,8 +99,20 @@ impl Server {
             host: Arc::new(host),
             config: config.clone(),
             tls,
+            certificate,
+            redirect,
             metrics,
         })
+    }
+
+    /// The certificate served with `tls`, to reload when it is renewed.
+    pub fn tls_certificate(&self) -> Option<Arc<tls::Certificate>> {
+        self.certificate.clone()
+    }
+
+    /// Where `redirect_http` listens (port 0 picked).
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref()?.local_addr().ok()
     }
 
     /// Where the metrics are served, with `metrics_addr` (port 0 picked).
@@ -129,6 +161,10 @@ impl Server {
             tokio::spawn(forget_idle_writers(Arc::downgrade(&limit)));
             limit
         });
+        let hsts = (self.tls.is_some() && self.config.hsts_max_age > 0).then(|| {
+            HeaderValue::try_from(format!("max-age={}", self.config.hsts_max_age))
+                .expect("digits are a header value")
+        });
         let shared = Arc::new(Shared {
             host: self.host.clone(),
             config: self.config.clone(),
@@ -136,30 +172,30 @@ impl Server {
             http: http_builder(&self.config),
             metrics,
             write_limit,
+            hsts,
         });
         // Every connection holds a receiver: `true` asks it to finish its
         // requests and close; the channel closes when the last one is gone.
         let (stop, _) = watch::channel(false);
-        let mut shutdown = std::pin::pin!(shutdown);
-        loop {
-            let (stream, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(accepted) => accepted,
-                    Err(error) => {
-                        // Out of file descriptors and the like: wait, don't spin.
-                        tracing::warn!("accept failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut shutdown => break,
-            };
-            // Small responses go out at once instead of waiting on Nagle.
-            let _ = stream.set_nodelay(true);
-            let (shared, tls, stopping) = (shared.clone(), self.tls.clone(), stop.subscribe());
-            tokio::spawn(connection(stream, peer, shared, tls, stopping));
+        let site = accept(listener, Role::Site, &shared, self.tls.clone(), &stop);
+        let redirect = async {
+            match self.redirect {
+                Some(listener) => {
+                    let listener = TcpListener::from_std(listener)
+                        .context("cannot serve the redirect to HTTPS")?;
+                    let addr = listener.local_addr()?;
+                    tracing::info!("redirecting http://{addr}/ to https");
+                    accept(listener, Role::Redirect, &shared, None, &stop).await;
+                    anyhow::Ok(())
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = site => {}
+            failed = redirect => failed?,
+            () = shutdown => {}
         }
-        drop(listener);
         finish_connections(stop, self.config.limits.shutdown_grace).await;
         Ok(())
     }
@@ -217,6 +253,40 @@ impl Server {
     }
 }
 
+/// A listener bound at start, so a taken address fails the start.
+fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen on {addr} for {what}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Accepts connections on `listener` for `role` until dropped, each served
+/// on its own task.
+async fn accept(
+    listener: TcpListener,
+    role: Role,
+    shared: &Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+    stop: &watch::Sender<bool>,
+) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: wait, don't spin.
+                tracing::warn!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Small responses go out at once instead of waiting on Nagle.
+        let _ = stream.set_nodelay(true);
+        let (shared, tls, stopping) = (shared.clone(), tls.clone(), stop.subscribe());
+        tokio::spawn(connection(stream, peer, role, shared, tls, stopping));
+    }
+}
+
 /// Every minute while the server runs, the write limit forgets the clients
 /// that have not written lately.
 async fn forget_idle_writers(limit: std::sync::Weak<WriteLimit>) {
@@ -251,6 +321,7 @@ fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
+    role: Role,
     shared: Arc<Shared>,
     tls: Option<TlsAcceptor>,
     mut stopping: watch::Receiver<bool>,
@@ -269,7 +340,7 @@ async fn connection(
             if !matches!(peeked, Ok(Ok(1..))) {
                 return;
             }
-            serve_connection(stream, Scheme::Http, peer, shared, stopping).await
+            serve_connection(stream, Scheme::Http, role, peer, shared, stopping).await
         }
         Some(tls) => {
             let accepted = tokio::select! {
@@ -278,7 +349,7 @@ async fn connection(
             };
             match accepted {
                 Ok(Ok(stream)) => {
-                    serve_connection(stream, Scheme::Https, peer, shared, stopping).await
+                    serve_connection(stream, Scheme::Https, role, peer, shared, stopping).await
                 }
                 Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -312,6 +383,7 @@ pub async fn serve(listener: TcpListener, config: Config) -> Result<()> {
 async fn serve_connection<I>(
     io: I,
     scheme: Scheme,
+    role: Role,
     peer: SocketAddr,
     shared: Arc<Shared>,
     mut stopping: watch::Receiver<bool>,
@@ -326,7 +398,7 @@ async fn serve_connection<I>(
             let scheme = scheme.clone();
             let in_flight = activity.begin();
             async move {
-                let response = respond(&shared, scheme, request, peer).await;
+                let response = respond(&shared, scheme, role, request, peer).await;
                 Ok::<_, Infallible>(response.map(|body| Observed::new(body, in_flight)))
             }
         })
@@ -359,6 +431,7 @@ async fn serve_connection<I>(
 async fn respond(
     shared: &Shared,
     scheme: Scheme,
+    role: Role,
     mut request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
@@ -385,6 +458,10 @@ async fn respond(
     let response = if let Err(refusal) = request_rules::check(&mut request, shared.local_addr) {
         tracing::debug!("refused before the guest: {}", refusal.message);
         refusal_page(&refusal, request.version())
+    } else if role == Role::Redirect
+        && !(request.uri().path()).starts_with(crate::host_pages::ACME_CHALLENGES)
+    {
+        crate::host_pages::to_https(&request, shared.local_addr.port())
     } else if let Some(probe) = probe {
         crate::health::answer(&shared.host, probe, request.method()).await
     } else if let Some(wait) =
@@ -399,94 +476,14 @@ async fn respond(
             Err(failure) => answer_failure(failure, limits.max_body),
         }
     };
+    let mut response = response;
+    if let (true, Some(hsts)) = (https, &shared.hsts) {
+        // A site's own (from its `_headers`) stands.
+        (response.headers_mut())
+            .entry(http::header::STRICT_TRANSPORT_SECURITY)
+            .or_insert_with(|| hsts.clone());
+    }
     crate::access_log::log_response(line, counted, response)
-}
-
-fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
-    match failure {
-        Failure::Failed(error) => {
-            tracing::warn!("answering 500: {error:#}");
-            failure_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The site failed to answer this request.",
-            )
-        }
-        Failure::Unconvertible(error) => {
-            tracing::debug!("answering 400: the request cannot be handed to the guest: {error:#}");
-            failure_page(
-                StatusCode::BAD_REQUEST,
-                "The request cannot be passed to the site.",
-            )
-        }
-        Failure::TimedOut => failure_page(
-            StatusCode::GATEWAY_TIMEOUT,
-            "The site took too long to answer this request.",
-        ),
-        Failure::BodyTooLarge => failure_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("Request bodies are limited to {max_body} bytes."),
-        ),
-        Failure::Busy(refused) => {
-            tracing::warn!("answering 503: {refused:?}");
-            let mut page = failure_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server is busy; please try again in a moment.",
-            );
-            page.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            page
-        }
-    }
-}
-
-/// 429 for a client over `--write-rate`, with when to try again.
-fn too_many_writes(wait: Duration) -> GuestResponse {
-    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let mut page = failure_page(
-        StatusCode::TOO_MANY_REQUESTS,
-        &format!("Too many changes from your address; try again in {seconds} s."),
-    );
-    page.headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(seconds));
-    page
-}
-
-/// The client's fault, found before the guest ran: an HTTP/1 connection
-/// that sent it is closed after the answer, since what follows on it
-/// cannot be trusted to start a new request.
-fn refusal_page(refusal: &Refusal, version: Version) -> GuestResponse {
-    let mut page = failure_page(refusal.status, refusal.message);
-    if version < Version::HTTP_2 {
-        page.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    page
-}
-
-/// A page the host writes itself, when the guest cannot be asked.
-fn failure_page(status: StatusCode, message: &str) -> GuestResponse {
-    let reason = status.canonical_reason().unwrap_or("Error");
-    let code = status.as_u16();
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <title>{code} {reason}</title></head><body><h1>{code} {reason}</h1>\
-         <p>{message}</p></body></html>"
-    );
-    let body = Full::new(Bytes::from(page))
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let mut response = host_response(body);
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
-}
-
-/// A response the host writes itself, in the guests' body type.
-pub(crate) fn host_response(body: HyperOutgoingBody) -> GuestResponse {
-    hyper::Response::new(Observed::new(body, Progress::new()))
 }
 
 /// Advances the engine's epoch every `EPOCH_TICK` while the server runs: one

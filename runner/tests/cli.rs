@@ -57,6 +57,8 @@ fn help_lists_every_flag() {
         "--log-health",
         "--metrics-addr",
         "--trusted-proxies",
+        "--redirect-http",
+        "--hsts-max-age",
         "--write-rate",
         "--write-burst",
         "SITEBOX_PORT",

@@ -261,16 +261,25 @@ pub fn embedded_component() -> &'static Path {
 /// Starts a runner with `config` on a free loopback port; it serves until the
 /// test process exits.
 pub fn start_runner(config: Config) -> SocketAddr {
-    start_runner_with_metrics(config).0
+    start_runner_with(config).addr
 }
 
-/// `start_runner`, and where its metrics are (with `config.metrics_addr`).
-pub fn start_runner_with_metrics(config: Config) -> (SocketAddr, Option<SocketAddr>) {
+/// Where a runner started by `start_runner_with` listens.
+pub struct Started {
+    pub addr: SocketAddr,
+    /// With `config.metrics_addr`.
+    pub metrics: Option<SocketAddr>,
+    /// With `config.redirect_http`.
+    pub redirect: Option<SocketAddr>,
+}
+
+/// `start_runner`, with its other listeners.
+pub fn start_runner_with(config: Config) -> Started {
     // The runner's background tasks (the Redis connection's) go on the
     // fixture's runtime, which outlives every test.
     let _runtime = fixture().runtime.enter();
     let server = sitebox_runner::Server::new(&config).expect("the runner starts");
-    let metrics = server.metrics_addr();
+    let (metrics, redirect) = (server.metrics_addr(), server.redirect_addr());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
@@ -278,7 +287,11 @@ pub fn start_runner_with_metrics(config: Config) -> (SocketAddr, Option<SocketAd
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         server.serve(listener).await.unwrap();
     });
-    (addr, metrics)
+    Started {
+        addr,
+        metrics,
+        redirect,
+    }
 }
 
 /// A test that needs a tool which is missing: a failure under `CI=true`

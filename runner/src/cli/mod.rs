@@ -81,9 +81,21 @@ pub struct Args {
     #[arg(long, value_name = "PEM")]
     pub tls_cert: Option<PathBuf>,
 
-    /// The PEM private key of --tls-cert.
+    /// The PEM private key of --tls-cert. Both files are read again on
+    /// SIGHUP (a renewed certificate, without a restart).
     #[arg(long, value_name = "PEM")]
     pub tls_key: Option<PathBuf>,
+
+    /// With TLS: also listen for plain HTTP here (e.g. 0.0.0.0:80) and
+    /// answer 308 to the same URL on https, but for ACME challenges
+    /// (/.well-known/acme-challenge/), which the site serves.
+    #[arg(long, value_name = "ADDR")]
+    pub redirect_http: Option<SocketAddr>,
+
+    /// With TLS: Strict-Transport-Security max-age on HTTPS responses, in
+    /// seconds; 0 sends none.
+    #[arg(long, value_name = "SECONDS", default_value_t = Config::DEFAULT_HSTS_MAX_AGE)]
+    pub hsts_max_age: u64,
 
     /// Most requests running at once, each in its own instance; more wait in
     /// the queue.
@@ -335,6 +347,8 @@ impl Args {
             log: self.log_health,
         };
         config.metrics_addr = self.metrics_addr;
+        config.redirect_http = self.redirect_http;
+        config.hsts_max_age = self.hsts_max_age;
         config.trusted_proxies = crate::TrustedProxies(self.trusted_proxies.clone());
         config.write_rate = self.write_rate.map(|mut rate| {
             if let Some(burst) = self.write_burst {
@@ -369,6 +383,11 @@ impl Args {
             Some((
                 MissingRequiredArgument,
                 "--tls-cert and --tls-key go together",
+            ))
+        } else if self.redirect_http.is_some() && self.tls_cert.is_none() {
+            Some((
+                MissingRequiredArgument,
+                "--redirect-http needs --tls-cert and --tls-key",
             ))
         } else if self.write_burst.is_some() && self.write_rate.is_none() {
             Some((MissingRequiredArgument, "--write-burst needs --write-rate"))
@@ -472,11 +491,36 @@ fn run(args: &Args, config: &Config) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let server = crate::Server::new(config)?;
+        if let Some(certificate) = server.tls_certificate() {
+            tokio::spawn(reload_on_sighup(certificate)?);
+        }
         server.serve_until(listener, shutdown_signal()?).await
     });
     // Guests still running after the grace period are not waited for.
     runtime.shutdown_background();
     served
+}
+
+/// Reads the TLS files again at each SIGHUP; a broken renewal keeps the
+/// certificate in use.
+fn reload_on_sighup(
+    certificate: std::sync::Arc<crate::TlsCertificate>,
+) -> Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    Ok(async move {
+        while hangup.recv().await.is_some() {
+            match certificate.reload() {
+                Ok(()) => tracing::info!(
+                    "SIGHUP: TLS certificate reloaded from {}",
+                    certificate.files().cert.display()
+                ),
+                Err(error) => tracing::warn!(
+                    "SIGHUP: TLS certificate not reloaded, keeping the one in use: {error:#}"
+                ),
+            }
+        }
+    })
 }
 
 /// Completes on the first SIGINT or SIGTERM.

@@ -81,6 +81,13 @@ impl Running {
         line
     }
 
+    /// Sends `signal` (e.g. `libc::SIGHUP`).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let sent = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(sent, 0);
+    }
+
     /// Sends `signal` (e.g. `libc::SIGTERM`) and waits for the exit.
     pub fn stop_with(&mut self, signal: i32) -> ExitStatus {
         // SAFETY: kill(2) on our own child's pid.
