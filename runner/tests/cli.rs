@@ -23,6 +23,7 @@ fn help_lists_every_flag() {
     for flag in [
         "--addr",
         "--port",
+        "--listen",
         "--static",
         "--data",
         "--store",

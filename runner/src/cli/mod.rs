@@ -1,5 +1,6 @@
 //! The `sitebox` command line: flags to `Config`, logging, and the exit code.
 
+use crate::listeners::{ListenOn, Listener};
 use crate::{
     BoardStore, CompileCache, ComponentSource, Config, Limits, LogFormat, SiteSettings, TlsFiles,
 };
@@ -9,7 +10,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// Serve a static site (and its message board) from a sandboxed WebAssembly
 /// component, a fresh instance per request.
@@ -33,6 +33,12 @@ pub struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, short, default_value_t = 8080)]
     pub port: u16,
+
+    /// Listen here instead of --addr/--port: IP:PORT ([::]:8080 for IPv6)
+    /// or a Unix socket's path; repeatable. Sockets from systemd (socket
+    /// activation, LISTEN_FDS) take the place of all three.
+    #[arg(long, value_name = "ADDR|PATH")]
+    pub listen: Vec<crate::listeners::ListenOn>,
 
     /// Directory to serve; the component sees it read-only at /static.
     #[arg(long = "static", value_name = "DIR", default_value = "./static")]
@@ -486,19 +492,31 @@ fn run(args: &Args, config: &Config) -> Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(async {
-        let addr = SocketAddr::new(args.addr, args.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listeners = listeners(args)?;
         let server = crate::Server::new(config)?;
         if let Some(certificate) = server.tls_certificate() {
             tokio::spawn(reload_on_sighup(certificate)?);
         }
-        server.serve_until(listener, shutdown_signal()?).await
+        server.serve_on(listeners, shutdown_signal()?).await
     });
     // Guests still running after the grace period are not waited for.
     runtime.shutdown_background();
     served
+}
+
+/// systemd's sockets, else `--listen`'s, else `--addr`:`--port`, bound.
+fn listeners(args: &Args) -> Result<Vec<Listener>> {
+    if let Some(passed) = Listener::from_systemd()? {
+        tracing::info!("listening on {} sockets from systemd", passed.len());
+        return Ok(passed);
+    }
+    let default = [ListenOn::Tcp(SocketAddr::new(args.addr, args.port))];
+    let on = if args.listen.is_empty() {
+        &default[..]
+    } else {
+        &args.listen[..]
+    };
+    on.iter().map(Listener::bind).collect()
 }
 
 /// Reads the TLS files again at each SIGHUP; a broken renewal keeps the

@@ -1,0 +1,300 @@
+//! One connection's life: accepted on a TCP or Unix listener, the TLS
+//! handshake (or, in plain text, its first byte), then its requests over
+//! HTTP/1.1 with keep-alive or HTTP/2 — each checked, answered by the runner
+//! itself (probes, refusals, limits, the way to HTTPS) or by the guest, and
+//! recorded — until it closes, idles out, or the server stops.
+
+use crate::Config;
+use crate::access_log::{Counted, LoggedBody, RequestLine};
+use crate::host::{Failure, Host};
+use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
+use crate::idle::Activity;
+use crate::metrics::Metrics;
+use crate::observed::Observed;
+use crate::progress::ProgressBody;
+use crate::request_rules;
+use crate::write_limit::WriteLimit;
+use http::header::{CONTENT_LENGTH, HeaderValue};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// What every connection shares.
+pub struct Shared {
+    pub host: Arc<Host>,
+    pub config: Config,
+    /// The HTTPS listener's port, for the way there from `--redirect-http`.
+    pub https_port: u16,
+    /// The HTTP settings, made once at start.
+    pub http: auto::Builder<TokioExecutor>,
+    pub metrics: Option<Arc<Metrics>>,
+    pub write_limit: Option<Arc<WriteLimit>>,
+    /// `Strict-Transport-Security` for HTTPS responses.
+    pub hsts: Option<HeaderValue>,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// What a listener is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The site.
+    Site,
+    /// `--redirect-http`: everything but ACME's challenges goes to HTTPS.
+    Redirect,
+}
+
+/// A listener on the async runtime.
+pub enum Accepting {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+/// A connection over a Unix socket comes from this host: it counts as from
+/// 127.0.0.1 (for the log, and for `--trusted-proxies`), port 0.
+const UNIX_PEER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 0);
+
+/// Accepts connections on `listener` for `role` until dropped, each served
+/// on its own task (with TLS for the site's listeners when it is on).
+pub async fn accept(
+    listener: Accepting,
+    role: Role,
+    shared: Arc<Shared>,
+    stop: Arc<watch::Sender<bool>>,
+) {
+    let tls = match role {
+        Role::Site => shared.tls.clone(),
+        Role::Redirect => None,
+    };
+    loop {
+        let accepted = match &listener {
+            Accepting::Tcp(listener) => listener.accept().await.map(|(stream, peer)| {
+                // Small responses go out at once instead of waiting on Nagle.
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().unwrap_or(peer);
+                let (shared, tls, stopping) = (shared.clone(), tls.clone(), stop.subscribe());
+                tokio::spawn(connection(stream, peer, local, role, shared, tls, stopping));
+            }),
+            Accepting::Unix(listener) => listener.accept().await.map(|(stream, _)| {
+                let (shared, tls, stopping) = (shared.clone(), tls.clone(), stop.subscribe());
+                let peer = UNIX_PEER;
+                tokio::spawn(connection(stream, peer, peer, role, shared, tls, stopping));
+            }),
+        };
+        if let Err(error) = accepted {
+            // Out of file descriptors and the like: wait, don't spin.
+            tracing::warn!("accept failed: {error}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A connected stream, TCP or Unix.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Ready once the peer has sent something (or closed).
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+}
+
+impl Stream for TcpStream {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        TcpStream::readable(self)
+    }
+}
+
+impl Stream for UnixStream {
+    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
+        UnixStream::readable(self)
+    }
+}
+
+/// hyper's HTTP/1.1 and HTTP/2 settings.
+pub fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        // A client that shuts down its sending side after the request
+        // (`nc -N`, some proxies) still gets the answer.
+        .half_close(true)
+        .header_read_timeout(config.limits.header_timeout);
+    http.http2().timer(TokioTimer::new());
+    http
+}
+
+/// One accepted connection, on its own task: the TLS handshake (or, in
+/// plain text, the first byte), then its requests, until it closes or
+/// `stopping` says to finish.
+async fn connection(
+    stream: impl Stream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    role: Role,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let header_timeout = shared.config.limits.header_timeout;
+    match tls {
+        None => {
+            // A client that sends nothing gets no connection: HTTP/2
+            // detection would wait for its first bytes before hyper's header
+            // timeout starts.
+            let readable = tokio::select! {
+                readable = tokio::time::timeout(header_timeout, stream.readable()) => readable,
+                _ = stopping.changed() => return,
+            };
+            if !matches!(readable, Ok(Ok(()))) {
+                return;
+            }
+            let ends = (peer, local);
+            serve_connection(stream, Scheme::Http, role, ends, shared, stopping).await
+        }
+        Some(tls) => {
+            let accepted = tokio::select! {
+                accepted = tokio::time::timeout(header_timeout, tls.accept(stream)) => accepted,
+                _ = stopping.changed() => return,
+            };
+            match accepted {
+                Ok(Ok(stream)) => {
+                    let ends = (peer, local);
+                    serve_connection(stream, Scheme::Https, role, ends, shared, stopping).await
+                }
+                Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+/// Asks every open connection to finish and waits for them, for at most
+/// `grace`.
+pub async fn finish_connections(stop: &watch::Sender<bool>, grace: Duration) {
+    tracing::info!(
+        "shutting down: finishing {} open connections (at most {grace:?})",
+        stop.receiver_count()
+    );
+    let _ = stop.send(true);
+    if tokio::time::timeout(grace, stop.closed()).await.is_err() {
+        tracing::warn!("shutdown grace period over; cutting the remaining connections");
+    }
+}
+
+/// Serves requests on one connection until the client closes it, it sits
+/// idle for the idle timeout, or the server stops (`stopping`); the last two
+/// let requests in flight finish first.
+async fn serve_connection<I>(
+    io: I,
+    scheme: Scheme,
+    role: Role,
+    (peer, local): (SocketAddr, SocketAddr),
+    shared: Arc<Shared>,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Activity::new();
+    let service = {
+        let (shared, activity) = (shared.clone(), activity.clone());
+        service_fn(move |request| {
+            let shared = shared.clone();
+            let scheme = scheme.clone();
+            let in_flight = activity.begin();
+            async move {
+                let response = respond(&shared, scheme, role, request, (peer, local)).await;
+                Ok::<_, Infallible>(response.map(|body| Observed::new(body, in_flight)))
+            }
+        })
+    };
+    let connection = shared.http.serve_connection(TokioIo::new(io), service);
+    let mut connection = std::pin::pin!(connection);
+    let idle_timeout = shared.config.limits.idle_timeout;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(error) = ended {
+                    tracing::debug!("connection ended: {error}");
+                }
+                return;
+            }
+            _ = stopping.changed(), if !closing => {
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+            () = activity.idle(idle_timeout), if !closing => {
+                tracing::debug!("closing a connection from {peer}: idle for {idle_timeout:?}");
+                closing = true;
+                connection.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+async fn respond(
+    shared: &Shared,
+    scheme: Scheme,
+    role: Role,
+    mut request: hyper::Request<Incoming>,
+    (peer, local): (SocketAddr, SocketAddr),
+) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
+    let client = shared
+        .config
+        .trusted_proxies
+        .client(peer.ip(), request.headers());
+    let https = matches!(scheme, Scheme::Https);
+    crate::client_address::set_forwarded(request.headers_mut(), client, https);
+    let probe = shared.config.health.probe(request.uri().path());
+    let recorded = probe.is_none() || shared.config.health.log;
+    // Only when the log is on: the line takes a copy of the target and the time.
+    let line = (shared.config.access_log)
+        .filter(|_| recorded)
+        .map(|format| RequestLine::new(&request, client, format));
+    let counted = (shared.metrics.as_ref())
+        .filter(|_| recorded)
+        .map(|metrics| Counted::new(&request, metrics));
+    let limits = &shared.config.limits;
+    let declared_length = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    let response = if let Err(refusal) = request_rules::check(&mut request, local) {
+        tracing::debug!("refused before the guest: {}", refusal.message);
+        refusal_page(&refusal, request.version())
+    } else if role == Role::Redirect
+        && !(request.uri().path()).starts_with(crate::host_pages::ACME_CHALLENGES)
+    {
+        crate::host_pages::to_https(&request, shared.https_port)
+    } else if let Some(probe) = probe {
+        crate::health::answer(&shared.host, probe, request.method()).await
+    } else if let Some(wait) =
+        (shared.write_limit.as_ref()).and_then(|limit| limit.check(request.method(), client).err())
+    {
+        too_many_writes(wait)
+    } else if declared_length.is_some_and(|length| length > limits.max_body) {
+        answer_failure(Failure::BodyTooLarge, limits.max_body)
+    } else {
+        match shared.host.handle(scheme, request).await {
+            Ok(response) => response,
+            Err(failure) => answer_failure(failure, limits.max_body),
+        }
+    };
+    let mut response = response;
+    if let (true, Some(hsts)) = (https, &shared.hsts) {
+        // A site's own (from its `_headers`) stands.
+        (response.headers_mut())
+            .entry(http::header::STRICT_TRANSPORT_SECURITY)
+            .or_insert_with(|| hsts.clone());
+    }
+    crate::access_log::log_response(line, counted, response)
+}
