@@ -102,19 +102,31 @@ pub async fn accept(
 
 /// A connected stream, TCP or Unix.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
-    /// Ready once the peer has sent something (or closed).
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send;
+    /// Waits for the peer's first byte (or its close), leaving it unread;
+    /// how many bytes there are.
+    fn first_byte(&self) -> impl Future<Output = std::io::Result<usize>> + Send;
 }
 
 impl Stream for TcpStream {
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        TcpStream::readable(self)
+    async fn first_byte(&self) -> std::io::Result<usize> {
+        self.peek(&mut [0; 1]).await
     }
 }
 
 impl Stream for UnixStream {
-    fn readable(&self) -> impl Future<Output = std::io::Result<()>> + Send {
-        UnixStream::readable(self)
+    async fn first_byte(&self) -> std::io::Result<usize> {
+        // tokio has no `peek` for Unix streams: socket2's, when readable.
+        let mut first = [std::mem::MaybeUninit::uninit(); 1];
+        loop {
+            self.readable().await?;
+            let peeked = self.try_io(tokio::io::Interest::READABLE, || {
+                socket2::SockRef::from(self).peek(&mut first)
+            });
+            match peeked {
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => continue,
+                result => return result,
+            }
+        }
     }
 }
 
@@ -150,11 +162,11 @@ async fn connection(
             // A client that sends nothing gets no connection: HTTP/2
             // detection would wait for its first bytes before hyper's header
             // timeout starts.
-            let readable = tokio::select! {
-                readable = tokio::time::timeout(header_timeout, stream.readable()) => readable,
+            let peeked = tokio::select! {
+                peeked = tokio::time::timeout(header_timeout, stream.first_byte()) => peeked,
                 _ = stopping.changed() => return,
             };
-            if !matches!(readable, Ok(Ok(()))) {
+            if !matches!(peeked, Ok(Ok(1..))) {
                 return;
             }
             let ends = (peer, local);

@@ -169,3 +169,39 @@ fn the_systemd_units_verify() {
     let said = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success() && said.trim().is_empty(), "{said}");
 }
+
+/// As on TCP, a Unix connection that sends nothing is closed after the
+/// header timeout, and one that sends a request is answered.
+#[test]
+fn a_silent_unix_connection_is_closed_after_the_header_timeout() {
+    let dir = site();
+    let socket = dir.path().join("s.sock");
+    let mut command = sitebox();
+    command
+        .current_dir(dir.path())
+        .args([
+            "--header-timeout",
+            "1s",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen",
+        ])
+        .arg(&socket);
+    let _server = Running::start(command);
+    while !socket.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let mut silent = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let read = silent.read(&mut [0; 16]).unwrap();
+    assert_eq!(read, 0, "closed without a word");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "{waited:?}"
+    );
+    assert!(get_over_unix(&socket).starts_with("HTTP/1.1 200"));
+}
