@@ -1,7 +1,9 @@
 //! REDbot (PyPI `redbot`), an HTTP linter none of us wrote, checks `/`,
-//! `/index.css`, `/logo.png` and a 404 on the runner and under `wasmtime
-//! serve`: it may find nothing BAD. It also sends its own conditional and
-//! range requests, so those are checked a second time by other hands.
+//! `/index.css`, `/logo.png`, a page large enough to be compressed on the
+//! fly (REDbot asks for gzip) and a 404 on the runner and under `wasmtime
+//! serve`: it may find nothing BAD. It also sends its own conditional,
+//! range and uncompressed requests, so those are checked a second time by
+//! other hands.
 //!
 //! `.ci/run` installs it in a virtualenv at `target/redbot`; elsewhere set
 //! `SITEBOX_REDBOT` to the `redbot` executable or put it on `PATH`.
@@ -63,7 +65,15 @@ fn redbot_finds_nothing_bad() {
         let Some(server) = support::shared_server(backend) else {
             continue;
         };
-        for path in ["/", "/index.css", "/logo.png", "/no-such-page"] {
+        let entry = "<p>An entry of a page long enough to be compressed.</p>\n";
+        server.site.write("long.html", entry.repeat(100));
+        for path in [
+            "/",
+            "/index.css",
+            "/logo.png",
+            "/long.html",
+            "/no-such-page",
+        ] {
             let url = format!("http://{}{path}", server.addr);
             let bad = bad_findings(&redbot, &url);
             assert!(bad.is_empty(), "{backend:?} {path}: {bad:#?}");

@@ -6,6 +6,7 @@
 
 use crate::Config;
 use crate::access_log::{Counted, LoggedBody, RequestLine};
+use crate::compression::Compressed;
 use crate::host::{Failure, Host};
 use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
 use crate::idle::Activity;
@@ -259,7 +260,7 @@ async fn respond(
     role: Role,
     mut request: hyper::Request<Incoming>,
     (peer, local): (SocketAddr, SocketAddr),
-) -> hyper::Response<LoggedBody<ProgressBody<HyperOutgoingBody>>> {
+) -> hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>> {
     let client = shared
         .config
         .trusted_proxies
@@ -275,6 +276,7 @@ async fn respond(
     let counted = (shared.metrics.as_ref())
         .filter(|_| recorded)
         .map(|metrics| Counted::new(&request, metrics));
+    let negotiated = shared.config.compression.negotiate(&mut request);
     let limits = &shared.config.limits;
     let declared_length = request
         .headers()
@@ -297,11 +299,28 @@ async fn respond(
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
         match shared.host.handle(scheme, request).await {
-            Ok(response) => response,
+            Ok(response) => return finish(shared, https, line, counted, negotiated, response),
             Err(failure) => answer_failure(failure, limits.max_body),
         }
     };
-    let mut response = response;
+    // The runner's own answers go as they are.
+    finish(shared, https, line, counted, None, response)
+}
+
+/// The response on its way out: compressed (a guest's, when `negotiated`),
+/// with HSTS, logged and counted.
+fn finish(
+    shared: &Shared,
+    https: bool,
+    line: Option<RequestLine>,
+    counted: Option<Counted>,
+    negotiated: Option<crate::compression::Negotiated>,
+    response: crate::host::GuestResponse,
+) -> hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>> {
+    let mut response = match negotiated {
+        Some(negotiated) => negotiated.apply(response),
+        None => response.map(Compressed::identity),
+    };
     if let (true, Some(hsts)) = (https, &shared.hsts) {
         // A site's own (from its `_headers`) stands.
         (response.headers_mut())

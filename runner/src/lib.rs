@@ -8,6 +8,7 @@ mod access_log;
 mod admission;
 pub mod cli;
 mod client_address;
+mod compression;
 mod connection;
 mod engine;
 mod guest_log;
@@ -34,6 +35,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use client_address::TrustedProxies;
+pub use compression::{Coding, Compression};
 pub use keyvalue::redact as redact_url;
 pub use server::{Server, serve};
 /// The admin's user name in a Basic login.
@@ -94,6 +96,8 @@ pub struct Config {
     /// With `tls`: `Strict-Transport-Security: max-age=…` on HTTPS
     /// responses; 0 sends none.
     pub hsts_max_age: u64,
+    /// Text responses compressed on the way out.
+    pub compression: Compression,
 }
 
 /// The paths the runner answers itself, before the component (`None`: off).
@@ -253,6 +257,7 @@ impl Config {
             write_rate: None,
             redirect_http: None,
             hsts_max_age: Self::DEFAULT_HSTS_MAX_AGE,
+            compression: Compression::default(),
         }
     }
 }

@@ -53,6 +53,9 @@ fn wrk_args(server: &Running, workload: &Workload, work: &Path) -> Option<Vec<St
     ];
     match workload.kind {
         Kind::Get => {}
+        Kind::Compressed(coding) => {
+            args.extend(["-H".into(), format!("Accept-Encoding: {coding}")]);
+        }
         Kind::Revalidate => {
             let tag = etag(&server.addr, workload.path)?;
             args.extend(["-H".into(), format!("If-None-Match: {tag}")]);

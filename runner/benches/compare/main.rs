@@ -60,6 +60,8 @@ enum Needs {
 
 enum Kind {
     Get,
+    /// `GET` with `Accept-Encoding` naming this coding.
+    Compressed(&'static str),
     /// `If-None-Match` with the server's own ETag for the path.
     Revalidate,
     /// `POST /api/messages`.
@@ -87,6 +89,34 @@ const WORKLOADS: &[Workload] = &[
         connections: 32,
         needs: Needs::Files,
         kind: Kind::Get,
+    },
+    Workload {
+        name: "100 KiB HTML",
+        path: "/100k.html",
+        connections: 32,
+        needs: Needs::Files,
+        kind: Kind::Get,
+    },
+    Workload {
+        name: "100 KiB HTML, gzip",
+        path: "/100k.html",
+        connections: 32,
+        needs: Needs::Files,
+        kind: Kind::Compressed("gzip"),
+    },
+    Workload {
+        name: "100 KiB HTML, br",
+        path: "/100k.html",
+        connections: 32,
+        needs: Needs::Files,
+        kind: Kind::Compressed("br"),
+    },
+    Workload {
+        name: "100 KiB HTML, zstd",
+        path: "/100k.html",
+        connections: 32,
+        needs: Needs::Files,
+        kind: Kind::Compressed("zstd"),
     },
     Workload {
         name: "10 MiB file",
@@ -293,6 +323,9 @@ fn main() {
         (compiling, cached)
     });
     let mut table = render(&results, &startups, component, seconds);
+    if wanted(ServerKind::Runner) {
+        table.push_str(&compressed_sizes(&site, &data, component, work.path()));
+    }
     if let Some((compiling, cached)) = runner_starts {
         let _ = writeln!(
             table,

@@ -15,6 +15,76 @@ pub fn write_site(site: &Path) {
     std::fs::write(site.join("1k.txt"), pattern(1024)).unwrap();
     std::fs::write(site.join("100k.bin"), pattern(100 * 1024)).unwrap();
     std::fs::write(site.join("10m.bin"), pattern(10 * 1024 * 1024)).unwrap();
+    std::fs::write(site.join("100k.html"), html_page(100 * 1024)).unwrap();
+}
+
+/// An HTML page of about `len` bytes that compresses as a real one does:
+/// repeated markup around text that varies.
+fn html_page(len: usize) -> String {
+    const WORDS: [&str; 12] = [
+        "static",
+        "site",
+        "board",
+        "message",
+        "sandbox",
+        "component",
+        "instance",
+        "request",
+        "fresh",
+        "edge",
+        "fleet",
+        "cache",
+    ];
+    let mut html =
+        String::from("<!doctype html>\n<html lang=\"en\">\n<title>Archive</title>\n<main>\n");
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut n = 0;
+    while html.len() < len {
+        n += 1;
+        html.push_str(&format!(
+            "<article id=\"post-{n}\">\n  <h2><a href=\"/posts/{n}.html\">Post {n}</a></h2>\n  <p>"
+        ));
+        for _ in 0..24 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            html.push_str(WORDS[(seed % WORDS.len() as u64) as usize]);
+            html.push(' ');
+        }
+        html.push_str("</p>\n</article>\n");
+    }
+    html.push_str("</main>\n</html>\n");
+    html
+}
+
+/// A line for the table: the size of `/100k.html` as the runner sends it in
+/// each coding, against the file's.
+pub fn compressed_sizes(site: &Path, data: &Path, component: &Path, work: &Path) -> String {
+    let original = std::fs::metadata(site.join("100k.html")).map_or(0, |m| m.len());
+    let runner = start(ServerKind::Runner, site, data, component, work, &[]);
+    let mut line = format!("\n100 KiB HTML ({original} bytes) as the runner sends it:");
+    for coding in ["gzip", "br", "zstd"] {
+        let request = format!(
+            "GET /100k.html HTTP/1.0\r\nHost: {0}\r\nAccept-Encoding: {coding}\r\n\r\n",
+            runner.addr
+        );
+        let Some(body) = exchange_body(&runner.addr, &request) else {
+            continue;
+        };
+        let saved = 100.0 * (1.0 - body as f64 / original as f64);
+        line.push_str(&format!(" {coding} {body} bytes ({saved:.0}% saved);"));
+    }
+    line.pop();
+    line.push_str(".\n");
+    line
+}
+
+/// One request over HTTP/1.0 (a body that ends with the connection); the
+/// body's size.
+fn exchange_body(addr: &str, request: &str) -> Option<usize> {
+    let reply = exchange_bytes(addr, request)?;
+    let head = reply.windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some(reply.len() - head - 4)
 }
 
 pub fn free_port() -> u16 {
@@ -75,7 +145,10 @@ pub fn start(
                     "worker_processes 1;\nmaster_process off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
                      events {{ worker_connections 4096; }}\n\
                      http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n  \
-                     access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n  \
+                     access_log off;\n  sendfile on;\n  \
+                     gzip on;\n  gzip_comp_level 6;\n  gzip_min_length 1024;\n  \
+                     gzip_types text/css text/plain application/javascript application/json image/svg+xml;\n  \
+                     gzip_vary on;\n  tcp_nopush on;\n  keepalive_requests 1000000;\n  \
                      client_body_temp_path {p}/body;\n  proxy_temp_path {p}/proxy;\n  \
                      fastcgi_temp_path {p}/fastcgi;\n  uwsgi_temp_path {p}/uwsgi;\n  scgi_temp_path {p}/scgi;\n  \
                      server {{ listen {addr}; root {root}; error_page 404 /NotFound.html; }}\n}}\n",
@@ -144,6 +217,15 @@ pub fn start(
 
 /// One request; the status and the response head.
 pub fn exchange(addr: &str, request: &str) -> Option<(u16, String)> {
+    let reply = exchange_bytes(addr, request)?;
+    let reply = String::from_utf8_lossy(&reply);
+    let head = reply.split("\r\n\r\n").next()?.to_owned();
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, head))
+}
+
+/// One request; everything the server sends until it closes.
+fn exchange_bytes(addr: &str, request: &str) -> Option<Vec<u8>> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -151,10 +233,7 @@ pub fn exchange(addr: &str, request: &str) -> Option<(u16, String)> {
     stream.write_all(request.as_bytes()).ok()?;
     let mut reply = Vec::new();
     stream.read_to_end(&mut reply).ok()?;
-    let reply = String::from_utf8_lossy(&reply);
-    let head = reply.split("\r\n\r\n").next()?.to_owned();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some((status, head))
+    Some(reply)
 }
 
 pub fn get_status(addr: &str, path: &str) -> Option<u16> {

@@ -101,6 +101,17 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = Config::DEFAULT_HSTS_MAX_AGE)]
     pub hsts_max_age: u64,
 
+    /// Compress text responses (HTML, CSS, JS, JSON, SVG…) the component
+    /// sends uncompressed with these codings, in this order of preference
+    /// when the client's Accept-Encoding ranks them alike; `none` turns it
+    /// off. Precompressed files (.br, .gz, .zst beside the file) still win.
+    #[arg(long, value_name = "CODINGS", default_value = "zstd,br,gzip")]
+    pub compress: crate::Compression,
+
+    /// Bodies smaller than this many bytes are sent uncompressed.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::Compression::default().min_size)]
+    pub compress_min_size: u64,
+
     /// Most requests running at once, each in its own instance; more wait in
     /// the queue.
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_concurrent,
@@ -353,6 +364,10 @@ impl Args {
         config.metrics_addr = self.metrics_addr;
         config.redirect_http = self.redirect_http;
         config.hsts_max_age = self.hsts_max_age;
+        config.compression = crate::Compression {
+            min_size: self.compress_min_size,
+            ..self.compress.clone()
+        };
         config.trusted_proxies = crate::TrustedProxies(self.trusted_proxies.clone());
         config.write_rate = self.write_rate.map(|mut rate| {
             if let Some(burst) = self.write_burst {
