@@ -27,7 +27,7 @@ pub(crate) mod html;
 pub(crate) mod kv_store;
 pub(crate) mod listing;
 pub(crate) mod percent;
-pub(crate) mod precompressed;
+pub mod precompressed;
 pub(crate) mod random;
 pub(crate) mod range;
 pub(crate) mod response;

@@ -1,10 +1,14 @@
 //! Content codings for precompressed sidecars (`x.css.br`, `.zst`, `.gz`):
 //! which one, if any, a request's `Accept-Encoding` lets us send (RFC 9110
-//! §12.5.3), with q-values, `*`, and `identity;q=0` honoured.
+//! §12.5.3), with q-values, `*`, and `identity;q=0` honoured. The runner's
+//! compression on the fly negotiates by the same rules (`choose_in_order`).
 //!
 //! Written here because the crates at hand fall short: the
 //! `headers-accept-encoding` fork panics on a malformed q-value and ignores
 //! `q=0`, and hyperium's `headers` has no `Accept-Encoding` type.
+
+use http::HeaderMap;
+use http::header::ACCEPT_ENCODING;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
@@ -47,6 +51,17 @@ pub enum Choice {
 /// Chooses between the plain file and the sidecars in `available`, given the
 /// request's `Accept-Encoding` (all its values joined by commas), if any.
 pub fn choose(accept_encoding: Option<&str>, available: &[Coding]) -> Choice {
+    let ours = Coding::ALL
+        .into_iter()
+        .filter(|coding| available.contains(coding));
+    choose_in_order(accept_encoding, ours)
+}
+
+/// `choose` among `candidates`, ties in quality going to the first of them.
+pub fn choose_in_order(
+    accept_encoding: Option<&str>,
+    candidates: impl DoubleEndedIterator<Item = Coding>,
+) -> Choice {
     // No header: no preference, and the plain file is the safe answer.
     let Some(header) = accept_encoding else {
         return Choice::Identity;
@@ -55,10 +70,8 @@ pub fn choose(accept_encoding: Option<&str>, available: &[Coding]) -> Choice {
     // Unnamed, `identity` stays acceptable (RFC 9110 §12.5.3) but is the
     // least preferred: any coding the client names outright comes first.
     let identity = preferences.quality("identity").unwrap_or(1);
-    let best = Coding::ALL
-        .iter()
-        .filter(|coding| available.contains(coding))
-        .map(|&coding| (preferences.quality(coding.token()).unwrap_or(0), coding))
+    let best = candidates
+        .map(|coding| (preferences.quality(coding.token()).unwrap_or(0), coding))
         .filter(|&(quality, _)| quality > 0)
         // `max_by_key` keeps the last maximum; reverse to keep our order on ties.
         .rev()
@@ -70,6 +83,17 @@ pub fn choose(accept_encoding: Option<&str>, available: &[Coding]) -> Choice {
         Some((_, coding)) => Choice::Coded(coding),
         None => Choice::NotAcceptable,
     }
+}
+
+/// A request's `Accept-Encoding`, all its values joined by commas; `None`
+/// without one.
+pub fn accept_encoding(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// `(token, quality in thousandths)`, tokens lowercased.

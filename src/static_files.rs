@@ -14,8 +14,8 @@ use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::{html, listing, rules};
 use http::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG,
-    HeaderName, HeaderValue, LAST_MODIFIED, LOCATION, RANGE, VARY,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG, HeaderName, HeaderValue,
+    LAST_MODIFIED, LOCATION, RANGE, VARY,
 };
 use http::request::Parts;
 use http::{HeaderMap, Method, StatusCode, Uri};
@@ -172,19 +172,21 @@ fn representation<R: StaticFs>(
         )
         .collect();
     let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
-    let (file, meta, coding) =
-        match precompressed::choose(accept_encoding(headers).as_deref(), &available) {
-            Choice::Identity => (file, meta, None),
-            Choice::Coded(chosen) => {
-                let index = sidecars
-                    .iter()
-                    .position(|(coding, ..)| *coding == chosen)
-                    .expect("chosen from these");
-                let (coding, file, meta) = sidecars.swap_remove(index);
-                (file, meta, Some(coding))
-            }
-            Choice::NotAcceptable => return Err(Error::NotAcceptable),
-        };
+    let (file, meta, coding) = match precompressed::choose(
+        precompressed::accept_encoding(headers).as_deref(),
+        &available,
+    ) {
+        Choice::Identity => (file, meta, None),
+        Choice::Coded(chosen) => {
+            let index = sidecars
+                .iter()
+                .position(|(coding, ..)| *coding == chosen)
+                .expect("chosen from these");
+            let (coding, file, meta) = sidecars.swap_remove(index);
+            (file, meta, Some(coding))
+        }
+        Choice::NotAcceptable => return Err(Error::NotAcceptable),
+    };
     Ok(Representation {
         file,
         meta,
@@ -299,16 +301,6 @@ fn multipart<F>(
         multipart_type,
         Body::Multipart { file, segments },
     ))
-}
-
-/// All `Accept-Encoding` values as one list, or `None` without the header.
-fn accept_encoding(headers: &HeaderMap) -> Option<String> {
-    let values: Vec<&str> = headers
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .collect();
-    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// HTML is revalidated on every use (it names the other assets); other

@@ -8,59 +8,22 @@
 //! with such a tag is asked of the component with the tag it knows (`"12-34-5"`)
 //! beside it, and its 304 goes back with the tag the client holds.
 
-use async_compression::Level;
-use async_compression::tokio::bufread::{BrotliEncoder, GzipEncoder, ZstdEncoder};
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE,
-    CONTENT_TYPE, ETAG, IF_NONE_MATCH, VARY,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
+    ETAG, HeaderName, IF_NONE_MATCH, VARY,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
-use pin_project_lite::pin_project;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::AsyncRead;
-use tokio_util::io::{ReaderStream, StreamReader};
+use http_body::Body;
+use sitebox::precompressed::{self, Choice};
+
+mod body;
+
+pub use body::Compressed;
+/// The codings, named as the component names its precompressed files'.
+pub use sitebox::precompressed::Coding;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A content coding the runner compresses with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
-    Zstd = 0,
-    Br = 1,
-    Gzip = 2,
-}
-
-impl Coding {
-    pub const ALL: [Coding; 3] = [Coding::Zstd, Coding::Br, Coding::Gzip];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Coding::Zstd => "zstd",
-            Coding::Br => "br",
-            Coding::Gzip => "gzip",
-        }
-    }
-
-    /// Levels for compressing as the response goes out: zstd's and gzip's
-    /// defaults; brotli's default (11) is for ahead of time, 4 is its usual
-    /// on-the-fly level (about gzip's size, faster).
-    fn level(self) -> Level {
-        match self {
-            Coding::Zstd => Level::Precise(3),
-            Coding::Br => Level::Precise(4),
-            Coding::Gzip => Level::Precise(6),
-        }
-    }
-}
-
-/// zstd's and brotli's window, as a power of two: 512 KiB, more than a page
-/// needs. Their defaults (2 MiB, 4 MiB) cost each response in flight as much
-/// memory (brotli's: ~12 MiB an encoder, 400 MiB at 32 at once).
-const WINDOW_LOG: u32 = 19;
 
 /// What is compressed: with which codings, in the server's order of
 /// preference (for ties in the client's q-values), from what size.
@@ -75,7 +38,7 @@ pub struct Compression {
 impl Default for Compression {
     fn default() -> Self {
         Compression {
-            codings: Coding::ALL.to_vec(),
+            codings: vec![Coding::Zstd, Coding::Brotli, Coding::Gzip],
             min_size: 1024,
         }
     }
@@ -92,7 +55,7 @@ impl std::str::FromStr for Compression {
             for name in text.split(',').map(str::trim) {
                 let coding = Coding::ALL
                     .into_iter()
-                    .find(|coding| coding.name().eq_ignore_ascii_case(name))
+                    .find(|coding| coding.token().eq_ignore_ascii_case(name))
                     .ok_or_else(|| {
                         format!("unknown coding {name:?}: expected zstd, br, gzip or none")
                     })?;
@@ -117,7 +80,7 @@ impl Compression {
             return None;
         }
         let headers = request.headers_mut();
-        let coding = preferred(headers.get_all(ACCEPT_ENCODING).iter(), &self.codings);
+        let coding = chosen(headers, &self.codings);
         let mut revalidating = Vec::new();
         if let Some(coding) = coding {
             revalidating = uncompressed_tags(headers, coding);
@@ -214,7 +177,7 @@ impl Negotiated {
         // compressed bytes, which are made afresh each time.
         parts.headers.remove(CONTENT_LENGTH);
         parts.headers.remove(ACCEPT_RANGES);
-        let name = HeaderValue::from_static(coding.name());
+        let name = HeaderValue::from_static(coding.token());
         parts.headers.insert(CONTENT_ENCODING, name);
         if self.head {
             return identity(parts, body);
@@ -223,74 +186,22 @@ impl Negotiated {
     }
 }
 
-/// The acceptable coding of highest q-value among `offered` (RFC 9110
-/// §12.5.3; ties go to `offered`'s order), if the client takes it over the
-/// body as it is. A header that is absent asks for none.
-fn preferred<'a>(
-    accept: impl Iterator<Item = &'a HeaderValue>,
-    offered: &[Coding],
-) -> Option<Coding> {
-    let mut named = [None::<u16>; 3];
-    let (mut identity, mut star) = (None, None);
-    for item in accept
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|v| v.split(','))
-    {
-        let mut pieces = item.split(';');
-        let name = pieces.next().unwrap_or("").trim();
-        let q = match pieces.find_map(|param| q_param(param.trim())) {
-            None => 1000,
-            Some(Some(q)) => q,
-            // A malformed q-value: the item is skipped.
-            Some(None) => continue,
-        };
-        if name == "*" {
-            star = Some(q);
-        } else if name.eq_ignore_ascii_case("identity") {
-            identity = Some(q);
-        } else if let Some(coding) = Coding::ALL
-            .iter()
-            .find(|c| c.name().eq_ignore_ascii_case(name))
-        {
-            named[*coding as usize] = Some(q);
-        }
+/// The coding among `offered` for the request's `Accept-Encoding`, by the
+/// rules the component picks its precompressed files by (RFC 9110 §12.5.3;
+/// ties go to `offered`'s order); `None` for the body as it is, also when the
+/// client refuses every choice (the body as it is then beats a 406).
+fn chosen(headers: &HeaderMap, offered: &[Coding]) -> Option<Coding> {
+    let accept = precompressed::accept_encoding(headers);
+    match precompressed::choose_in_order(accept.as_deref(), offered.iter().copied()) {
+        Choice::Coded(coding) => Some(coding),
+        Choice::Identity | Choice::NotAcceptable => None,
     }
-    // Identity is acceptable unless refused, but any named coding beats it
-    // then; a wildcard stands for the codings not named.
-    let identity = identity.or(star).unwrap_or(1);
-    let mut best: Option<(Coding, u16)> = None;
-    for &coding in offered {
-        let q = named[coding as usize].or(star).unwrap_or(0);
-        if q > 0 && q >= identity && best.is_none_or(|(_, best_q)| q > best_q) {
-            best = Some((coding, q));
-        }
-    }
-    best.map(|(coding, _)| coding)
-}
-
-/// A `q=` parameter's value in thousandths: `Some(None)` when malformed,
-/// `None` when the parameter is another.
-fn q_param(param: &str) -> Option<Option<u16>> {
-    let value = param
-        .strip_prefix("q=")
-        .or_else(|| param.strip_prefix("Q="))?;
-    let (whole, fraction) = value.split_once('.').unwrap_or((value, ""));
-    let digits = fraction.len() <= 3 && fraction.bytes().all(|b| b.is_ascii_digit());
-    let thousandths = match (whole, digits) {
-        ("0", true) => Some(
-            (fraction.bytes().chain(std::iter::repeat(b'0')).take(3))
-                .fold(0, |n, digit| n * 10 + u16::from(digit - b'0')),
-        ),
-        ("1", true) if fraction.bytes().all(|b| b == b'0') => Some(1000),
-        _ => None,
-    };
-    Some(thousandths)
 }
 
 /// The opaque parts of the weak tags in `If-None-Match` that this module
 /// made for `coding`, without the suffix: the component's tags.
 fn uncompressed_tags(headers: &HeaderMap, coding: Coding) -> Vec<String> {
-    let suffix = coding.name();
+    let suffix = coding.token();
     let mut tags = Vec::new();
     for value in headers.get_all(IF_NONE_MATCH) {
         let Ok(text) = value.to_str() else { continue };
@@ -320,16 +231,15 @@ fn opaque_tag(headers: &HeaderMap) -> Option<String> {
 }
 
 fn compressed_tag(opaque: &str, coding: Coding) -> HeaderValue {
-    let tag = format!("W/\"{opaque}-{}\"", coding.name());
+    let tag = format!("W/\"{opaque}-{}\"", coding.token());
     HeaderValue::from_str(&tag).expect("a tag's characters with a coding's name")
 }
 
 /// A body of a text-like type, not already coded, not known to be smaller
 /// than `min_size`, whose sender allows it to be transformed.
 fn worth_compressing(headers: &HeaderMap, length: Option<u64>, min_size: u64) -> bool {
-    let no_transform = headers.get_all(CACHE_CONTROL).iter().any(|value| {
-        (value.to_str().unwrap_or("").split(','))
-            .any(|directive| directive.trim().eq_ignore_ascii_case("no-transform"))
+    let no_transform = any_listed(headers, CACHE_CONTROL, |directive| {
+        directive.eq_ignore_ascii_case("no-transform")
     });
     length.is_none_or(|length| length >= min_size)
         && !no_transform
@@ -385,106 +295,20 @@ fn compressible(content_type: &HeaderValue) -> bool {
 
 /// `Vary: Accept-Encoding`, unless the response already says it (or `*`).
 fn add_vary(headers: &mut HeaderMap) {
-    let varies = headers.get_all(VARY).iter().any(|value| {
-        (value.to_str().unwrap_or("").split(',')).any(|name| {
-            let name = name.trim();
-            name == "*" || name.eq_ignore_ascii_case("accept-encoding")
-        })
+    let varies = any_listed(headers, VARY, |name| {
+        name == "*" || name.eq_ignore_ascii_case("accept-encoding")
     });
     if !varies {
         headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
     }
 }
 
-/// The compressed bytes, read in pieces of this size.
-const PIECE: usize = 16 << 10;
-
-type Encoder = Pin<Box<dyn AsyncRead + Send>>;
-
-pin_project! {
-    /// A response body as the component sent it, or through an encoder.
-    #[project = CompressedProjection]
-    pub enum Compressed<B> {
-        Identity { #[pin] body: B },
-        Encoded { #[pin] stream: ReaderStream<Encoder> },
-    }
-}
-
-impl<B> Compressed<B>
-where
-    B: Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    pub fn identity(body: B) -> Self {
-        Compressed::Identity { body }
-    }
-
-    /// `length`, when known, lets brotli size its buffers to the body.
-    fn encoded(body: B, coding: Coding, length: Option<u64>) -> Self {
-        use futures_util::TryStreamExt;
-        let data = body
-            .into_data_stream()
-            .map_err(|error| std::io::Error::other(error.into()));
-        let reader = StreamReader::new(data);
-        let level = coding.level();
-        let encoder: Encoder = match coding {
-            Coding::Zstd => {
-                let window = [async_compression::zstd::CParameter::window_log(WINDOW_LOG)];
-                Box::pin(ZstdEncoder::with_quality_and_params(reader, level, &window))
-            }
-            Coding::Br => {
-                let params = (async_compression::brotli::EncoderParams::default())
-                    .quality(level)
-                    .window_size(WINDOW_LOG as i32);
-                let params = match length {
-                    Some(length) => params.size_hint(length.try_into().unwrap_or(usize::MAX)),
-                    None => params,
-                };
-                Box::pin(BrotliEncoder::with_params(reader, params))
-            }
-            Coding::Gzip => Box::pin(GzipEncoder::with_quality(reader, level)),
-        };
-        Compressed::Encoded {
-            stream: ReaderStream::with_capacity(encoder, PIECE),
-        }
-    }
-}
-
-impl<B> Body for Compressed<B>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.project() {
-            CompressedProjection::Identity { body } => body.poll_frame(cx).map_err(Into::into),
-            CompressedProjection::Encoded { stream } => {
-                use futures_util::Stream;
-                (stream.poll_next(cx))
-                    .map(|piece| piece.map(|r| r.map(Frame::data).map_err(Into::into)))
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Compressed::Identity { body } => body.is_end_stream(),
-            Compressed::Encoded { .. } => false,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Compressed::Identity { body } => body.size_hint(),
-            Compressed::Encoded { .. } => SizeHint::default(),
-        }
-    }
+/// Whether an item of the comma-separated lists in `name`'s values passes
+/// `test` (items trimmed).
+fn any_listed(headers: &HeaderMap, name: HeaderName, test: impl Fn(&str) -> bool) -> bool {
+    (headers.get_all(name).iter())
+        .flat_map(|value| value.to_str().unwrap_or("").split(','))
+        .any(|item| test(item.trim()))
 }
 
 #[cfg(test)]

@@ -276,7 +276,6 @@ async fn respond(
     let counted = (shared.metrics.as_ref())
         .filter(|_| recorded)
         .map(|metrics| Counted::new(&request, metrics));
-    let negotiated = shared.config.compression.negotiate(&mut request);
     let limits = &shared.config.limits;
     let declared_length = request
         .headers()
@@ -298,6 +297,7 @@ async fn respond(
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
+        let negotiated = shared.config.compression.negotiate(&mut request);
         match shared.host.handle(scheme, request).await {
             Ok(response) => return finish(shared, https, line, counted, negotiated, response),
             Err(failure) => answer_failure(failure, limits.max_body),

@@ -5,8 +5,10 @@
 mod args;
 mod hash_password;
 pub mod sources;
+mod values;
 
-pub use args::{AccessLogFormat, Args, Command, StoreLocation};
+pub use args::{AccessLogFormat, Args, Command};
+pub use values::StoreLocation;
 
 use crate::Config;
 use crate::listeners::{ListenOn, Listener};
