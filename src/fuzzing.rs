@@ -10,6 +10,7 @@ use crate::fs::memory::MemoryFs;
 use crate::precompressed::{self, Choice, Coding};
 use crate::range::{self, Ranges};
 use crate::router::{self, Site};
+use crate::rules::prepared::{self, Scope};
 use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
@@ -248,7 +249,9 @@ fn paths_for(text: &str) -> Vec<SitePath> {
 }
 
 /// A `_redirects` file: `check` reports lines in order and within the file;
-/// following it from any path, with and without files there, ends in a
+/// its preparation for a path's scope (the component's) and for the runner's
+/// key route as all its rules do; following it from any path, with and
+/// without files there, ends in a
 /// `Location` a header can carry or a target that is a valid request
 /// target, never a panic.
 pub fn redirects(data: &[u8]) {
@@ -259,9 +262,28 @@ pub fn redirects(data: &[u8]) {
     let lines = text.lines().count();
     assert!(problems.windows(2).all(|w| w[0].line < w[1].line));
     assert!(problems.iter().all(|p| p.line <= lines));
+    let named = prepared::named_scopes(REDIRECTS_FILE, text);
+    let everything = prepared::prepare(REDIRECTS_FILE, text, &Scope::All);
     for path in paths_for(text) {
-        for exists in [false, true] {
-            match rules::route(text, &path, Some("q=1"), |_| exists) {
+        let scope = Scope::of(&path);
+        // As the component prepares it, and as the runner hands it in.
+        let own = prepared::prepare(REDIRECTS_FILE, text, &scope);
+        let key = if named.contains(&scope) {
+            scope
+        } else {
+            Scope::Other
+        };
+        let handed = prepared::prepare(REDIRECTS_FILE, text, &key);
+        // Nothing, everything, or every other path exists.
+        let exist: [fn(&SitePath) -> bool; 3] =
+            [|_| false, |_| true, |at| at.decoded().len() % 2 == 0];
+        for exists in exist {
+            let routing = rules::route(&own, &path, Some("q=1"), exists);
+            let all = rules::route(&everything, &path, Some("q=1"), exists);
+            assert_eq!(routing, all, "{path:?}: a preparation lost a rule");
+            let by_key = rules::route(&handed, &path, Some("q=1"), exists);
+            assert_eq!(routing, by_key, "{path:?}: {key:?}");
+            match routing {
                 Routing::Redirect { status, location } => {
                     assert!(status.is_redirection());
                     assert!(
@@ -284,18 +306,40 @@ pub fn redirects(data: &[u8]) {
 }
 
 /// A `_headers` file applied for any path: the headers that frame a
-/// response are never touched, and `check` reports lines in order.
+/// response are never touched, every preparation that holds the path gives
+/// the same headers, and `check` reports lines in order.
 pub fn headers(data: &[u8]) {
     let problems = rules::check(HEADERS_FILE, data);
     assert!(problems.windows(2).all(|w| w[0].line < w[1].line));
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    let named = prepared::named_scopes(HEADERS_FILE, text);
+    let everything = prepared::prepare(HEADERS_FILE, text, &Scope::All);
     for path in paths_for(text) {
-        let mut headers = HeaderMap::new();
-        headers.insert("content-length", HeaderValue::from_static("42"));
-        headers.insert("content-type", HeaderValue::from_static("text/plain"));
-        rules::headers::apply(text, &path.decoded(), &mut headers);
+        let scope = Scope::of(&path);
+        let key = if named.contains(&scope) {
+            scope.clone()
+        } else {
+            Scope::Other
+        };
+        let mut applied = Vec::new();
+        for prepared in [
+            prepared::prepare(HEADERS_FILE, text, &scope),
+            prepared::prepare(HEADERS_FILE, text, &key),
+            everything.clone(),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert("content-length", HeaderValue::from_static("42"));
+            headers.insert("content-type", HeaderValue::from_static("text/plain"));
+            rules::headers::apply(&prepared, &path.decoded(), &mut headers);
+            applied.push(headers);
+        }
+        assert!(
+            applied.windows(2).all(|w| w[0] == w[1]),
+            "{path:?}: preparations differ"
+        );
+        let headers = &applied[0];
         assert_eq!(headers.get_all("content-length").iter().count(), 1);
         assert_eq!(headers["content-length"], "42");
         for framing in ["transfer-encoding", "content-encoding", "connection", "te"] {

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::fs::StaticFs;
 use crate::random::Random;
 use crate::response::{self, Response};
+use crate::rules::prepared::Scope;
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
@@ -75,10 +76,13 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
     site: &Site<R, S>,
 ) -> Response<R::File> {
     let (mut parts, body) = request.into_parts();
-    let rules = SiteRules::load(&site.static_root, &site.handed_rules);
     // What the rules match: the decoded path (a path that does not decode
-    // is a 400 in any case).
+    // is a 400 in any case, and meets no rules).
     let request_path = SitePath::parse(parts.uri.path()).ok();
+    let rules = match &request_path {
+        Some(path) => SiteRules::load(&site.static_root, &site.handed_rules, &Scope::of(path)),
+        None => SiteRules::default(),
+    };
     // The last path a rule looked up, kept for serving it.
     let mut looked_up = None;
     let routing = match (&rules.redirects, &request_path) {

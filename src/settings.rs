@@ -23,10 +23,11 @@ pub const CLEAN_URLS_VAR: &str = "SITEBOX_CLEAN_URLS";
 pub const BUCKET_VAR: &str = "SITEBOX_BUCKET";
 /// The bucket's name unless `SITEBOX_BUCKET` says otherwise.
 pub const DEFAULT_BUCKET: &str = "sitebox";
-/// The text of the site's `_redirects` as the host read it, for the
-/// component to take instead of reading the file (`rules::HandedRules`):
-/// set, even empty, it stands for the file. Only for a host that keeps it
-/// current, as the runner does; unset, the component reads the file.
+/// The site's `_redirects` as the host read it and prepared it for the
+/// request's scope (`rules::prepared`), for the component to take instead of
+/// reading the file (`rules::HandedRules`): set, even empty, it stands for
+/// the file. Only for a host that keeps it current, as the runner does;
+/// unset, the component reads and prepares the file itself.
 pub const REDIRECTS_VAR: &str = "SITEBOX_REDIRECTS";
 /// The same for the site's `_headers`.
 pub const HEADERS_VAR: &str = "SITEBOX_HEADERS";

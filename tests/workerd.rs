@@ -2,8 +2,9 @@
 //! `deploy/workerd/` deploys it: the site embedded read-only with its files'
 //! mtimes, the board in wasi:keyvalue over a SQLite-backed Durable Object.
 //! Over real HTTP: files, types and the 404 page; the board by form and by
-//! the JSON API, escaped; and the board after workerd is SIGKILLed and
-//! started again on the same storage. Needs `cd deploy/workerd && npm ci`.
+//! the JSON API, escaped; a site's own `_redirects` and `_headers`; and the
+//! board after workerd is SIGKILLed and started again on the same storage.
+//! Needs `cd deploy/workerd && npm ci`.
 
 use sitebox_tests as support;
 
@@ -280,4 +281,66 @@ fn the_key_value_module_passes_its_own_tests() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The site's rules travel with it: a site with `_redirects` and `_headers`
+/// built into a worker gets its redirects, its single-page-app rewrite and
+/// its header blocks from the component on workerd too, and the rules files
+/// stay unreachable.
+#[tokio::test]
+async fn the_sites_rules_apply_on_the_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    std::fs::create_dir_all(site.join("app")).unwrap();
+    std::fs::write(site.join("index.html"), "home").unwrap();
+    // What `Workerd::start` asks for until it is answered.
+    std::fs::write(site.join("index.css"), "body {}").unwrap();
+    let app = "<!doctype html><div id=app></div><script src=/app/app.js></script>";
+    std::fs::write(site.join("app/index.html"), app).unwrap();
+    std::fs::write(site.join("app/app.js"), "render()").unwrap();
+    std::fs::write(
+        site.join("_redirects"),
+        "/old/* /app/:splat 301\n/app/* /app/index.html 200\n/x y\n",
+    )
+    .unwrap();
+    std::fs::write(
+        site.join("_headers"),
+        "/*\n  X-Frame-Options: DENY\n/app/*\n  X-App: yes\n  ! X-Content-Type-Options\n",
+    )
+    .unwrap();
+    let Some(worker) = support::workerd::worker_for(&site) else {
+        return;
+    };
+    let workerd = Workerd::start(&worker, &dir.path().join("storage")).await;
+    let addr = workerd.addr;
+
+    let deep = client::get(addr, "/app/users/42?tab=2").await;
+    assert_eq!(deep.status, StatusCode::OK);
+    assert_eq!(deep.body, app.as_bytes(), "the app's index at a deep link");
+    assert_eq!(deep.header("x-app"), "yes");
+    assert_eq!(deep.header("x-frame-options"), "DENY");
+    assert!(deep.headers.get("x-content-type-options").is_none());
+    let script = client::get(addr, "/app/app.js").await;
+    assert_eq!(
+        (script.status, &script.body[..]),
+        (StatusCode::OK, &b"render()"[..])
+    );
+
+    let moved = client::get(addr, "/old/users/42?tab=2").await;
+    assert_eq!(moved.status, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(moved.header("location"), "/app/users/42?tab=2");
+    assert_eq!(moved.header("x-frame-options"), "DENY");
+    let home = client::get(addr, "/").await;
+    assert_eq!(
+        (home.status, &home.body[..]),
+        (StatusCode::OK, &b"home"[..])
+    );
+    assert_eq!(home.header("x-content-type-options"), "nosniff");
+    for file in ["/_redirects", "/_headers"] {
+        assert_eq!(
+            client::get(addr, file).await.status,
+            StatusCode::NOT_FOUND,
+            "{file}"
+        );
+    }
 }

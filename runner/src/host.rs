@@ -221,7 +221,7 @@ impl Host {
         E: Into<wasmtime_wasi_http::Error>,
     {
         let generation = self.current();
-        let mut instance = self.instance(&generation).await?;
+        let mut instance = self.instance(&generation, request.uri().path()).await?;
         let progress = Progress::new();
         let too_large = Arc::new(Notify::new());
         let request = request.map(|body| {
@@ -284,8 +284,9 @@ impl Host {
     }
 
     /// A warm instance (with `--reuse-instances`), or a slot and a fresh
-    /// store, waiting in the queue for the slot if need be.
-    async fn instance(&self, generation: &Generation) -> Result<Instance, Failure> {
+    /// store for a request for `path`, waiting in the queue for the slot if
+    /// need be.
+    async fn instance(&self, generation: &Generation, path: &str) -> Result<Instance, Failure> {
         let warm = if self.reuse > 1 {
             generation.warm.lock().expect("not poisoned").pop()
         } else {
@@ -309,7 +310,10 @@ impl Host {
                         Failure::Busy(refused)
                     })?;
                 Instance {
-                    store: Store::new(self.engine(), self.mounts.request_state(self.reuse == 1)),
+                    store: Store::new(
+                        self.engine(),
+                        self.mounts.request_state((self.reuse == 1).then_some(path)),
+                    ),
                     proxy: None,
                     served: 0,
                     slot,

@@ -87,16 +87,17 @@ impl Mounts {
         })
     }
 
-    /// The state of a new instance; `hand_rules` puts the rules files'
-    /// current text in its environment (not for an instance that will be
-    /// kept warm: its environment would go stale).
-    pub fn request_state(&self, hand_rules: bool) -> RequestState {
+    /// The state of a new instance; `hand_rules_for` puts the rules files,
+    /// as of now and prepared for a request for that path, in its
+    /// environment (`None` for an instance that will be kept warm: its
+    /// environment would go stale, and serve other paths).
+    pub fn request_state(&self, hand_rules_for: Option<&str>) -> RequestState {
         let mut wasi = WasiCtx::builder();
         wasi.stdout(GuestOutput::Stdout)
             .stderr(GuestOutput::Stderr)
             .envs(&self.environment);
-        if hand_rules {
-            wasi.envs(&self.rules_files.environment());
+        if let Some(path) = hand_rules_for {
+            wasi.envs(&self.rules_files.environment(path));
         }
         let mut wasi = wasi.build();
         *wasi.filesystem() = self.preopens.clone();

@@ -1,13 +1,17 @@
 //! The site's rules files (`_redirects`, `_headers`) on the host: read as the
-//! component would read them and handed in with each request's environment
-//! (`settings::REDIRECTS_VAR`, `HEADERS_VAR`), read again only when they
-//! change; and checked by the component's own parser whenever they do, so
-//! each problem is logged once, with its line.
+//! component would read them, prepared by the component's own code for the
+//! scope of each request (its first path segment: `sitebox::rules::prepared`)
+//! and handed in with the request's environment (`settings::REDIRECTS_VAR`,
+//! `HEADERS_VAR`). A file is read again only when it changes, each scope
+//! prepared once per change; and the file is checked by the component's own
+//! parser whenever it changes, so each problem is logged once, with its line.
 
 use anyhow::{Context, Result};
 use cap_std::fs::{Dir, MetadataExt};
+use sitebox::rules::prepared::{self, Scope};
 use sitebox::rules::{self, HEADERS_FILE, MAX_FILE_BYTES, REDIRECTS_FILE};
 use sitebox::settings::{HEADERS_VAR, REDIRECTS_VAR};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -17,6 +21,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// (and keep its size): until it has been quiet this long, it is read on
 /// every request, not trusted by its stamp (git's "racy" rule).
 const SETTLE_SECONDS: i64 = 2;
+
+/// Preparations of one file kept at most (bytes): a file of many rules, each
+/// naming its own first segment, would otherwise keep a near copy of itself
+/// per segment. Past this, a scope is prepared for each request anew.
+const MAX_PREPARED_BYTES: usize = 8 << 20;
 
 pub struct RulesFiles {
     /// The site directory: files are opened beneath it, and a symlink that
@@ -34,7 +43,32 @@ struct Cached {
     /// What that read found: the bytes, or why there were none.
     contents: Result<Vec<u8>, String>,
     /// The rules as the component takes them; "" stands for none.
-    text: Arc<str>,
+    text: String,
+    /// The scopes the file's patterns name: any other is `Scope::Other`.
+    named: HashSet<Scope>,
+    /// What was prepared for each scope so far, and its size in all.
+    prepared: HashMap<Scope, Arc<str>>,
+    prepared_bytes: usize,
+}
+
+impl Cached {
+    /// The rules prepared for the requests of `scope`.
+    fn prepared_for(&mut self, scope: &Scope) -> Arc<str> {
+        let key = if self.named.contains(scope) {
+            scope
+        } else {
+            &Scope::Other
+        };
+        if let Some(prepared) = self.prepared.get(key) {
+            return prepared.clone();
+        }
+        let prepared: Arc<str> = prepared::prepare(self.name, &self.text, key).into();
+        if self.prepared_bytes + prepared.len() <= MAX_PREPARED_BYTES {
+            self.prepared_bytes += prepared.len();
+            self.prepared.insert(key.clone(), prepared.clone());
+        }
+        prepared
+    }
 }
 
 /// What a look at a rules file shows, to tell whether it changed.
@@ -79,7 +113,10 @@ impl RulesFiles {
                 var,
                 seen: None,
                 contents: Ok(Vec::new()),
-                text: Arc::from(""),
+                text: String::new(),
+                named: HashSet::new(),
+                prepared: HashMap::new(),
+                prepared_bytes: 0,
             })
         };
         Ok(RulesFiles {
@@ -91,13 +128,27 @@ impl RulesFiles {
         })
     }
 
-    /// The rules as of now, as environment variables for the component:
-    /// each file is looked at (one `stat`) and read only if it changed.
-    pub fn environment(&self) -> [(&'static str, Arc<str>); 2] {
-        self.files.each_ref().map(|file| {
+    /// The rules as of now, prepared for a request for `path` (the path of
+    /// its target), as environment variables for the component: each file is
+    /// looked at (one `stat`) and read only if it changed. A path the
+    /// component refuses meets no rules: none are handed in.
+    pub fn environment(&self, path: &str) -> [(&'static str, Arc<str>); 2] {
+        let mut files = self.files.each_ref().map(|file| {
             let mut cached = file.lock().expect("not poisoned");
             self.refresh(&mut cached);
-            (cached.var, cached.text.clone())
+            cached
+        });
+        // A site without rules pays no path parsing for them.
+        let scope = match files.iter().any(|cached| !cached.text.is_empty()) {
+            true => Scope::of_request(path),
+            false => None,
+        };
+        files.each_mut().map(|cached| {
+            let prepared = match &scope {
+                Some(scope) if !cached.text.is_empty() => cached.prepared_for(scope),
+                _ => Arc::from(""),
+            };
+            (cached.var, prepared)
         })
     }
 
@@ -110,7 +161,7 @@ impl RulesFiles {
     }
 
     fn refresh(&self, cached: &mut Cached) {
-        let now = seen(self.dir.metadata(cached.name));
+        let now = seen(self.look_at(cached.name));
         if cached.seen.as_ref().is_some_and(|seen| seen.still(&now)) {
             return;
         }
@@ -122,12 +173,25 @@ impl RulesFiles {
             }
             log_problems(cached.name, &contents);
             let text = contents.as_ref().ok().cloned().and_then(rules::usable_text);
-            cached.text = text.unwrap_or_default().into();
+            cached.text = text.unwrap_or_default();
+            cached.named = prepared::named_scopes(cached.name, &cached.text);
+            cached.prepared.clear();
+            cached.prepared_bytes = 0;
             cached.contents = contents;
         }
         // A file that cannot be opened keeps the stamp it showed, so it is
         // not tried again on every request while it stays as it is.
         cached.seen = Some(if cached.contents.is_err() { now } else { seen });
+    }
+
+    /// What `name` is now, through a symlink: the entry itself unless it is
+    /// one (a third of the cost of cap-std's checked walk, and this runs
+    /// twice per request).
+    fn look_at(&self, name: &str) -> io::Result<cap_std::fs::Metadata> {
+        match self.dir.symlink_metadata(name) {
+            Ok(metadata) if metadata.is_symlink() => self.dir.metadata(name),
+            looked => looked,
+        }
     }
 
     /// The file's contents (at most one byte past the limit, which is enough
@@ -184,16 +248,37 @@ fn stamped(metadata: &cap_std::fs::Metadata) -> Seen {
     }
 }
 
-fn log_problems(file: &'static str, contents: &Result<Vec<u8>, String>) {
+/// Every problem of the rules files in `static_dir`, as the log says each
+/// (`sitebox check-rules`), with the files that are there.
+pub fn problems_in(static_dir: &Path) -> Result<(Vec<&'static str>, Vec<String>)> {
+    let files = RulesFiles::open(static_dir)?;
+    let mut present = Vec::new();
+    let mut problems = Vec::new();
+    for name in [REDIRECTS_FILE, HEADERS_FILE] {
+        let (seen, contents) = files.read(name);
+        if !matches!(seen, Seen::Error(io::ErrorKind::NotFound)) {
+            present.push(name);
+        }
+        problems.extend(problems_of(name, &contents));
+    }
+    Ok((present, problems))
+}
+
+fn problems_of(file: &'static str, contents: &Result<Vec<u8>, String>) -> Vec<String> {
     match contents {
-        Ok(contents) => {
-            for problem in rules::check(file, contents) {
-                tracing::warn!("site rules: {problem}");
-            }
-        }
-        Err(error) => {
-            tracing::warn!("site rules: {file} cannot be read ({error}): none of its rules apply")
-        }
+        Ok(contents) => rules::check(file, contents)
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        Err(error) => vec![format!(
+            "{file} cannot be read ({error}): none of its rules apply"
+        )],
+    }
+}
+
+fn log_problems(file: &'static str, contents: &Result<Vec<u8>, String>) {
+    for problem in problems_of(file, contents) {
+        tracing::warn!("site rules: {problem}");
     }
 }
 

@@ -2,7 +2,7 @@
 //! logged once at start with its line, by the component's own parser, and
 //! again when a file changes (at once under `--watch`, else at the next
 //! request, which follows the new rules); requests meanwhile follow
-//! the rules that parse.
+//! the rules that parse; and `sitebox check-rules` reports the same problems.
 
 mod common;
 
@@ -105,4 +105,62 @@ fn a_changed_file_is_followed_by_the_next_request_and_its_problems_logged() {
     std::fs::remove_file(site.path().join("_redirects")).unwrap();
     let (status, _, _) = exchange_with_head(&server.addr, "GET", "/b", "").unwrap();
     assert_eq!(status, 404, "removed: no rules");
+}
+
+#[test]
+fn check_rules_prints_each_problem_and_fails_on_any() {
+    let site = tempfile::tempdir().unwrap();
+    let check = || {
+        let output = sitebox()
+            .arg("check-rules")
+            .arg(site.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        (output.status.code(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = check();
+    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
+    assert!(stderr.contains("no _redirects or _headers"), "{stderr}");
+
+    std::fs::write(
+        site.path().join("_redirects"),
+        "/a /b 302\n/* /index.html 200\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = check();
+    assert_eq!(code, Some(0));
+    assert_eq!(stderr.trim(), "_redirects: no problems");
+
+    std::fs::write(site.path().join("_redirects"), "/a /b 418\n/c\n").unwrap();
+    std::fs::write(site.path().join("_headers"), "/*\n  Content-Length: 1\n").unwrap();
+    let (code, stdout, stderr) = check();
+    assert_eq!(code, Some(1));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[0].starts_with("_redirects line 1: `418` is not a status"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].starts_with("_redirects line 2: a rule is FROM TO"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].starts_with("_headers line 2: content-length frames"),
+        "{stdout}"
+    );
+    assert_eq!(stderr.trim(), "3 problems");
+
+    let (code, _, stderr) = {
+        let output = sitebox()
+            .args(["check-rules", "/no/such/site"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        (output.status.code(), (), stderr)
+    };
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot open /no/such/site"), "{stderr}");
 }

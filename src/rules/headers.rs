@@ -8,7 +8,8 @@
 
 use super::pattern::Pattern;
 use super::pattern::cannot_match;
-use super::{first_word, line_length, lines};
+use super::prepared::{HeaderLine, header_lines};
+use super::{line_length, lines};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Pattern lines after this many are ignored (and reported).
@@ -121,41 +122,43 @@ fn name_of(text: &str) -> Result<HeaderName, String> {
     Ok(name)
 }
 
-/// Applies to `headers` every block of `text` whose pattern matches `path`
-/// (decoded, as `SitePath::decoded` gives it). Lines in error are skipped.
-pub fn apply(text: &str, path: &str, headers: &mut HeaderMap) {
+/// Applies to `headers` every block of `prepared` (a `_headers` prepared for
+/// the scope of `path`) whose pattern matches `path` (decoded, as
+/// `SitePath::decoded` gives it), in order: a block's header replaces the
+/// one the answer had, several blocks' values for one name add up, and a
+/// removal drops what came before it.
+pub fn apply(prepared: &str, path: &str, headers: &mut HeaderMap) {
     // Each name a block touched: its values, or `None` once removed.
     let mut changes: Vec<(HeaderName, Option<Vec<HeaderValue>>)> = Vec::new();
     let mut in_matching_block = false;
-    for (_, line) in items(text) {
-        match line {
-            Line::Pattern(content) => {
-                // The cheap test first: most blocks do not match.
-                in_matching_block = !cannot_match(content, path)
-                    && Pattern::unchecked(first_word(content))
-                        .matches(path)
-                        .is_some()
-                    && pattern(content).is_ok();
+    for line in header_lines(prepared) {
+        let (name, value) = match line {
+            HeaderLine::Pattern(pattern) => {
+                in_matching_block = !cannot_match(pattern, path)
+                    && Pattern::unchecked(pattern).matches(path).is_some();
+                continue;
             }
-            Line::Entry(content) if in_matching_block => {
-                let Ok(entry) = entry(content) else { continue };
-                let (name, value) = match entry {
-                    Entry::Set(name, value) => (name, Some(value)),
-                    Entry::Remove(name) => (name, None),
-                };
-                let change = match changes.iter().position(|(n, _)| *n == name) {
-                    Some(at) => &mut changes[at].1,
-                    None => {
-                        changes.push((name, None));
-                        &mut changes.last_mut().expect("just pushed").1
-                    }
-                };
-                match (value, change) {
-                    (Some(value), Some(values)) => values.push(value),
-                    (value, change) => *change = value.map(|value| vec![value]),
-                }
+            _ if !in_matching_block => continue,
+            HeaderLine::Set(name, value) => match HeaderValue::from_str(value) {
+                Ok(value) => (name, Some(value)),
+                Err(_) => continue,
+            },
+            HeaderLine::Remove(name) => (name, None),
+        };
+        // Checked when prepared: lower case, valid.
+        let Ok(name) = HeaderName::from_lowercase(name.as_bytes()) else {
+            continue;
+        };
+        let change = match changes.iter().position(|(n, _)| *n == name) {
+            Some(at) => &mut changes[at].1,
+            None => {
+                changes.push((name, None));
+                &mut changes.last_mut().expect("just pushed").1
             }
-            Line::Entry(_) | Line::TooMany => {}
+        };
+        match (value, change) {
+            (Some(value), Some(values)) => values.push(value),
+            (value, change) => *change = value.map(|value| vec![value]),
         }
     }
     for (name, values) in changes {

@@ -1,18 +1,22 @@
 //! The site's own rules, read from files in its root so that they travel
 //! with it to every host: `_redirects` (redirects, rewrites, not-found pages)
 //! and `_headers` (response headers), in the format Netlify and Cloudflare
-//! Pages made the convention. The component reads them on every request
-//! and skips what it cannot use, silently; `check` reports every problem
+//! Pages made the convention. Matching reads them `prepared` for the
+//! request's scope (the valid rules that can apply there), as the runner
+//! hands them in or as the component prepares the files it reads itself;
+//! what cannot be used is skipped, silently. `check` reports every problem
 //! with its line, for the runner to log once (the same parser, so the two
 //! never disagree).
 
 pub mod headers;
 pub mod pattern;
+pub mod prepared;
 pub mod redirects;
 
 use crate::fs::{Entry, StaticFs};
 use crate::site_path::SitePath;
 use http::StatusCode;
+use prepared::Scope;
 use redirects::Action;
 use std::borrow::Cow;
 use std::fmt;
@@ -73,18 +77,21 @@ fn line_length(content: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The site's rules files as text; a file that is missing, too large or not
-/// UTF-8 is as good as absent (`check` says why).
+/// The site's rules files prepared for the scope of a request
+/// (`prepared`); a file that is missing, too large or not UTF-8 is as good as
+/// absent (`check` says why), and so is a preparation with no rules.
 #[derive(Debug, Default)]
 pub(crate) struct SiteRules<'a> {
     pub redirects: Option<Cow<'a, str>>,
     pub headers: Option<Cow<'a, str>>,
 }
 
-/// The rules files' texts as the host handed them in (`settings::REDIRECTS_VAR`,
-/// `settings::HEADERS_VAR`): where one is `Some`, even empty, it stands for the
-/// file, which is then not read; a host that keeps them current saves the
-/// component two file reads on every request.
+/// The rules files prepared for the request's scope as the host handed them
+/// in (`settings::REDIRECTS_VAR`, `settings::HEADERS_VAR`): where one is
+/// `Some`, even empty, it stands for the file, which is then neither read
+/// nor prepared. A host that keeps them current (the runner prepares each
+/// scope once per change of a file) saves the component the reading and the
+/// checking on every request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HandedRules {
     pub redirects: Option<String>,
@@ -92,11 +99,20 @@ pub struct HandedRules {
 }
 
 impl SiteRules<'_> {
-    pub fn load<'a, R: StaticFs>(root: &R, handed: &'a HandedRules) -> SiteRules<'a> {
+    /// The rules for the paths of `scope`: as handed in, or read from
+    /// `root` and prepared.
+    pub fn load<'a, R: StaticFs>(
+        root: &R,
+        handed: &'a HandedRules,
+        scope: &Scope,
+    ) -> SiteRules<'a> {
         let take = |handed: &'a Option<String>, file| match handed.as_deref() {
             Some("") => None,
-            Some(text) => Some(Cow::Borrowed(text)),
-            None => read(root, file).map(Cow::Owned),
+            Some(prepared) => Some(Cow::Borrowed(prepared)),
+            None => {
+                let prepared = prepared::prepare(file, &read(root, file)?, scope);
+                (!prepared.is_empty()).then_some(Cow::Owned(prepared))
+            }
         };
         SiteRules {
             redirects: take(&handed.redirects, REDIRECTS_FILE),
@@ -140,8 +156,8 @@ pub(crate) enum Routing {
     Broken { line: usize, reason: &'static str },
 }
 
-/// Follows the rules of `redirects` from `path` (with the request's
-/// `query`): the first rule whose FROM matches applies, unless it is not
+/// Follows the rules of `redirects` (prepared for the scope of `path`) from
+/// `path` (with the request's `query`): the first rule whose FROM matches applies, unless it is not
 /// forced and `exists` says there is something at the path. A rewrite starts
 /// over at its target, up to `MAX_REWRITES` times and never to a path it has
 /// been at.

@@ -30,6 +30,19 @@ pub struct Pattern<'a> {
     text: &'a str,
 }
 
+/// What a pattern asks of a path's first segment, told from its text alone
+/// (what `prepared` sorts rules by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum First<'a> {
+    /// The path `/` itself.
+    Root,
+    /// Exactly this segment (empty for a pattern no path matches).
+    Segment(&'a str),
+    /// Any: the first segment holds a splat, a placeholder, a `:` or an
+    /// escape (taken as any rather than worked out).
+    Any,
+}
+
 /// What a match bound: each placeholder's segment and the splat, decoded.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Captures<'a, 'p> {
@@ -93,6 +106,27 @@ impl<'a> Pattern<'a> {
     pub fn unchecked(text: &'a str) -> Pattern<'a> {
         Pattern {
             text: normalized(text),
+        }
+    }
+
+    /// The pattern's text as it matches (trailing slash dropped).
+    pub fn as_str(&self) -> &'a str {
+        self.text
+    }
+
+    /// What a path's first segment must be for this pattern to match it.
+    pub fn first(&self) -> First<'a> {
+        let Some(rest) = self.text.strip_prefix('/') else {
+            return First::Any;
+        };
+        if rest.is_empty() {
+            return First::Root;
+        }
+        let segment = rest.split('/').next().unwrap_or_default();
+        if segment.contains(['*', ':', '%']) {
+            First::Any
+        } else {
+            First::Segment(segment)
         }
     }
 
@@ -262,7 +296,7 @@ fn normalized(text: &str) -> &str {
 }
 
 fn literal(text: &str) -> Result<Token<'_>, String> {
-    if !text.contains('%') {
+    if memchr::memchr(b'%', text.as_bytes()).is_none() {
         return Ok(Token::Literal(Cow::Borrowed(text)));
     }
     let decoded = percent::decode_strict(text.as_bytes())

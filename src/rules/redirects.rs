@@ -4,7 +4,8 @@
 //! `!` forces a rule over a file that exists at FROM.
 
 use super::pattern::{self, Captures, Pattern};
-use super::{first_word, line_length, lines};
+use super::prepared::redirect_rules;
+use super::{line_length, lines};
 use crate::site_path::SitePath;
 use http::StatusCode;
 
@@ -46,35 +47,35 @@ pub fn rules(text: &str) -> impl Iterator<Item = (usize, Result<Rule<'_>, String
     rule_lines(text).map(|(line, content)| (line, content.and_then(|c| parse(line, c))))
 }
 
-/// The first rule of `text` that applies at `path`, with what its FROM
-/// bound: one whose FROM matches and that parses, and that `applies` (given
-/// the rule) lets through. Lines are parsed only once their FROM matches,
-/// so a request pays little for the rules that do not concern it.
-pub fn first_match<'a, 'p>(
-    text: &'a str,
+/// The first rule of `prepared` (a `_redirects` prepared for the scope of
+/// `path`) that applies at `path`, with what its FROM bound: one whose FROM
+/// matches and that `applies` (given the rule) lets through. The rules were
+/// checked when they were prepared: here they are only split and matched,
+/// the cheap test on FROM's first bytes first.
+pub(crate) fn first_match<'a, 'p>(
+    prepared: &'a str,
     path: &'p str,
     mut applies: impl FnMut(&Rule<'a>) -> bool,
 ) -> Option<(Rule<'a>, Captures<'a, 'p>)> {
-    // A plain loop, not `rule_lines`: this runs on every request.
-    for (count, (line, content)) in lines(text).enumerate() {
-        if count == MAX_RULES {
-            return None;
-        }
-        if pattern::cannot_match(content, path) {
+    for prepared in redirect_rules(prepared) {
+        if pattern::cannot_match(prepared.from, path) {
             continue;
         }
-        if Pattern::unchecked(first_word(content))
-            .matches(path)
-            .is_none()
-        {
-            continue;
-        }
-        let Ok(rule) = parse(line, content) else {
+        let from = Pattern::unchecked(prepared.from);
+        let Some(captures) = from.matches(path) else {
             continue;
         };
-        if let Some(captures) = rule.from.matches(path)
-            && applies(&rule)
-        {
+        let Ok((action, force)) = parse_status(prepared.status) else {
+            continue;
+        };
+        let rule = Rule {
+            line: prepared.line.parse().unwrap_or_default(),
+            from,
+            to: prepared.to,
+            action,
+            force,
+        };
+        if applies(&rule) {
             return Some((rule, captures));
         }
     }
@@ -82,7 +83,7 @@ pub fn first_match<'a, 'p>(
 }
 
 /// The lines that hold rules, up to `MAX_RULES`; the one after is an error.
-fn rule_lines(text: &str) -> impl Iterator<Item = (usize, Result<&str, String>)> {
+pub(crate) fn rule_lines(text: &str) -> impl Iterator<Item = (usize, Result<&str, String>)> {
     lines(text)
         .enumerate()
         .map_while(|(count, (line, content))| match count {
@@ -97,7 +98,7 @@ fn rule_lines(text: &str) -> impl Iterator<Item = (usize, Result<&str, String>)>
         })
 }
 
-fn parse(line: usize, content: &str) -> Result<Rule<'_>, String> {
+pub(crate) fn parse(line: usize, content: &str) -> Result<Rule<'_>, String> {
     line_length(content)?;
     let mut tokens = content
         .split_ascii_whitespace()

@@ -11,7 +11,10 @@ fn route_in(redirects: &str, target: &str, existing: &[&str]) -> Routing {
         Some((p, q)) => (p, Some(q)),
         None => (target, None),
     };
-    route(redirects, &path(p), query, |at| {
+    let path = path(p);
+    // As the component prepares a file it reads for its request.
+    let prepared = prepared::prepare(REDIRECTS_FILE, redirects, &Scope::of(&path));
+    route(&prepared, &path, query, |at| {
         existing.contains(&at.decoded().as_str())
     })
 }
@@ -215,26 +218,26 @@ fn handed_rules_stand_for_the_files_even_when_empty() {
         .with(REDIRECTS_FILE, "/a /b")
         .with(HEADERS_FILE, "/*\n  X-A: 1");
     let handed = HandedRules {
-        redirects: Some("/c /d".to_owned()),
+        redirects: Some("1 301 /c /d\n".to_owned()),
         headers: Some(String::new()),
     };
-    let rules = SiteRules::load(&root, &handed);
-    assert_eq!(rules.redirects.as_deref(), Some("/c /d"));
+    let rules = SiteRules::load(&root, &handed, &Scope::Root);
+    assert_eq!(rules.redirects.as_deref(), Some("1 301 /c /d\n"));
     assert_eq!(
         rules.headers, None,
         "handed in empty: no rules, the file unread"
     );
     let only_headers = HandedRules {
-        headers: Some("/x\n  X-B: 2".to_owned()),
+        headers: Some("/x\nx-b:2\n".to_owned()),
         ..HandedRules::default()
     };
-    let rules = SiteRules::load(&root, &only_headers);
+    let rules = SiteRules::load(&root, &only_headers, &Scope::Segment("a".into()));
     assert_eq!(
         rules.redirects.as_deref(),
-        Some("/a /b"),
-        "not handed: read"
+        Some("1 301 /a /b\n"),
+        "not handed: read and prepared"
     );
-    assert_eq!(rules.headers.as_deref(), Some("/x\n  X-B: 2"));
+    assert_eq!(rules.headers.as_deref(), Some("/x\nx-b:2\n"));
 }
 
 #[test]
@@ -252,11 +255,13 @@ fn rules_files_are_read_from_the_root_when_usable() {
         .with(REDIRECTS_FILE, "/a /b")
         .with(HEADERS_FILE, vec![0xff, 0xfe]);
     let none = HandedRules::default();
-    let rules = SiteRules::load(&root, &none);
-    assert_eq!(rules.redirects.as_deref(), Some("/a /b"));
+    let rules = SiteRules::load(&root, &none, &Scope::All);
+    assert_eq!(rules.redirects.as_deref(), Some("1 301 /a /b\n"));
     assert_eq!(rules.headers, None, "not UTF-8");
+    let elsewhere = SiteRules::load(&root, &none, &Scope::Segment("c".into()));
+    assert_eq!(elsewhere.redirects, None, "no rule for /c/…: none");
     let large = MemoryFs::default().with(REDIRECTS_FILE, vec![b'#'; MAX_FILE_BYTES as usize + 1]);
-    assert_eq!(SiteRules::load(&large, &none).redirects, None);
+    assert_eq!(SiteRules::load(&large, &none, &Scope::All).redirects, None);
     assert!(is_rules_file(&path("/_redirects")) && is_rules_file(&path("/_headers")));
     assert!(!is_rules_file(&path("/sub/_headers")));
 }

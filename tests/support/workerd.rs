@@ -34,14 +34,18 @@ impl Worker {
     }
 }
 
-/// The worker, built on first use; `None` (with a notice, or a failure under
-/// `CI=true`) when Node or `deploy/workerd/node_modules` is missing.
+/// The worker of the repository's `static/`, built on first use; `None`
+/// (with a notice, or a failure under `CI=true`) when Node or
+/// `deploy/workerd/node_modules` is missing.
 pub fn worker() -> Option<&'static Worker> {
     static WORKER: OnceLock<Option<Worker>> = OnceLock::new();
-    WORKER.get_or_init(build).as_ref()
+    WORKER
+        .get_or_init(|| worker_for(&repo_root().join("static")))
+        .as_ref()
 }
 
-fn build() -> Option<Worker> {
+/// A worker of the site in `site`, built now; `None` as for `worker`.
+pub fn worker_for(site: &Path) -> Option<Worker> {
     let node_found = Command::new("node")
         .arg("--version")
         .output()
@@ -61,7 +65,7 @@ fn build() -> Option<Worker> {
         .arg("--component")
         .arg(embedded_component())
         .arg("--static")
-        .arg(repo_root().join("static"))
+        .arg(site)
         .arg("--out")
         .arg(dir.path().join("out"))
         .output()

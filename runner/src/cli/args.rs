@@ -250,6 +250,14 @@ pub enum Command {
     /// Read a password (asked for twice on a terminal, else one line of
     /// stdin) and print its argon2id hash, for --admin-password-hash.
     HashPassword,
+    /// Check a site's _redirects and _headers as the server does at start,
+    /// print each problem with its line, and exit 1 if there is any (for
+    /// sites served by `wasmtime serve` or on the edge).
+    CheckRules {
+        /// The site directory.
+        #[arg(value_name = "DIR", default_value = "./static")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -3,6 +3,7 @@
 //! code.
 
 mod args;
+mod check_rules;
 mod hash_password;
 pub mod sources;
 mod values;
@@ -22,14 +23,18 @@ use std::process::ExitCode;
 pub fn main() -> ExitCode {
     let loaded = sources::load(std::env::args_os().collect()).unwrap_or_else(|error| error.exit());
     let args = &loaded.args;
-    if let Some(Command::HashPassword) = args.command {
-        return match hash_password::run() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("sitebox hash-password: {error:#}");
-                ExitCode::FAILURE
-            }
-        };
+    match &args.command {
+        Some(Command::HashPassword) => {
+            return match hash_password::run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("sitebox hash-password: {error:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::CheckRules { dir }) => return check_rules::run(dir),
+        None => {}
     }
     let config = args.config().unwrap_or_else(|error| error.exit());
     if args.print_config {

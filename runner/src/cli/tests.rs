@@ -2,6 +2,7 @@
 
 use super::*;
 use clap::Parser;
+use std::path::PathBuf;
 
 #[test]
 fn defaults() {
@@ -105,6 +106,16 @@ fn hash_password_is_a_subcommand_that_takes_no_server_flags() {
     assert_eq!(args.command, Some(Command::HashPassword));
     let mixed = Args::try_parse_from(["sitebox", "--port", "1", "hash-password"]);
     assert_eq!(mixed.unwrap_err().exit_code(), 2);
+}
+
+#[test]
+fn check_rules_takes_a_site_directory() {
+    let args = Args::try_parse_from(["sitebox", "check-rules", "site"]).unwrap();
+    let dir = PathBuf::from("site");
+    assert_eq!(args.command, Some(Command::CheckRules { dir }));
+    let default = Args::try_parse_from(["sitebox", "check-rules"]).unwrap();
+    let dir = PathBuf::from("./static");
+    assert_eq!(default.command, Some(Command::CheckRules { dir }));
 }
 
 #[test]

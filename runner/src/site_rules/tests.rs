@@ -1,13 +1,14 @@
 use super::*;
 
+/// What a request for `/a` is handed.
 fn texts(files: &RulesFiles) -> (String, String) {
-    let [(redirects_var, redirects), (headers_var, headers)] = files.environment();
+    let [(redirects_var, redirects), (headers_var, headers)] = files.environment("/a");
     assert_eq!((redirects_var, headers_var), (REDIRECTS_VAR, HEADERS_VAR));
     (redirects.to_string(), headers.to_string())
 }
 
 #[test]
-fn the_files_are_handed_in_as_the_component_would_read_them() {
+fn the_files_are_handed_in_as_the_component_would_prepare_them() {
     let site = tempfile::tempdir().unwrap();
     let files = RulesFiles::open(site.path()).unwrap();
     assert_eq!(
@@ -20,13 +21,13 @@ fn the_files_are_handed_in_as_the_component_would_read_them() {
     std::fs::write(site.path().join(HEADERS_FILE), "/*\n  X-A: 1\n").unwrap();
     assert_eq!(
         texts(&files),
-        ("/a /b 302\n".to_owned(), "/*\n  X-A: 1\n".to_owned())
+        ("1 302 /a /b\n".to_owned(), "/*\nx-a:1\n".to_owned())
     );
 
     // Rewritten at once with the same size: a stamp this fresh is not
     // trusted, so the new contents are read.
-    std::fs::write(site.path().join(REDIRECTS_FILE), "/c /d 302\n").unwrap();
-    assert_eq!(texts(&files).0, "/c /d 302\n");
+    std::fs::write(site.path().join(REDIRECTS_FILE), "/a /d 302\n").unwrap();
+    assert_eq!(texts(&files).0, "1 302 /a /d\n");
 
     std::fs::write(site.path().join(REDIRECTS_FILE), [0xff, 0xfe]).unwrap();
     let large = vec![b'#'; MAX_FILE_BYTES as usize + 1];
@@ -43,9 +44,38 @@ fn the_files_are_handed_in_as_the_component_would_read_them() {
 }
 
 #[test]
+fn each_request_is_handed_the_rules_of_its_scope_prepared_once() {
+    let site = tempfile::tempdir().unwrap();
+    let redirects = "/a/* /x 302\n/b /y\n/* /index.html 200\n";
+    std::fs::write(site.path().join(REDIRECTS_FILE), redirects).unwrap();
+    let headers = "/a/*\n  X-A: 1\n/*\n  X-All: 1\n";
+    std::fs::write(site.path().join(HEADERS_FILE), headers).unwrap();
+    let files = RulesFiles::open(site.path()).unwrap();
+    let handed = |path| files.environment(path).map(|(_, text)| text.to_string());
+    assert_eq!(
+        handed("/a/1"),
+        [
+            "1 302 /a/* /x\n3 200 /* /index.html\n",
+            "/a/*\nx-a:1\n/*\nx-all:1\n"
+        ]
+    );
+    let elsewhere = ["3 200 /* /index.html\n", "/*\nx-all:1\n"];
+    assert_eq!(handed("/c"), elsewhere);
+    assert_eq!(handed("/d/e"), elsewhere);
+    assert_eq!(handed("/a%2Fb"), ["", ""], "a path the component refuses");
+    let cached = files.files[0].lock().unwrap();
+    let scopes: HashSet<&Scope> = cached.prepared.keys().collect();
+    assert_eq!(
+        scopes,
+        [&Scope::Segment("a".into()), &Scope::Other].into(),
+        "the scopes no rule names share one preparation"
+    );
+}
+
+#[test]
 fn a_symlink_out_of_the_site_is_refused() {
     let outside = tempfile::tempdir().unwrap();
-    std::fs::write(outside.path().join("rules"), "/a /b 302\n").unwrap();
+    std::fs::write(outside.path().join("rules"), "/* /b 302\n").unwrap();
     let site = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(
         outside.path().join("rules"),
@@ -57,7 +87,7 @@ fn a_symlink_out_of_the_site_is_refused() {
     let files = RulesFiles::open(site.path()).unwrap();
     assert_eq!(
         texts(&files),
-        (String::new(), "/*\n  X-A: 1\n".to_owned()),
+        (String::new(), "/*\nx-a:1\n".to_owned()),
         "a symlink within the site is followed"
     );
 }

@@ -233,8 +233,8 @@ fn rules_the_host_hands_in_stand_for_the_files() {
         ("_headers", "/*\n  X-File: 1"),
     ]);
     site.handed_rules = HandedRules {
-        redirects: Some("/b /app.js 301".to_owned()),
-        headers: Some("/*\n  X-Handed: 1".to_owned()),
+        redirects: Some("1 301 /b /app.js\n".to_owned()),
+        headers: Some("/*\nx-handed:1\n".to_owned()),
     };
     assert_eq!(
         get(&site, "/a").status(),
@@ -262,7 +262,7 @@ fn a_file_looked_up_for_a_rule_is_served_without_a_second_lookup() {
     plain.handed_rules.headers = Some(String::new());
     get(&plain, "/app.js");
     let mut site = site_with(&[]);
-    site.handed_rules.redirects = Some("/* /index.html 200".to_owned());
+    site.handed_rules.redirects = Some("1 200 /* /index.html\n".to_owned());
     site.handed_rules.headers = Some(String::new());
     let served = get(&site, "/app.js");
     assert_eq!(served.status(), StatusCode::OK);

@@ -1,11 +1,29 @@
 use super::*;
+use crate::rules::HEADERS_FILE;
+use crate::rules::prepared::{Scope, prepare};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 
-fn applied(text: &str, path: &str) -> HeaderMap {
+fn base() -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    apply(text, path, &mut headers);
+    headers
+}
+
+fn applied(text: &str, path: &str) -> HeaderMap {
+    let mut headers = base();
+    // As the component prepares a file for its request; every scope that
+    // holds the path gives the same.
+    let site_path = crate::site_path::SitePath::parse(path).unwrap();
+    let prepared = prepare(HEADERS_FILE, text, &Scope::of(&site_path));
+    apply(&prepared, path, &mut headers);
+    let mut from_all = base();
+    apply(
+        &prepare(HEADERS_FILE, text, &Scope::All),
+        path,
+        &mut from_all,
+    );
+    assert_eq!(headers, from_all, "{path}");
     headers
 }
 
