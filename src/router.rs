@@ -98,10 +98,13 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
             dispatch(&parts, body, site, looked_up)
         }),
         Routing::Redirect { status, location } => redirect(status, location),
-        Routing::NotFound(page) => {
-            static_files::page(&site.static_root, &page, StatusCode::NOT_FOUND)
-                .ok_or(Error::NotFound)
-        }
+        Routing::NotFound(page) => static_files::page(
+            &site.static_root,
+            &page,
+            StatusCode::NOT_FOUND,
+            &site.settings,
+        )
+        .ok_or(Error::NotFound),
         Routing::Broken { line, reason } => Err(Error::SiteRule { line, reason }),
     };
     let path = parts.uri.path();

@@ -12,7 +12,7 @@ use crate::range::{self, Ranges};
 use crate::response::{self, Body, Response, Segment};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::{html, listing, rules};
+use crate::{html, listing};
 use http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG, HeaderName, HeaderValue,
     LAST_MODIFIED, LOCATION, RANGE, VARY,
@@ -69,25 +69,32 @@ pub fn get_after<R: StaticFs>(
 /// `404.html` (else `NotFound.html`) for a 404, `500.html` for a 500, and so
 /// on; `None` when the site has none.
 pub fn error_page<R: StaticFs>(root: &R, status: StatusCode) -> Option<Response<R::File>> {
+    // Plain names at the root: visible whatever the settings.
     let own = SitePath::root().child(&format!("{}{HTML_SUFFIX}", status.as_str()));
-    page(root, &own, status).or_else(|| {
+    whole(root, &own, status).or_else(|| {
         (status == StatusCode::NOT_FOUND)
-            .then(|| page(root, &SitePath::root().child(NOT_FOUND_FILE), status))
+            .then(|| whole(root, &SitePath::root().child(NOT_FOUND_FILE), status))
             .flatten()
     })
 }
 
-/// The file at `path` served whole with `status` (an error page, or a
-/// `_redirects` 404 target), revalidated on every use; `None` when there is
-/// no such file.
+/// The file at `path` served whole with `status` (a `_redirects` 404
+/// target); `None` when there is no such file, or none that a request could
+/// be served (hidden, a rules file).
 pub fn page<R: StaticFs>(
     root: &R,
     path: &SitePath,
     status: StatusCode,
+    settings: &Settings,
 ) -> Option<Response<R::File>> {
-    if rules::is_rules_file(path) || path.is_hidden() {
+    if !lookup::visible(path, settings) {
         return None;
     }
+    whole(root, path, status)
+}
+
+/// The file at `path` served whole with `status`, revalidated on every use.
+fn whole<R: StaticFs>(root: &R, path: &SitePath, status: StatusCode) -> Option<Response<R::File>> {
     let Ok(Entry::File { file, meta }) = root.open(path) else {
         return None;
     };

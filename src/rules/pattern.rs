@@ -36,7 +36,7 @@ pub struct Pattern<'a> {
 pub enum First<'a> {
     /// The path `/` itself.
     Root,
-    /// Exactly this segment (empty for a pattern no path matches).
+    /// Exactly this segment.
     Segment(&'a str),
     /// Any: the first segment holds a splat, a placeholder, a `:` or an
     /// escape (taken as any rather than worked out).
@@ -125,6 +125,10 @@ impl<'a> Pattern<'a> {
         let segment = rest.split('/').next().unwrap_or_default();
         if segment.contains(['*', ':', '%']) {
             First::Any
+        } else if segment.is_empty() {
+            // No path has an empty segment, but `//*` matches `/` as
+            // `/blog/*` matches `/blog` (found by fuzzing).
+            First::Root
         } else {
             First::Segment(segment)
         }

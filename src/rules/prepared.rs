@@ -17,7 +17,7 @@ use super::pattern::{First, Pattern};
 use super::redirects::{self, Action};
 use super::{HEADERS_FILE, first_word};
 use crate::site_path::SitePath;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 /// The paths a preparation is for, by their first segment (decoded).
@@ -92,90 +92,117 @@ fn first_of(content: &str) -> First<'_> {
     Pattern::unchecked(first_word(content)).first()
 }
 
-/// The first segments a preparation covers.
-#[derive(Debug, Default)]
-struct Covered {
-    all: bool,
-    root: bool,
-    segments: HashSet<String>,
+/// Whether a pattern asking `first` of a path's first segment can match a
+/// path of `scope`.
+fn admits(scope: &Scope, first: First<'_>) -> bool {
+    match (scope, first) {
+        (Scope::All, _) | (_, First::Any) => true,
+        (Scope::Root, First::Root) => true,
+        (Scope::Segment(segment), First::Segment(first)) => segment == first,
+        _ => false,
+    }
 }
 
-impl Covered {
-    fn new(scope: &Scope) -> Covered {
-        let mut covered = Covered::default();
-        match scope {
-            Scope::All => covered.all = true,
-            Scope::Root => covered.root = true,
-            Scope::Segment(segment) => {
-                covered.segments.insert(segment.clone());
+/// Where a rewrite to `to` can lead: the scope of its target, `All` when a
+/// placeholder is in the target's first segment, `None` when the target is
+/// no valid path (the rule is broken: the routing ends there).
+fn reach(to: &str) -> Option<Scope> {
+    let path = to.split('?').next().unwrap_or(to);
+    let first = path.strip_prefix('/').unwrap_or(path);
+    let first = first.split('/').next().unwrap_or_default();
+    if first.contains(':') {
+        return Some(Scope::All);
+    }
+    match SitePath::parse(&format!("/{first}")) {
+        Ok(target) => Some(Scope::of(&target)),
+        Err(_) => None,
+    }
+}
+
+/// The rule lines of one file grouped by what their FROM asks of the first
+/// segment, and the scopes taken in so far: what a preparation's rewrites
+/// bring in, each line looked at once.
+struct Closure<'t> {
+    any: Vec<usize>,
+    root: Vec<usize>,
+    by_segment: HashMap<&'t str, Vec<usize>>,
+    count: usize,
+    all: bool,
+    took_root: bool,
+    segments: HashSet<String>,
+    /// Lines brought in and not yet looked at.
+    queue: Vec<usize>,
+}
+
+impl<'t> Closure<'t> {
+    fn new(firsts: impl Iterator<Item = First<'t>>) -> Closure<'t> {
+        let mut closure = Closure {
+            any: Vec::new(),
+            root: Vec::new(),
+            by_segment: HashMap::new(),
+            count: 0,
+            all: false,
+            took_root: false,
+            segments: HashSet::new(),
+            queue: Vec::new(),
+        };
+        for (index, first) in firsts.enumerate() {
+            match first {
+                First::Any => closure.any.push(index),
+                First::Root => closure.root.push(index),
+                First::Segment(segment) => {
+                    closure.by_segment.entry(segment).or_default().push(index)
+                }
             }
-            Scope::Other => {}
+            closure.count += 1;
         }
-        covered
+        // Every scope meets the lines that start with a splat or placeholder.
+        closure.queue.extend(closure.any.iter().rev());
+        closure
     }
 
-    /// Whether a pattern asking `first` can match a covered path.
-    fn admits(&self, first: First<'_>) -> bool {
-        match first {
-            _ if self.all => true,
-            First::Any => true,
-            First::Root => self.root,
-            First::Segment(segment) => self.segments.contains(segment),
-        }
-    }
-
-    /// Covers the paths a rewrite to `to` leads to; whether that is more
-    /// than before. A placeholder in TO's first segment can lead anywhere;
-    /// a TO that is no valid path ends the routing there (a broken rule).
-    fn add_target(&mut self, to: &str) -> bool {
-        let path = to.split('?').next().unwrap_or(to);
-        let first = path.strip_prefix('/').unwrap_or(path);
-        let first = first.split('/').next().unwrap_or_default();
-        if first.is_empty() {
-            return !std::mem::replace(&mut self.root, true);
-        }
-        if first.contains(':') {
-            return !std::mem::replace(&mut self.all, true);
-        }
-        match SitePath::parse(&format!("/{first}")) {
-            Ok(target) => match target.segments().first() {
-                Some(segment) => self.segments.insert(segment.clone()),
-                None => !std::mem::replace(&mut self.root, true),
-            },
-            Err(_) => false,
+    /// Brings in the lines of `scope`'s paths, if they are not in yet.
+    fn take(&mut self, scope: &Scope) {
+        match scope {
+            Scope::All if !self.all => {
+                self.all = true;
+                self.queue.extend((0..self.count).rev());
+            }
+            Scope::Root if !self.took_root => {
+                self.took_root = true;
+                self.queue.extend(self.root.iter().rev());
+            }
+            Scope::Segment(segment) if self.segments.insert(segment.clone()) => {
+                let lines = self.by_segment.get(segment.as_str());
+                self.queue.extend(lines.into_iter().flatten().rev());
+            }
+            _ => {}
         }
     }
 }
 
 fn prepare_redirects(text: &str, scope: &Scope) -> String {
-    let lines: Vec<(usize, &str, First<'_>)> = redirects::rule_lines(text)
-        .filter_map(|(line, content)| {
-            let content = content.ok()?;
-            Some((line, content, first_of(content)))
-        })
+    let lines: Vec<(usize, &str)> = redirects::rule_lines(text)
+        .filter_map(|(line, content)| Some((line, content.ok()?)))
         .collect();
-    let mut covered = Covered::new(scope);
+    let mut closure = Closure::new(lines.iter().map(|(_, content)| first_of(content)));
+    closure.take(scope);
     let mut taken = vec![false; lines.len()];
     let mut chosen = Vec::new();
-    // Until the rewrites of the rules taken lead nowhere new.
-    loop {
-        let mut grew = false;
-        for (index, &(line, content, first)) in lines.iter().enumerate() {
-            if taken[index] || !covered.admits(first) {
-                continue;
-            }
-            taken[index] = true;
-            let Ok(rule) = redirects::parse(line, content) else {
-                continue;
-            };
-            if rule.action == Action::Rewrite {
-                grew |= covered.add_target(rule.to);
-            }
-            chosen.push((index, rule));
+    while let Some(index) = closure.queue.pop() {
+        if std::mem::replace(&mut taken[index], true) {
+            continue;
         }
-        if !grew {
-            break;
+        let (line, content) = lines[index];
+        let Ok(rule) = redirects::parse(line, content) else {
+            continue;
+        };
+        if rule.action == Action::Rewrite
+            && let Some(target) = reach(rule.to)
+        {
+            closure.take(&target);
         }
+        chosen.push((index, rule));
     }
     chosen.sort_by_key(|(index, _)| *index);
     let mut out = String::new();
@@ -193,7 +220,6 @@ fn prepare_redirects(text: &str, scope: &Scope) -> String {
 }
 
 fn prepare_headers(text: &str, scope: &Scope) -> String {
-    let covered = Covered::new(scope);
     let mut out = String::new();
     // The pattern of the block being read, until its first valid header
     // line writes it (a block without one is left out).
@@ -202,7 +228,7 @@ fn prepare_headers(text: &str, scope: &Scope) -> String {
     for (_, line) in headers::items(text) {
         match line {
             Line::Pattern(content) => {
-                in_block = covered.admits(first_of(content)) && headers::pattern(content).is_ok();
+                in_block = admits(scope, first_of(content)) && headers::pattern(content).is_ok();
                 block = in_block.then(|| first_word(content));
             }
             Line::Entry(content) if in_block => {
@@ -215,7 +241,9 @@ fn prepare_headers(text: &str, scope: &Scope) -> String {
                 }
                 match entry {
                     Entry::Set(name, value) => {
-                        let value = value.to_str().expect("checked: visible ASCII");
+                        // Made from text: UTF-8, though maybe not ASCII
+                        // (found by fuzzing: `to_str` refuses obs-text).
+                        let value = String::from_utf8_lossy(value.as_bytes());
                         let _ = writeln!(out, "{name}:{value}");
                     }
                     Entry::Remove(name) => {

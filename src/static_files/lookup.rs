@@ -56,7 +56,9 @@ pub(super) enum Found<F> {
 
 /// Whether a path may be served at all: hidden names (unless dotfiles are
 /// on) and the site's rules files may not.
-fn visible(path: &SitePath, settings: &Settings) -> bool {
+/// Whether a request may see what is at `path`: the one rule for serving
+/// and for the pages `_redirects` points to.
+pub(super) fn visible(path: &SitePath, settings: &Settings) -> bool {
     (settings.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
 }
 

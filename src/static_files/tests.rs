@@ -268,7 +268,8 @@ fn the_rules_files_are_never_served_or_listed() {
             page(
                 &root,
                 &SitePath::parse(target).unwrap(),
-                StatusCode::NOT_FOUND
+                StatusCode::NOT_FOUND,
+                &settings()
             )
             .is_none()
         );

@@ -128,6 +128,25 @@ fn a_not_found_rule_serves_its_page_with_404() {
 }
 
 #[test]
+fn a_not_found_rule_reaches_only_what_a_request_could() {
+    let rules = "/a /.pages/gone.html 404\n/b /_headers 404\n";
+    let mut site = site_with(&[
+        ("_redirects", rules),
+        ("_headers", "/*\n  X-A: 1"),
+        (".pages/gone.html", "gone"),
+    ]);
+    assert_eq!(text(&get(&site, "/a")), "lost", "hidden");
+    assert_eq!(text(&get(&site, "/b")), "lost", "a rules file");
+    site.settings.dotfiles = true;
+    let shown = get(&site, "/a");
+    assert_eq!(
+        (shown.status(), text(&shown).as_str()),
+        (StatusCode::NOT_FOUND, "gone")
+    );
+    assert_eq!(text(&get(&site, "/b")), "lost");
+}
+
+#[test]
 fn a_loop_is_a_500_that_names_the_rule() {
     let site = site_with(&[("_redirects", "# loops\n/a /b 200\n/b /a 200\n")]);
     let response = get(&site, "/a");

@@ -71,6 +71,20 @@ fn a_rewrite_brings_in_the_rules_of_where_it_leads() {
 }
 
 #[test]
+fn a_chain_of_rewrites_through_every_segment_is_followed_to_its_end() {
+    // Each rule leads to the next segment, in the file's reverse order.
+    let count = redirects::MAX_RULES;
+    let text: String = (0..count)
+        .rev()
+        .map(|i| format!("/s{i}/* /s{}/:splat 200\n", i + 1))
+        .collect();
+    let prepared = redirects(&text, segment("s0"));
+    assert_eq!(prepared.lines().count(), count);
+    assert!(prepared.starts_with(&format!("1 200 /s{}/*", count - 1)));
+    assert_eq!(redirects(&text, segment("s500")).lines().count(), 500);
+}
+
+#[test]
 fn headers_hold_the_valid_entries_of_the_blocks_of_the_scope() {
     let text = "\
 X-Before: 1
@@ -97,6 +111,21 @@ X-Before: 1
         "/*\nx-frame-options:DENY\n!server\n"
     );
     assert_eq!(prepare(HEADERS_FILE, "/a\n  X-A: 1", &segment("b")), "");
+    assert_eq!(
+        prepare(HEADERS_FILE, "/*\n  X-Name: Zoë\n", &Scope::Root),
+        "/*\nx-name:Zoë\n",
+        "a value beyond ASCII (found by fuzzing)"
+    );
+}
+
+#[test]
+fn a_pattern_with_an_empty_first_segment_concerns_the_root() {
+    // `//*` matches `/` as `/blog/*` matches `/blog` (found by fuzzing).
+    let text = "//* /home 301";
+    assert_eq!(redirects(text, Scope::Root), "1 301 //* /home\n");
+    assert_eq!(redirects(text, segment("a")), "");
+    let named = named_scopes(REDIRECTS_FILE, text);
+    assert_eq!(named, [Scope::Root].into());
 }
 
 #[test]
@@ -121,7 +150,7 @@ fn the_scope_of_a_request_is_its_first_segment_decoded() {
 
 // Rules of a small vocabulary, so that FROMs, TOs and paths meet often.
 fn pattern() -> impl Strategy<Value = String> {
-    let segment = prop::sample::select(vec!["a", "b", "c", ":p", "*", "b*", "%61", "x.html"]);
+    let segment = prop::sample::select(vec!["a", "b", "c", ":p", "*", "b*", "%61", "x.html", ""]);
     proptest::collection::vec(segment, 0..3).prop_map(|segments| {
         let mut text = String::new();
         let mut splat = false;
