@@ -11,7 +11,7 @@ use crate::precompressed::{self, Choice, Coding};
 use crate::range::{self, Ranges};
 use crate::router::{self, Site};
 use crate::rules::prepared::{self, Scope};
-use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing};
+use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing, Source};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::store::MemoryStore;
@@ -266,7 +266,7 @@ pub fn redirects(data: &[u8]) {
     let everything = prepared::prepare(REDIRECTS_FILE, text, &Scope::All);
     for path in paths_for(text) {
         let scope = Scope::of(&path);
-        // As the component prepares it, and as the runner hands it in.
+        // Prepared for the path's scope and for the runner's key.
         let own = prepared::prepare(REDIRECTS_FILE, text, &scope);
         let key = if named.contains(&scope) {
             scope
@@ -278,11 +278,12 @@ pub fn redirects(data: &[u8]) {
         let exist: [fn(&SitePath) -> bool; 3] =
             [|_| false, |_| true, |at| at.decoded().len() % 2 == 0];
         for exists in exist {
-            let routing = rules::route(&own, &path, Some("q=1"), exists);
-            let all = rules::route(&everything, &path, Some("q=1"), exists);
-            assert_eq!(routing, all, "{path:?}: a preparation lost a rule");
-            let by_key = rules::route(&handed, &path, Some("q=1"), exists);
-            assert_eq!(routing, by_key, "{path:?}: {key:?}");
+            let route = |rules| rules::route(rules, &path, Some("q=1"), exists);
+            let routing = route(Source::File(text));
+            for prepared in [&own, &handed, &everything] {
+                let by_preparation = route(Source::Prepared(prepared));
+                assert_eq!(routing, by_preparation, "{path:?}, {key:?}: {prepared:?}");
+            }
             match routing {
                 Routing::Redirect { status, location } => {
                     assert!(status.is_redirection());
@@ -323,21 +324,27 @@ pub fn headers(data: &[u8]) {
         } else {
             Scope::Other
         };
-        let mut applied = Vec::new();
-        for prepared in [
+        let preparations = [
             prepared::prepare(HEADERS_FILE, text, &scope),
             prepared::prepare(HEADERS_FILE, text, &key),
             everything.clone(),
-        ] {
+        ];
+        let sources = std::iter::once(Source::File(text)).chain(
+            preparations
+                .iter()
+                .map(|prepared| Source::Prepared(prepared)),
+        );
+        let mut applied = Vec::new();
+        for source in sources {
             let mut headers = HeaderMap::new();
             headers.insert("content-length", HeaderValue::from_static("42"));
             headers.insert("content-type", HeaderValue::from_static("text/plain"));
-            rules::headers::apply(&prepared, &path.decoded(), &mut headers);
+            rules::headers::apply(source, &path.decoded(), &mut headers);
             applied.push(headers);
         }
         assert!(
             applied.windows(2).all(|w| w[0] == w[1]),
-            "{path:?}: preparations differ"
+            "{path:?}: the file and its preparations differ"
         );
         let headers = &applied[0];
         assert_eq!(headers.get_all("content-length").iter().count(), 1);

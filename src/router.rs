@@ -8,7 +8,6 @@ use crate::error::Error;
 use crate::fs::StaticFs;
 use crate::random::Random;
 use crate::response::{self, Response};
-use crate::rules::prepared::Scope;
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
@@ -80,12 +79,12 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
     // is a 400 in any case, and meets no rules).
     let request_path = SitePath::parse(parts.uri.path()).ok();
     let rules = match &request_path {
-        Some(path) => SiteRules::load(&site.static_root, &site.handed_rules, &Scope::of(path)),
+        Some(_) => SiteRules::load(&site.static_root, &site.handed_rules),
         None => SiteRules::default(),
     };
     // The last path a rule looked up, kept for serving it.
     let mut looked_up = None;
-    let routing = match (&rules.redirects, &request_path) {
+    let routing = match (rules.redirects(), &request_path) {
         (Some(redirects), Some(path)) => rules::route(redirects, path, parts.uri.query(), |path| {
             exists(site, path, &mut looked_up)
         }),
@@ -118,7 +117,7 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
             .or_insert(HeaderValue::from_static("no-store"));
     }
     security_headers::for_every_answer(response.headers_mut());
-    if let (Some(headers), Some(path)) = (&rules.headers, &request_path) {
+    if let (Some(headers), Some(path)) = (rules.headers(), &request_path) {
         rules::headers::apply(headers, &path.decoded(), response.headers_mut());
     }
     if parts.method == Method::HEAD {

@@ -9,7 +9,7 @@
 use super::pattern::Pattern;
 use super::pattern::cannot_match;
 use super::prepared::{HeaderLine, header_lines};
-use super::{line_length, lines};
+use super::{Source, first_word, line_length, lines};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Pattern lines after this many are ignored (and reported).
@@ -122,38 +122,92 @@ fn name_of(text: &str) -> Result<HeaderName, String> {
     Ok(name)
 }
 
-/// Applies to `headers` every block of `prepared` (a `_headers` prepared for
-/// the scope of `path`) whose pattern matches `path` (decoded, as
-/// `SitePath::decoded` gives it), in order: a block's header replaces the
-/// one the answer had, several blocks' values for one name add up, and a
-/// removal drops what came before it.
-pub fn apply(prepared: &str, path: &str, headers: &mut HeaderMap) {
-    // Each name a block touched: its values, or `None` once removed.
-    let mut changes: Vec<(HeaderName, Option<Vec<HeaderValue>>)> = Vec::new();
-    let mut in_matching_block = false;
-    for line in header_lines(prepared) {
-        let (name, value) = match line {
-            HeaderLine::Pattern(pattern) => {
-                in_matching_block = !cannot_match(pattern, path)
-                    && Pattern::unchecked(pattern).matches(path).is_some();
-                continue;
+/// Applies to `headers` every block of `rules` whose pattern matches `path`
+/// (decoded, as `SitePath::decoded` gives it), in order: a block's header
+/// replaces the one the answer had, several blocks' values for one name add
+/// up, and a removal drops what came before it. A file's lines are checked
+/// as they are met (in error: skipped); a preparation's were already.
+pub fn apply(rules: Source<'_>, path: &str, headers: &mut HeaderMap) {
+    let mut changes = Changes::default();
+    // Plain loops, no iterator adapters: this runs on every request.
+    match rules {
+        Source::File(text) => {
+            for (_, line) in items(text) {
+                match line {
+                    Line::Pattern(line) => changes.block(line, false, path),
+                    Line::Entry(line) => changes.entry(BlockEntry::File(line)),
+                    Line::TooMany => {}
+                }
             }
-            _ if !in_matching_block => continue,
-            HeaderLine::Set(name, value) => match HeaderValue::from_str(value) {
-                Ok(value) => (name, Some(value)),
-                Err(_) => continue,
+        }
+        Source::Prepared(text) => {
+            for line in header_lines(text) {
+                match line {
+                    HeaderLine::Pattern(line) => changes.block(line, true, path),
+                    entry => changes.entry(BlockEntry::Prepared(entry)),
+                }
+            }
+        }
+    }
+    changes.apply_to(headers);
+}
+
+/// A header line of a block: the file's, unparsed, or a preparation's.
+enum BlockEntry<'a> {
+    File(&'a str),
+    Prepared(HeaderLine<'a>),
+}
+
+impl BlockEntry<'_> {
+    /// What the line sets (`Some` value) or removes; `None` for a line in
+    /// error.
+    fn read(self) -> Option<(HeaderName, Option<HeaderValue>)> {
+        match self {
+            BlockEntry::File(line) => match entry(line).ok()? {
+                Entry::Set(name, value) => Some((name, Some(value))),
+                Entry::Remove(name) => Some((name, None)),
             },
-            HeaderLine::Remove(name) => (name, None),
+            BlockEntry::Prepared(HeaderLine::Set(name, value)) => Some((
+                HeaderName::from_lowercase(name.as_bytes()).ok()?,
+                Some(HeaderValue::from_str(value).ok()?),
+            )),
+            BlockEntry::Prepared(HeaderLine::Remove(name)) => {
+                Some((HeaderName::from_lowercase(name.as_bytes()).ok()?, None))
+            }
+            BlockEntry::Prepared(HeaderLine::Pattern(_)) => None,
+        }
+    }
+}
+
+/// What the matching blocks do, by name, as `apply` reads them.
+#[derive(Default)]
+struct Changes {
+    /// Each name a block touched: its values, or `None` once removed.
+    by_name: Vec<(HeaderName, Option<Vec<HeaderValue>>)>,
+    in_matching_block: bool,
+}
+
+impl Changes {
+    /// A block starts at `line`; `checked` when it came prepared.
+    fn block(&mut self, line: &str, checked: bool, path: &str) {
+        // The cheap test first: most blocks do not match.
+        self.in_matching_block = !cannot_match(line, path)
+            && Pattern::unchecked(first_word(line)).matches(path).is_some()
+            && (checked || pattern(line).is_ok());
+    }
+
+    fn entry(&mut self, entry: BlockEntry<'_>) {
+        if !self.in_matching_block {
+            return;
+        }
+        let Some((name, value)) = entry.read() else {
+            return;
         };
-        // Checked when prepared: lower case, valid.
-        let Ok(name) = HeaderName::from_lowercase(name.as_bytes()) else {
-            continue;
-        };
-        let change = match changes.iter().position(|(n, _)| *n == name) {
-            Some(at) => &mut changes[at].1,
+        let change = match self.by_name.iter().position(|(n, _)| *n == name) {
+            Some(at) => &mut self.by_name[at].1,
             None => {
-                changes.push((name, None));
-                &mut changes.last_mut().expect("just pushed").1
+                self.by_name.push((name, None));
+                &mut self.by_name.last_mut().expect("just pushed").1
             }
         };
         match (value, change) {
@@ -161,10 +215,13 @@ pub fn apply(prepared: &str, path: &str, headers: &mut HeaderMap) {
             (value, change) => *change = value.map(|value| vec![value]),
         }
     }
-    for (name, values) in changes {
-        headers.remove(&name);
-        for value in values.into_iter().flatten() {
-            headers.append(name.clone(), value);
+
+    fn apply_to(self, headers: &mut HeaderMap) {
+        for (name, values) in self.by_name {
+            headers.remove(&name);
+            for value in values.into_iter().flatten() {
+                headers.append(name.clone(), value);
+            }
         }
     }
 }

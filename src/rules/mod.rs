@@ -1,10 +1,10 @@
 //! The site's own rules, read from files in its root so that they travel
 //! with it to every host: `_redirects` (redirects, rewrites, not-found pages)
 //! and `_headers` (response headers), in the format Netlify and Cloudflare
-//! Pages made the convention. Matching reads them `prepared` for the
-//! request's scope (the valid rules that can apply there), as the runner
-//! hands them in or as the component prepares the files it reads itself;
-//! what cannot be used is skipped, silently. `check` reports every problem
+//! Pages made the convention. Matching reads them from the files (each line
+//! checked as it is met) or `prepared` for the request's scope by the host
+//! (the valid rules that can apply there, checked once per change); what
+//! cannot be used is skipped, silently. `check` reports every problem
 //! with its line, for the runner to log once (the same parser, so the two
 //! never disagree).
 
@@ -16,9 +16,7 @@ pub mod redirects;
 use crate::fs::{Entry, StaticFs};
 use crate::site_path::SitePath;
 use http::StatusCode;
-use prepared::Scope;
 use redirects::Action;
-use std::borrow::Cow;
 use std::fmt;
 
 pub const REDIRECTS_FILE: &str = "_redirects";
@@ -77,21 +75,45 @@ fn line_length(content: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The site's rules files prepared for the scope of a request
-/// (`prepared`); a file that is missing, too large or not UTF-8 is as good as
-/// absent (`check` says why), and so is a preparation with no rules.
+/// A rules file's rules as matching reads them: the file's own text, each
+/// line checked when it is met, or a preparation (`prepared`), checked
+/// already and holding only the rules of the request's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source<'a> {
+    File(&'a str),
+    Prepared(&'a str),
+}
+
+/// The site's rules files for a request: as the host handed them in,
+/// prepared, or as read from the site; a file that is missing, too large or
+/// not UTF-8 is as good as absent (`check` says why).
 #[derive(Debug, Default)]
 pub(crate) struct SiteRules<'a> {
-    pub redirects: Option<Cow<'a, str>>,
-    pub headers: Option<Cow<'a, str>>,
+    redirects: Option<Loaded<'a>>,
+    headers: Option<Loaded<'a>>,
+}
+
+#[derive(Debug)]
+enum Loaded<'a> {
+    Handed(&'a str),
+    Read(String),
+}
+
+impl Loaded<'_> {
+    fn source(&self) -> Source<'_> {
+        match self {
+            Loaded::Handed(prepared) => Source::Prepared(prepared),
+            Loaded::Read(text) => Source::File(text),
+        }
+    }
 }
 
 /// The rules files prepared for the request's scope as the host handed them
 /// in (`settings::REDIRECTS_VAR`, `settings::HEADERS_VAR`): where one is
-/// `Some`, even empty, it stands for the file, which is then neither read
-/// nor prepared. A host that keeps them current (the runner prepares each
-/// scope once per change of a file) saves the component the reading and the
-/// checking on every request.
+/// `Some`, even empty, it stands for the file, which is then not read. A
+/// host that keeps them current (the runner prepares each scope once per
+/// change of a file) saves the component the reading and the checking on
+/// every request.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HandedRules {
     pub redirects: Option<String>,
@@ -99,25 +121,24 @@ pub struct HandedRules {
 }
 
 impl SiteRules<'_> {
-    /// The rules for the paths of `scope`: as handed in, or read from
-    /// `root` and prepared.
-    pub fn load<'a, R: StaticFs>(
-        root: &R,
-        handed: &'a HandedRules,
-        scope: &Scope,
-    ) -> SiteRules<'a> {
+    pub fn load<'a, R: StaticFs>(root: &R, handed: &'a HandedRules) -> SiteRules<'a> {
         let take = |handed: &'a Option<String>, file| match handed.as_deref() {
             Some("") => None,
-            Some(prepared) => Some(Cow::Borrowed(prepared)),
-            None => {
-                let prepared = prepared::prepare(file, &read(root, file)?, scope);
-                (!prepared.is_empty()).then_some(Cow::Owned(prepared))
-            }
+            Some(prepared) => Some(Loaded::Handed(prepared)),
+            None => read(root, file).map(Loaded::Read),
         };
         SiteRules {
             redirects: take(&handed.redirects, REDIRECTS_FILE),
             headers: take(&handed.headers, HEADERS_FILE),
         }
+    }
+
+    pub fn redirects(&self) -> Option<Source<'_>> {
+        self.redirects.as_ref().map(Loaded::source)
+    }
+
+    pub fn headers(&self) -> Option<Source<'_>> {
+        self.headers.as_ref().map(Loaded::source)
     }
 }
 
@@ -156,13 +177,13 @@ pub(crate) enum Routing {
     Broken { line: usize, reason: &'static str },
 }
 
-/// Follows the rules of `redirects` (prepared for the scope of `path`) from
-/// `path` (with the request's `query`): the first rule whose FROM matches applies, unless it is not
+/// Follows the rules of `redirects` (the file, or prepared for the scope of
+/// `path`) from `path` (with the request's `query`): the first rule whose FROM matches applies, unless it is not
 /// forced and `exists` says there is something at the path. A rewrite starts
 /// over at its target, up to `MAX_REWRITES` times and never to a path it has
 /// been at.
 pub(crate) fn route(
-    redirects: &str,
+    redirects: Source<'_>,
     path: &SitePath,
     query: Option<&str>,
     mut exists: impl FnMut(&SitePath) -> bool,

@@ -17,7 +17,7 @@ use super::pattern::{First, Pattern};
 use super::redirects::{self, Action};
 use super::{HEADERS_FILE, first_word};
 use crate::site_path::SitePath;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write;
 
 /// The paths a preparation is for, by their first segment (decoded).
@@ -121,15 +121,16 @@ fn reach(to: &str) -> Option<Scope> {
 
 /// The rule lines of one file grouped by what their FROM asks of the first
 /// segment, and the scopes taken in so far: what a preparation's rewrites
-/// bring in, each line looked at once.
+/// bring in, each line looked at once. (B-trees: a file names few segments,
+/// and a request that prepares the rules itself would pay SipHash per line.)
 struct Closure<'t> {
     any: Vec<usize>,
     root: Vec<usize>,
-    by_segment: HashMap<&'t str, Vec<usize>>,
+    by_segment: BTreeMap<&'t str, Vec<usize>>,
     count: usize,
     all: bool,
     took_root: bool,
-    segments: HashSet<String>,
+    segments: BTreeSet<String>,
     /// Lines brought in and not yet looked at.
     queue: Vec<usize>,
 }
@@ -139,11 +140,11 @@ impl<'t> Closure<'t> {
         let mut closure = Closure {
             any: Vec::new(),
             root: Vec::new(),
-            by_segment: HashMap::new(),
+            by_segment: BTreeMap::new(),
             count: 0,
             all: false,
             took_root: false,
-            segments: HashSet::new(),
+            segments: BTreeSet::new(),
             queue: Vec::new(),
         };
         for (index, first) in firsts.enumerate() {

@@ -4,8 +4,8 @@
 //! `!` forces a rule over a file that exists at FROM.
 
 use super::pattern::{self, Captures, Pattern};
-use super::prepared::redirect_rules;
-use super::{line_length, lines};
+use super::prepared::{PreparedRule, redirect_rules};
+use super::{Source, first_word, line_length, lines};
 use crate::site_path::SitePath;
 use http::StatusCode;
 
@@ -47,39 +47,74 @@ pub fn rules(text: &str) -> impl Iterator<Item = (usize, Result<Rule<'_>, String
     rule_lines(text).map(|(line, content)| (line, content.and_then(|c| parse(line, c))))
 }
 
-/// The first rule of `prepared` (a `_redirects` prepared for the scope of
-/// `path`) that applies at `path`, with what its FROM bound: one whose FROM
-/// matches and that `applies` (given the rule) lets through. The rules were
-/// checked when they were prepared: here they are only split and matched,
-/// the cheap test on FROM's first bytes first.
+/// The first rule of `rules` that applies at `path`, with what its FROM
+/// bound: one whose FROM matches, that reads (a file's line is checked only
+/// now, a prepared one was already), and that `applies` (given the rule)
+/// lets through. The cheap test on FROM's first bytes comes first, so a
+/// request pays little for the rules that do not concern it.
 pub(crate) fn first_match<'a, 'p>(
-    prepared: &'a str,
+    rules: Source<'a>,
     path: &'p str,
     mut applies: impl FnMut(&Rule<'a>) -> bool,
 ) -> Option<(Rule<'a>, Captures<'a, 'p>)> {
-    for prepared in redirect_rules(prepared) {
-        if pattern::cannot_match(prepared.from, path) {
-            continue;
+    let mut try_one = |candidate: Candidate<'a>| {
+        let from = candidate.from();
+        if pattern::cannot_match(from, path) {
+            return None;
         }
-        let from = Pattern::unchecked(prepared.from);
-        let Some(captures) = from.matches(path) else {
-            continue;
-        };
-        let Ok((action, force)) = parse_status(prepared.status) else {
-            continue;
-        };
-        let rule = Rule {
-            line: prepared.line.parse().unwrap_or_default(),
-            from,
-            to: prepared.to,
-            action,
-            force,
-        };
-        if applies(&rule) {
-            return Some((rule, captures));
+        let captures = Pattern::unchecked(from).matches(path)?;
+        let rule = candidate.read()?;
+        applies(&rule).then_some((rule, captures))
+    };
+    // Plain loops, no iterator adapters: this runs on every request.
+    match rules {
+        Source::File(text) => {
+            for (line, content) in lines(text).take(MAX_RULES) {
+                if let Some(found) = try_one(Candidate::Line(line, content)) {
+                    return Some(found);
+                }
+            }
+        }
+        Source::Prepared(text) => {
+            for prepared in redirect_rules(text) {
+                if let Some(found) = try_one(Candidate::Prepared(prepared)) {
+                    return Some(found);
+                }
+            }
         }
     }
     None
+}
+
+/// A rule not yet read: a line of the file, or of a preparation.
+enum Candidate<'a> {
+    Line(usize, &'a str),
+    Prepared(PreparedRule<'a>),
+}
+
+impl<'a> Candidate<'a> {
+    fn from(&self) -> &'a str {
+        match self {
+            Candidate::Line(_, content) => first_word(content),
+            Candidate::Prepared(prepared) => prepared.from,
+        }
+    }
+
+    fn read(self) -> Option<Rule<'a>> {
+        match self {
+            Candidate::Line(line, content) => parse(line, content).ok(),
+            Candidate::Prepared(prepared) => {
+                let (action, force) = parse_status(prepared.status).ok()?;
+                Some(Rule {
+                    line: prepared.line.parse().ok()?,
+                    from: Pattern::unchecked(prepared.from),
+                    to: prepared.to,
+                    action,
+                    force,
+                })
+            }
+        }
+    }
 }
 
 /// The lines that hold rules, up to `MAX_RULES`; the one after is an error.
@@ -134,7 +169,7 @@ pub(crate) fn parse(line: usize, content: &str) -> Result<Rule<'_>, String> {
     })
 }
 
-fn parse_status(token: &str) -> Result<(Action, bool), String> {
+pub(crate) fn parse_status(token: &str) -> Result<(Action, bool), String> {
     let (code, force) = match token.strip_suffix('!') {
         Some(code) => (code, true),
         None => (token, false),

@@ -12,11 +12,13 @@ fn route_in(redirects: &str, target: &str, existing: &[&str]) -> Routing {
         None => (target, None),
     };
     let path = path(p);
-    // As the component prepares a file it reads for its request.
-    let prepared = prepared::prepare(REDIRECTS_FILE, redirects, &Scope::of(&path));
-    route(&prepared, &path, query, |at| {
-        existing.contains(&at.decoded().as_str())
-    })
+    let exists = |at: &SitePath| existing.contains(&at.decoded().as_str());
+    let from_file = route(Source::File(redirects), &path, query, exists);
+    // As the runner hands it in, prepared for the path's scope.
+    let prepared = prepared::prepare(REDIRECTS_FILE, redirects, &prepared::Scope::of(&path));
+    let from_prepared = route(Source::Prepared(&prepared), &path, query, exists);
+    assert_eq!(from_file, from_prepared, "{target}");
+    from_file
 }
 
 fn redirect(status: u16, location: &str) -> Routing {
@@ -221,23 +223,24 @@ fn handed_rules_stand_for_the_files_even_when_empty() {
         redirects: Some("1 301 /c /d\n".to_owned()),
         headers: Some(String::new()),
     };
-    let rules = SiteRules::load(&root, &handed, &Scope::Root);
-    assert_eq!(rules.redirects.as_deref(), Some("1 301 /c /d\n"));
+    let rules = SiteRules::load(&root, &handed);
+    assert_eq!(rules.redirects(), Some(Source::Prepared("1 301 /c /d\n")));
     assert_eq!(
-        rules.headers, None,
+        rules.headers(),
+        None,
         "handed in empty: no rules, the file unread"
     );
     let only_headers = HandedRules {
         headers: Some("/x\nx-b:2\n".to_owned()),
         ..HandedRules::default()
     };
-    let rules = SiteRules::load(&root, &only_headers, &Scope::Segment("a".into()));
+    let rules = SiteRules::load(&root, &only_headers);
     assert_eq!(
-        rules.redirects.as_deref(),
-        Some("1 301 /a /b\n"),
-        "not handed: read and prepared"
+        rules.redirects(),
+        Some(Source::File("/a /b")),
+        "not handed: read"
     );
-    assert_eq!(rules.headers.as_deref(), Some("/x\nx-b:2\n"));
+    assert_eq!(rules.headers(), Some(Source::Prepared("/x\nx-b:2\n")));
 }
 
 #[test]
@@ -255,13 +258,11 @@ fn rules_files_are_read_from_the_root_when_usable() {
         .with(REDIRECTS_FILE, "/a /b")
         .with(HEADERS_FILE, vec![0xff, 0xfe]);
     let none = HandedRules::default();
-    let rules = SiteRules::load(&root, &none, &Scope::All);
-    assert_eq!(rules.redirects.as_deref(), Some("1 301 /a /b\n"));
-    assert_eq!(rules.headers, None, "not UTF-8");
-    let elsewhere = SiteRules::load(&root, &none, &Scope::Segment("c".into()));
-    assert_eq!(elsewhere.redirects, None, "no rule for /c/…: none");
+    let rules = SiteRules::load(&root, &none);
+    assert_eq!(rules.redirects(), Some(Source::File("/a /b")));
+    assert_eq!(rules.headers(), None, "not UTF-8");
     let large = MemoryFs::default().with(REDIRECTS_FILE, vec![b'#'; MAX_FILE_BYTES as usize + 1]);
-    assert_eq!(SiteRules::load(&large, &none, &Scope::All).redirects, None);
+    assert_eq!(SiteRules::load(&large, &none).redirects(), None);
     assert!(is_rules_file(&path("/_redirects")) && is_rules_file(&path("/_headers")));
     assert!(!is_rules_file(&path("/sub/_headers")));
 }

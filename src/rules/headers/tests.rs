@@ -1,6 +1,6 @@
 use super::*;
-use crate::rules::HEADERS_FILE;
 use crate::rules::prepared::{Scope, prepare};
+use crate::rules::{HEADERS_FILE, Source};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 
 fn base() -> HeaderMap {
@@ -12,18 +12,15 @@ fn base() -> HeaderMap {
 
 fn applied(text: &str, path: &str) -> HeaderMap {
     let mut headers = base();
-    // As the component prepares a file for its request; every scope that
-    // holds the path gives the same.
+    apply(Source::File(text), path, &mut headers);
+    // Prepared as the runner hands it in, for the path's scope or all.
     let site_path = crate::site_path::SitePath::parse(path).unwrap();
-    let prepared = prepare(HEADERS_FILE, text, &Scope::of(&site_path));
-    apply(&prepared, path, &mut headers);
-    let mut from_all = base();
-    apply(
-        &prepare(HEADERS_FILE, text, &Scope::All),
-        path,
-        &mut from_all,
-    );
-    assert_eq!(headers, from_all, "{path}");
+    for scope in [Scope::of(&site_path), Scope::All] {
+        let mut prepared = base();
+        let text = prepare(HEADERS_FILE, text, &scope);
+        apply(Source::Prepared(&text), path, &mut prepared);
+        assert_eq!(headers, prepared, "{path}, {scope:?}");
+    }
     headers
 }
 

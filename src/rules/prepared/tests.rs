@@ -1,5 +1,5 @@
 use super::*;
-use crate::rules::{REDIRECTS_FILE, Routing, route};
+use crate::rules::{REDIRECTS_FILE, Routing, Source, route};
 use http::{HeaderMap, HeaderValue};
 use proptest::prelude::*;
 
@@ -219,9 +219,9 @@ fn key(named: &HashSet<Scope>, scope: Scope) -> Scope {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1024))]
 
-    /// Routing by the preparation for a path's scope — the component's own
-    /// and the runner's key — is routing by every rule of the file, rewrites
-    /// to other scopes included.
+    /// Routing by a preparation that holds the path — for its scope, the
+    /// runner's key, or all — is routing by the file, rewrites to other
+    /// scopes included.
     #[test]
     fn a_preparation_routes_as_the_whole_file(
         rules in proptest::collection::vec(rule(), 0..12),
@@ -231,18 +231,19 @@ proptest! {
         let text = rules.join("\n");
         let named = named_scopes(REDIRECTS_FILE, &text);
         let exists = |at: &SitePath| (at.decoded().len() % 2 == 1) == odd;
-        let all = route(&redirects(&text, Scope::All), &path, None, exists);
-        let own = route(&redirects(&text, Scope::of(&path)), &path, None, exists);
-        let keyed = route(&redirects(&text, key(&named, Scope::of(&path))), &path, None, exists);
-        prop_assert_eq!(&own, &all);
-        prop_assert_eq!(&keyed, &all);
-        if let Routing::Broken { line, .. } = all {
+        let prepared = |scope| redirects(&text, scope);
+        let by = |prepared: &str| route(Source::Prepared(prepared), &path, None, exists);
+        let file = route(Source::File(&text), &path, None, exists);
+        prop_assert_eq!(&by(&prepared(Scope::All)), &file);
+        prop_assert_eq!(&by(&prepared(Scope::of(&path))), &file);
+        prop_assert_eq!(&by(&prepared(key(&named, Scope::of(&path)))), &file);
+        if let Routing::Broken { line, .. } = file {
             prop_assert!(line >= 1 && line <= rules.len());
         }
     }
 
     /// The same for `_headers`: every preparation that holds the path sets
-    /// the headers the whole file sets.
+    /// the headers the file sets.
     #[test]
     fn a_preparation_sets_the_headers_of_the_whole_file(
         blocks in proptest::collection::vec(block(), 0..8),
@@ -250,14 +251,16 @@ proptest! {
     ) {
         let text = blocks.join("\n");
         let named = named_scopes(HEADERS_FILE, &text);
-        let applied = |scope: Scope| {
+        let applied = |source: Source<'_>| {
             let mut headers = HeaderMap::new();
             headers.insert("x-a", HeaderValue::from_static("0"));
-            headers::apply(&prepare(HEADERS_FILE, &text, &scope), &path.decoded(), &mut headers);
+            headers::apply(source, &path.decoded(), &mut headers);
             headers
         };
-        let all = applied(Scope::All);
-        prop_assert_eq!(&applied(Scope::of(&path)), &all);
-        prop_assert_eq!(&applied(key(&named, Scope::of(&path))), &all);
+        let file = applied(Source::File(&text));
+        for scope in [Scope::All, Scope::of(&path), key(&named, Scope::of(&path))] {
+            let prepared = prepare(HEADERS_FILE, &text, &scope);
+            prop_assert_eq!(&applied(Source::Prepared(&prepared)), &file);
+        }
     }
 }
