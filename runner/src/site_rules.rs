@@ -32,6 +32,8 @@ pub struct RulesFiles {
     /// leaves it is refused, as in the component's sandbox.
     dir: Dir,
     files: [Mutex<Cached>; 2],
+    /// What a request meets no rules by, shared: no allocation per request.
+    none: Arc<str>,
 }
 
 /// What was last read of one rules file.
@@ -125,6 +127,7 @@ impl RulesFiles {
                 cached(REDIRECTS_FILE, REDIRECTS_VAR),
                 cached(HEADERS_FILE, HEADERS_VAR),
             ],
+            none: Arc::from(""),
         })
     }
 
@@ -146,7 +149,7 @@ impl RulesFiles {
         files.each_mut().map(|cached| {
             let prepared = match &scope {
                 Some(scope) if !cached.text.is_empty() => cached.prepared_for(scope),
-                _ => Arc::from(""),
+                _ => self.none.clone(),
             };
             (cached.var, prepared)
         })

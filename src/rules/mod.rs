@@ -178,10 +178,10 @@ pub(crate) enum Routing {
 }
 
 /// Follows the rules of `redirects` (the file, or prepared for the scope of
-/// `path`) from `path` (with the request's `query`): the first rule whose FROM matches applies, unless it is not
-/// forced and `exists` says there is something at the path. A rewrite starts
-/// over at its target, up to `MAX_REWRITES` times and never to a path it has
-/// been at.
+/// `path`) from `path` (with the request's `query`): the first rule whose
+/// FROM matches applies, unless it is not forced and `exists` says there is
+/// something at the path. A rewrite starts over at its target, up to
+/// `MAX_REWRITES` times and never to a path it has been at.
 pub(crate) fn route(
     redirects: Source<'_>,
     path: &SitePath,

@@ -1,10 +1,11 @@
 //! The rules files prepared for the paths of one scope (by first segment):
 //! only the valid rules that can apply there, in file order, already checked,
-//! one per line in a form that is split, not parsed. Matching reads only
-//! this form, so a request pays for the rules that concern it, not for the
-//! file. The runner prepares each scope once per change of a file and hands
-//! the text in (`HandedRules`); a component that reads a file itself prepares
-//! it for its own request.
+//! one per line in a form that is split, not parsed, so a request pays for
+//! the rules that concern it, not for the file. The runner prepares each
+//! scope once per change of a file and hands the text in (`HandedRules`);
+//! matching reads it as `Source::Prepared`. A component that reads a file
+//! itself matches the file as it is (`Source::File`): preparing it per
+//! request would cost more than the lines it saves.
 //!
 //! A prepared `_redirects` holds `LINE STATUS[!] FROM TO` lines: the rules
 //! whose FROM can match a path of the scope, and, transitively, those of the
@@ -122,7 +123,7 @@ fn reach(to: &str) -> Option<Scope> {
 /// The rule lines of one file grouped by what their FROM asks of the first
 /// segment, and the scopes taken in so far: what a preparation's rewrites
 /// bring in, each line looked at once. (B-trees: a file names few segments,
-/// and a request that prepares the rules itself would pay SipHash per line.)
+/// and short keys compare faster than SipHash hashes them.)
 struct Closure<'t> {
     any: Vec<usize>,
     root: Vec<usize>,
