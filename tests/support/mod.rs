@@ -6,6 +6,7 @@
 
 mod admin;
 pub mod client;
+pub mod fault_proxy;
 mod fixture;
 pub mod redis;
 mod wasmtime_serve;
