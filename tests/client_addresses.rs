@@ -5,16 +5,25 @@
 use sitebox_tests as support;
 
 use http::{Method, StatusCode};
-use sitebox_runner::{ComponentSource, Config, TrustedProxies, WriteRate};
+use sitebox_runner::{ComponentSource, Config, ProxyHeader, TrustedProxies, WriteRate};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use support::{TestSite, client};
 
 fn runner(site: &TestSite, trusted: &[&str], write_rate: Option<WriteRate>) -> SocketAddr {
+    runner_reading(site, trusted, ProxyHeader::XForwardedFor, write_rate)
+}
+
+fn runner_reading(
+    site: &TestSite,
+    trusted: &[&str],
+    header: ProxyHeader,
+    write_rate: Option<WriteRate>,
+) -> SocketAddr {
     let nets = trusted.iter().map(|net| net.parse().unwrap()).collect();
     let config = Config {
         component: ComponentSource::File(support::test_guest("faulty")),
-        trusted_proxies: TrustedProxies(nets),
+        trusted_proxies: TrustedProxies::new(nets, header),
         write_rate,
         ..site.config()
     };
@@ -62,10 +71,24 @@ async fn a_trusted_proxy_names_the_client() {
         guest_sees(addr, &forwarded).await,
         ["forwarded: for=203.0.113.9;proto=http"]
     );
-    let rfc = [("forwarded", "for=\"[2001:db8::7]:4711\";proto=https")];
+    // The proxy's scheme is the request's: it terminated TLS.
+    let tls = [
+        ("x-forwarded-for", "192.0.2.66"),
+        ("x-forwarded-proto", "https"),
+        ("forwarded", "for=198.51.100.1"),
+    ];
+    assert_eq!(
+        guest_sees(addr, &tls).await,
+        ["forwarded: for=192.0.2.66;proto=https"]
+    );
+    let addr = runner_reading(&site, &["127.0.0.0/8"], ProxyHeader::Forwarded, None);
+    let rfc = [
+        ("forwarded", "for=\"[2001:db8::7]:4711\";proto=https"),
+        ("x-forwarded-for", "198.51.100.2"),
+    ];
     assert_eq!(
         guest_sees(addr, &rfc).await,
-        ["forwarded: for=\"[2001:db8::7]\";proto=http"]
+        ["forwarded: for=\"[2001:db8::7]\";proto=https"]
     );
 }
 

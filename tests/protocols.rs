@@ -8,13 +8,12 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::CertificateDer;
 use sitebox_runner::{Config, TlsFiles};
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use support::TestSite;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 struct TlsRunner {
@@ -56,21 +55,7 @@ fn tls_runner() -> &'static TlsRunner {
 
 async fn tls_connect(alpn: &[&[u8]]) -> TlsStream<TcpStream> {
     let runner = tls_runner();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(runner.cert.clone()).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let tcp = TcpStream::connect(runner.addr).await.unwrap();
-    let name = ServerName::try_from("localhost").unwrap();
-    TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap()
+    support::tls::connect(runner.addr, &runner.cert, alpn).await
 }
 
 /// GET `uri` over HTTP/2 on `io`: status, version, content type and body.
@@ -128,6 +113,45 @@ async fn https_with_http1_1() {
         assert_eq!(response.status(), expected, "{target}");
         response.into_body().collect().await.unwrap();
     }
+}
+
+/// What the server sends back to `bytes` on a TLS connection that agreed
+/// on `alpn`, until it closes (or 5 s pass).
+async fn reply_on(alpn: &[&[u8]], bytes: &[u8]) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tls_connect(alpn).await;
+    stream.write_all(bytes).await.unwrap();
+    let mut reply = Vec::new();
+    let read = stream.read_to_end(&mut reply);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), read).await;
+    reply
+}
+
+/// RFC 9113 §3.2 and RFC 7301: the protocol the handshake chose is the one
+/// spoken (h2spec 3.5/2): HTTP/1.1 after `h2` is a connection error, an
+/// HTTP/2 preface after `http/1.1` (or no ALPN at all) is refused as HTTP/1.1
+/// refuses it (hyper closes the connection), never answered with frames.
+#[tokio::test]
+async fn the_protocol_alpn_chose_is_the_only_one_served() {
+    let http1 = b"GET /index.css HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let reply = reply_on(&[b"h2"], http1).await;
+    assert!(
+        !reply.starts_with(b"HTTP/1.1"),
+        "HTTP/1.1 answered after h2: {:?}",
+        String::from_utf8_lossy(&reply)
+    );
+    // An empty SETTINGS frame after the preface.
+    let h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    for alpn in [&[&b"http/1.1"[..]][..], &[]] {
+        let reply = reply_on(alpn, h2).await;
+        assert!(
+            reply.is_empty() || reply.starts_with(b"HTTP/1.1 "),
+            "HTTP/2 answered after {alpn:?}: {reply:?}"
+        );
+    }
+    let stream = tls_connect(&[b"h2"]).await;
+    let (status, ..) = get_h2(stream, "https://localhost/").await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]

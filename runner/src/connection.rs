@@ -38,8 +38,10 @@ pub struct Shared {
     /// The HTTPS listener's port, for the way there from `--redirect-http`.
     pub https_port: u16,
     /// The HTTP settings, made once at start.
-    pub http: auto::Builder<TokioExecutor>,
+    pub http: HttpBuilders,
     pub metrics: Option<Arc<Metrics>>,
+    /// The last readiness finding, shared by every probe.
+    pub readiness: crate::health::Readiness,
     pub write_limit: Option<Arc<WriteLimit>>,
     /// `Strict-Transport-Security` for HTTPS responses.
     pub hsts: Option<HeaderValue>,
@@ -131,18 +133,59 @@ impl Stream for UnixStream {
     }
 }
 
-/// hyper's HTTP/1.1 and HTTP/2 settings.
-pub fn http_builder(config: &Config) -> auto::Builder<TokioExecutor> {
-    let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .keep_alive(true)
-        // A client that shuts down its sending side after the request
-        // (`nc -N`, some proxies) still gets the answer.
-        .half_close(true)
-        .header_read_timeout(config.limits.header_timeout);
-    http.http2().timer(TokioTimer::new());
-    http
+/// hyper's HTTP/1.1 and HTTP/2 settings, for a connection that may speak
+/// either (plain text: HTTP/2 by prior knowledge) and for one whose TLS
+/// handshake chose (ALPN).
+pub struct HttpBuilders {
+    either: auto::Builder<TokioExecutor>,
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+}
+
+/// The protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// Whichever the client's first bytes say.
+    Either,
+    Http1,
+    Http2,
+}
+
+impl HttpBuilders {
+    pub fn new(config: &Config) -> HttpBuilders {
+        let mut either = auto::Builder::new(TokioExecutor::new());
+        either
+            .http1()
+            .timer(TokioTimer::new())
+            .keep_alive(true)
+            // A client that shuts down its sending side after the request
+            // (`nc -N`, some proxies) still gets the answer.
+            .half_close(true)
+            .header_read_timeout(config.limits.header_timeout);
+        either.http2().timer(TokioTimer::new());
+        HttpBuilders {
+            http1: either.clone().http1_only(),
+            http2: either.clone().http2_only(),
+            either,
+        }
+    }
+
+    fn speaking(&self, protocol: Protocol) -> &auto::Builder<TokioExecutor> {
+        match protocol {
+            Protocol::Either => &self.either,
+            Protocol::Http1 => &self.http1,
+            Protocol::Http2 => &self.http2,
+        }
+    }
+}
+
+/// What a TLS handshake agreed on: HTTP/2 only if ALPN chose `h2` (RFC 9113
+/// §3.2); HTTP/1.1 otherwise, a client without ALPN included.
+fn negotiated<S>(stream: &tokio_rustls::server::TlsStream<S>) -> Protocol {
+    match stream.get_ref().1.alpn_protocol() {
+        Some(b"h2") => Protocol::Http2,
+        _ => Protocol::Http1,
+    }
 }
 
 /// One accepted connection, on its own task: the TLS handshake (or, in
@@ -171,7 +214,8 @@ async fn connection(
                 return;
             }
             let ends = (peer, local);
-            serve_connection(stream, Scheme::Http, role, ends, shared, stopping).await
+            let plain = (Scheme::Http, Protocol::Either);
+            serve_connection(stream, plain, role, ends, shared, stopping).await
         }
         Some(tls) => {
             let accepted = tokio::select! {
@@ -181,7 +225,8 @@ async fn connection(
             match accepted {
                 Ok(Ok(stream)) => {
                     let ends = (peer, local);
-                    serve_connection(stream, Scheme::Https, role, ends, shared, stopping).await
+                    let secure = (Scheme::Https, negotiated(&stream));
+                    serve_connection(stream, secure, role, ends, shared, stopping).await
                 }
                 Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -208,7 +253,7 @@ pub async fn finish_connections(stop: &watch::Sender<bool>, grace: Duration) {
 /// let requests in flight finish first.
 async fn serve_connection<I>(
     io: I,
-    scheme: Scheme,
+    (scheme, protocol): (Scheme, Protocol),
     role: Role,
     (peer, local): (SocketAddr, SocketAddr),
     shared: Arc<Shared>,
@@ -229,7 +274,8 @@ async fn serve_connection<I>(
             }
         })
     };
-    let connection = shared.http.serve_connection(TokioIo::new(io), service);
+    let http = shared.http.speaking(protocol);
+    let connection = http.serve_connection(TokioIo::new(io), service);
     let mut connection = std::pin::pin!(connection);
     let idle_timeout = shared.config.limits.idle_timeout;
     let mut closing = false;
@@ -261,12 +307,10 @@ async fn respond(
     mut request: hyper::Request<Incoming>,
     (peer, local): (SocketAddr, SocketAddr),
 ) -> hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>> {
-    let client = shared
-        .config
-        .trusted_proxies
-        .client(peer.ip(), request.headers());
+    // HSTS goes with the runner's own TLS; the guest hears the client's scheme.
     let https = matches!(scheme, Scheme::Https);
-    crate::client_address::set_forwarded(request.headers_mut(), client, https);
+    let origin = (shared.config.trusted_proxies).origin(peer.ip(), https, request.headers());
+    let client = origin.client;
     let probe = shared.config.health.probe(request.uri().path());
     let recorded = probe.is_none() || shared.config.health.log;
     // Only when the log is on: the line takes a copy of the target and the time.
@@ -281,7 +325,10 @@ async fn respond(
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
-    let response = if let Err(refusal) = request_rules::check(&mut request, local) {
+    let checked = request_rules::check(&mut request, local);
+    // After the check of the client's own `Host`: a proxy's is checked apart.
+    origin.apply(&mut request);
+    let response = if let Err(refusal) = checked {
         tracing::debug!("refused before the guest: {}", refusal.message);
         refusal_page(&refusal, request.version())
     } else if role == Role::Redirect
@@ -289,7 +336,9 @@ async fn respond(
     {
         crate::host_pages::to_https(&request, shared.https_port)
     } else if let Some(probe) = probe {
-        crate::health::answer(&shared.host, probe, request.method()).await
+        (shared.readiness)
+            .answer(&shared.host, probe, request.method())
+            .await
     } else if let Some(wait) =
         (shared.write_limit.as_ref()).and_then(|limit| limit.check(request.method(), client).err())
     {
@@ -298,6 +347,11 @@ async fn respond(
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
         let negotiated = shared.config.compression.negotiate(&mut request);
+        let scheme = if origin.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         match shared.host.handle(scheme, request).await {
             Ok(response) => return finish(shared, https, line, counted, negotiated, response),
             Err(failure) => answer_failure(failure, limits.max_body),

@@ -23,6 +23,7 @@ mod metrics;
 mod mounts;
 mod observed;
 mod progress;
+mod reload;
 mod request_rules;
 mod server;
 mod site_rules;
@@ -34,9 +35,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use client_address::TrustedProxies;
+pub use client_address::{ProxyHeader, TrustedProxies};
 pub use compression::{Coding, Compression};
+pub use health::READY_CHECK_EVERY;
 pub use keyvalue::redact as redact_url;
+pub use reload::Reload;
 pub use server::{Server, serve};
 /// The admin's user name in a Basic login.
 pub use sitebox::admin::USER as ADMIN_USER;
@@ -86,7 +89,7 @@ pub struct Config {
     pub health: Health,
     /// Where to serve the Prometheus metrics; `None` keeps none.
     pub metrics_addr: Option<SocketAddr>,
-    /// Peers whose `Forwarded`/`X-Forwarded-For` name the client.
+    /// Peers whose forwarding header names the client, its scheme and host.
     pub trusted_proxies: TrustedProxies,
     /// The most unsafe requests (POST, PUT, DELETE…) one client may make;
     /// beyond, 429.

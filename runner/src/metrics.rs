@@ -31,6 +31,9 @@ pub struct Metrics {
     guest_traps: Counter,
     guest_timeouts: Counter,
     store_errors: Counter,
+    /// 1 when the last real readiness check passed, else 0.
+    ready: Gauge,
+    readiness_checks: Family<ReadinessLabels, Counter>,
     /// Read from the host when the page is asked for.
     pub instances_busy: Gauge,
     pub requests_queued: Gauge,
@@ -83,6 +86,22 @@ struct RefusalLabels {
 enum RefusalReason {
     queue_full,
     waited_too_long,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReadinessLabels {
+    result: Readiness,
+}
+
+/// What a real readiness check found.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum Readiness {
+    ready,
+    /// The board's store did not answer.
+    store_unreachable,
+    /// No instance of the component answered.
+    component_failing,
 }
 
 impl Metrics {
@@ -144,6 +163,18 @@ impl Metrics {
             "Calls to the board's Redis that failed or timed out",
             store_errors.clone(),
         );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "1 when the last readiness check passed (the board's store and an instance answered), else 0",
+            ready.clone(),
+        );
+        let readiness_checks = Family::<ReadinessLabels, Counter>::default();
+        registry.register(
+            "readiness_checks",
+            "Readiness checks run (at most one a second, however often --ready-path is asked), by result",
+            readiness_checks.clone(),
+        );
         let instances_busy = Gauge::default();
         registry.register(
             "instances_busy",
@@ -165,6 +196,8 @@ impl Metrics {
             guest_traps,
             guest_timeouts,
             store_errors,
+            ready,
+            readiness_checks,
             instances_busy,
             requests_queued,
         }
@@ -194,6 +227,14 @@ impl Metrics {
     /// The counter the key-value host counts its failed calls in.
     pub fn store_errors(&self) -> Counter {
         self.store_errors.clone()
+    }
+
+    /// A real readiness check and what it found.
+    pub fn readiness_checked(&self, result: Readiness) {
+        self.ready.set(i64::from(result == Readiness::ready));
+        self.readiness_checks
+            .get_or_create(&ReadinessLabels { result })
+            .inc();
     }
 
     pub fn guest_trapped(&self) {

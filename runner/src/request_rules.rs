@@ -78,7 +78,7 @@ fn check_host<B>(request: &mut Request<B>, local_addr: SocketAddr) -> Result<(),
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2): an authority without
 /// user info, a non-empty host, and a port of at most 65535 if there is one.
-fn valid_host(value: &HeaderValue) -> Option<&str> {
+pub(crate) fn valid_host(value: &HeaderValue) -> Option<&str> {
     let text = value.to_str().ok()?;
     let authority = Authority::try_from(text).ok()?;
     if text.contains('@') || authority.host().is_empty() {

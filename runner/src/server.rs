@@ -3,10 +3,11 @@
 //! from start-up (its log lines) to a graceful stop. Each connection's life
 //! is `connection`'s.
 
-use crate::connection::{Accepting, Role, Shared, accept, finish_connections, http_builder};
+use crate::connection::{Accepting, HttpBuilders, Role, Shared, accept, finish_connections};
 use crate::host::Host;
 use crate::listeners::Listener;
 use crate::metrics::Metrics;
+use crate::reload::Reload;
 use crate::write_limit::WriteLimit;
 use crate::{Config, tls};
 use anyhow::{Context, Result};
@@ -69,9 +70,16 @@ impl Server {
         })
     }
 
-    /// The certificate served with `tls`, to reload when it is renewed.
-    pub fn tls_certificate(&self) -> Option<Arc<tls::Certificate>> {
-        self.certificate.clone()
+    /// What a SIGHUP reloads.
+    pub fn reload(&self) -> Reload {
+        Reload {
+            host: self.host.clone(),
+            certificate: self.certificate.clone(),
+            component: match &self.config.component {
+                crate::ComponentSource::File(path) => Some(path.clone()),
+                crate::ComponentSource::Embedded => None,
+            },
+        }
     }
 
     /// Where `redirect_http` listens (port 0 picked).
@@ -121,15 +129,17 @@ impl Server {
             HeaderValue::try_from(format!("max-age={}", self.config.hsts_max_age))
                 .expect("digits are a header value")
         });
+        let metrics = match self.metrics.take() {
+            Some((metrics, listener)) => Some(serve_metrics(&self.host, metrics, listener)?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             host: self.host.clone(),
             config: self.config.clone(),
             https_port,
-            http: http_builder(&self.config),
-            metrics: match self.metrics.take() {
-                Some((metrics, listener)) => Some(serve_metrics(&self.host, metrics, listener)?),
-                None => None,
-            },
+            http: HttpBuilders::new(&self.config),
+            readiness: crate::health::Readiness::new(metrics.clone()),
+            metrics,
             write_limit: self.config.write_rate.map(|rate| {
                 let limit = Arc::new(WriteLimit::new(rate));
                 tokio::spawn(forget_idle_writers(Arc::downgrade(&limit)));

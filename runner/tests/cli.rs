@@ -58,6 +58,7 @@ fn help_lists_every_flag() {
         "--log-health",
         "--metrics-addr",
         "--trusted-proxies",
+        "--proxy-header",
         "--redirect-http",
         "--hsts-max-age",
         "--write-rate",

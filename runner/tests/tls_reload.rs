@@ -42,12 +42,12 @@ fn presented(addr: &str, known: &[CertificateDer<'static>]) -> CertificateDer<'s
     tls.conn.peer_certificates().unwrap()[0].clone()
 }
 
-/// Waits for the log line that says how the reload went.
+/// Waits for the log line that says how the certificate's reload went.
 fn reload_line(server: &mut Running) -> String {
     loop {
         let line = server.next_log_line();
         assert!(!line.is_empty(), "the server's log ended");
-        if line.contains("SIGHUP") {
+        if line.contains("SIGHUP: TLS") {
             return line;
         }
     }

@@ -51,9 +51,7 @@ impl FaultProxy {
             .thread_name("fault-proxy")
             .build()
             .unwrap();
-        let listener = runtime
-            .block_on(TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             upstream: Mutex::new(upstream),
@@ -97,7 +95,9 @@ impl FaultProxy {
     /// While on, every connection, new ones too, is accepted and then
     /// forwards nothing (a network that drops every packet).
     pub fn blackhole(&self, on: bool) {
-        self.shared.faults.send_modify(|faults| faults.blackhole = on);
+        self.shared
+            .faults
+            .send_modify(|faults| faults.blackhole = on);
     }
 
     /// The upstream's replies reach the client `delay` later (the requests

@@ -8,7 +8,9 @@ mod admin;
 pub mod client;
 pub mod fault_proxy;
 mod fixture;
+pub mod proxy;
 pub mod redis;
+pub mod tls;
 mod wasmtime_serve;
 pub mod workerd;
 

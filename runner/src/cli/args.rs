@@ -217,11 +217,22 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
 
-    /// Peers (addresses or CIDR networks, e.g. 10.0.0.0/8) whose Forwarded
-    /// or X-Forwarded-For headers name the client; repeatable, or comma
-    /// separated. Others' such headers are dropped.
+    /// Peers (addresses or CIDR networks, e.g. 10.0.0.0/8) whose
+    /// --proxy-header names the client, and the scheme and host it used;
+    /// repeatable, or comma separated. Others' forwarding headers are dropped.
     #[arg(long, value_name = "CIDR", value_delimiter = ',', value_parser = network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The header the trusted proxies write: x-forwarded-for (with
+    /// X-Forwarded-Proto and X-Forwarded-Host) or forwarded (RFC 7239). The
+    /// other is never believed: proxies pass a client's own copy through.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HEADER",
+        default_value = "x-forwarded-for"
+    )]
+    pub proxy_header: crate::ProxyHeader,
 
     /// The most requests that change something (every method but GET, HEAD,
     /// OPTIONS, TRACE) one client may make, e.g. 10/min, 1/s, 100/hour;
@@ -323,7 +334,8 @@ impl Args {
             min_size: self.compress_min_size,
             ..self.compress.clone()
         };
-        config.trusted_proxies = crate::TrustedProxies(self.trusted_proxies.clone());
+        config.trusted_proxies =
+            crate::TrustedProxies::new(self.trusted_proxies.clone(), self.proxy_header);
         config.write_rate = self.write_rate.map(|mut rate| {
             if let Some(burst) = self.write_burst {
                 rate.burst = burst;

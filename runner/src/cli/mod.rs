@@ -105,9 +105,9 @@ fn run(args: &Args, config: &Config) -> Result<()> {
     let served = runtime.block_on(async {
         let listeners = listeners(args)?;
         let server = crate::Server::new(config)?;
-        if let Some(certificate) = server.tls_certificate() {
-            tokio::spawn(reload_on_sighup(certificate)?);
-        }
+        // Always handled: SIGHUP's default is to end the process, and
+        // `systemctl reload` sends it.
+        tokio::spawn(reload_on_sighup(server.reload())?);
         server.serve_on(listeners, shutdown_signal()?).await
     });
     // Guests still running after the grace period are not waited for.
@@ -130,23 +130,16 @@ fn listeners(args: &Args) -> Result<Vec<Listener>> {
     on.iter().map(Listener::bind).collect()
 }
 
-/// Reads the TLS files again at each SIGHUP; a broken renewal keeps the
-/// certificate in use.
-fn reload_on_sighup(
-    certificate: std::sync::Arc<crate::TlsCertificate>,
-) -> Result<impl Future<Output = ()>> {
+/// Reloads what can be at each SIGHUP (`Reload`).
+fn reload_on_sighup(reload: crate::Reload) -> Result<impl Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let reload = std::sync::Arc::new(reload);
     Ok(async move {
         while hangup.recv().await.is_some() {
-            match certificate.reload() {
-                Ok(()) => tracing::info!(
-                    "SIGHUP: TLS certificate reloaded from {}",
-                    certificate.files().cert.display()
-                ),
-                Err(error) => tracing::warn!(
-                    "SIGHUP: TLS certificate not reloaded, keeping the one in use: {error:#}"
-                ),
+            let reload = reload.clone();
+            if let Err(error) = tokio::task::spawn_blocking(move || reload.run()).await {
+                tracing::warn!("SIGHUP: reloading failed: {error}");
             }
         }
     })
