@@ -251,7 +251,7 @@ fn serve_metrics(
 
 /// A listener bound at start, so a taken address fails the start.
 fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr)
+    let listener = crate::listeners::bind_tcp(addr)
         .with_context(|| format!("cannot listen on {addr} for {what}"))?;
     listener.set_nonblocking(true)?;
     Ok(listener)
