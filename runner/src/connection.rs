@@ -41,6 +41,8 @@ pub struct Shared {
     pub http: auto::Builder<TokioExecutor>,
     pub metrics: Option<Arc<Metrics>>,
     pub write_limit: Option<Arc<WriteLimit>>,
+    /// `--max-logins` and `--login-backoff`.
+    pub logins: Arc<crate::logins::Logins>,
     /// `Strict-Transport-Security` for HTTPS responses.
     pub hsts: Option<HeaderValue>,
     pub tls: Option<TlsAcceptor>,
@@ -298,9 +300,12 @@ async fn respond(
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
         let negotiated = shared.config.compression.negotiate(&mut request);
-        match shared.host.handle(scheme, request).await {
-            Ok(response) => return finish(shared, https, line, counted, negotiated, response),
-            Err(failure) => answer_failure(failure, limits.max_body),
+        let credentialed = crate::logins::carries_credentials(request.headers());
+        let handled = shared.host.handle(scheme, request);
+        match shared.logins.guard(client, credentialed, handled).await {
+            Ok(Ok(response)) => return finish(shared, https, line, counted, negotiated, response),
+            Ok(Err(failure)) => answer_failure(failure, limits.max_body),
+            Err(refused) => refused.page(),
         }
     };
     // The runner's own answers go as they are.
