@@ -43,6 +43,8 @@ pub struct Shared {
     /// The last readiness finding, shared by every probe.
     pub readiness: crate::health::Readiness,
     pub write_limit: Option<Arc<WriteLimit>>,
+    /// `--max-logins` and `--login-backoff`.
+    pub logins: Arc<crate::logins::Logins>,
     /// `Strict-Transport-Security` for HTTPS responses.
     pub hsts: Option<HeaderValue>,
     pub tls: Option<TlsAcceptor>,
@@ -352,9 +354,12 @@ async fn respond(
         } else {
             Scheme::Http
         };
-        match shared.host.handle(scheme, request).await {
-            Ok(response) => return finish(shared, https, line, counted, negotiated, response),
-            Err(failure) => answer_failure(failure, limits.max_body),
+        let credentialed = crate::logins::carries_credentials(request.headers());
+        let handled = shared.host.handle(scheme, request);
+        match shared.logins.guard(client, credentialed, handled).await {
+            Ok(Ok(response)) => return finish(shared, https, line, counted, negotiated, response),
+            Ok(Err(failure)) => answer_failure(failure, limits.max_body),
+            Err(refused) => refused.page(),
         }
     };
     // The runner's own answers go as they are.

@@ -1,6 +1,7 @@
 //! The pages the runner writes itself, when the guest is not asked: its
 //! failures (500, 504, 413, 503), the client's faults found before the guest
-//! ran (400, 417, 429), and the plain-HTTP listener's way to HTTPS (308).
+//! ran (400, 417, 429), the logins held back (429, 503), and the plain-HTTP
+//! listener's way to HTTPS (308).
 
 use crate::host::{Failure, GuestResponse};
 use crate::observed::Observed;
@@ -39,23 +40,31 @@ pub fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
         ),
         Failure::Busy(refused) => {
             tracing::warn!("answering 503: {refused:?}");
-            let mut page = failure_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The server is busy; please try again in a moment.",
-            );
-            page.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            page
+            busy("The server is busy; please try again in a moment.")
         }
     }
 }
 
+/// 503 with `Retry-After: 1`: the server has no room for the request now.
+pub fn busy(message: &str) -> GuestResponse {
+    let mut page = failure_page(StatusCode::SERVICE_UNAVAILABLE, message);
+    page.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    page
+}
+
 /// 429 for a client over `--write-rate`, with when to try again.
 pub fn too_many_writes(wait: Duration) -> GuestResponse {
+    too_many("changes", wait)
+}
+
+/// 429 for a client that made too many `what` lately, with when to try
+/// again (whole seconds, at least one).
+pub fn too_many(what: &str, wait: Duration) -> GuestResponse {
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     let mut page = failure_page(
         StatusCode::TOO_MANY_REQUESTS,
-        &format!("Too many changes from your address; try again in {seconds} s."),
+        &format!("Too many {what} from your address; try again in {seconds} s."),
     );
     page.headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(seconds));

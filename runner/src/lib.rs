@@ -19,6 +19,7 @@ mod idle;
 mod keyvalue;
 mod limited_body;
 pub mod listeners;
+mod logins;
 mod metrics;
 mod mounts;
 mod observed;
@@ -152,6 +153,22 @@ pub struct Limits {
     pub max_body: u64,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// Requests with credentials (`Authorization`) running at once: each may
+    /// check a password, which takes memory and a core.
+    pub max_logins: u32,
+    /// The longest a client's logins are refused after it failed several in
+    /// a row; zero turns the back-off off.
+    pub login_backoff: Duration,
+}
+
+impl Limits {
+    /// Password checks at once by default: one per two cores (at least one,
+    /// at most 8), so a flood of them leaves cores to the site's pages (more
+    /// would take memory, not time).
+    pub fn default_max_logins() -> u32 {
+        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+        cores.div_ceil(2).min(8) as u32
+    }
 }
 
 impl Default for Limits {
@@ -164,6 +181,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_body: 1 << 20,
             shutdown_grace: Duration::from_secs(10),
+            max_logins: Self::default_max_logins(),
+            login_backoff: Duration::from_secs(60),
         }
     }
 }

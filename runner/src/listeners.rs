@@ -3,6 +3,7 @@
 //! activation: `LISTEN_FDS`). Bound at start, so a taken address fails it.
 
 use anyhow::{Context, Result, bail};
+use socket2::{Domain, SockAddr, Socket, Type};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -67,8 +68,8 @@ impl Listener {
     pub fn bind(on: &ListenOn) -> Result<Listener> {
         let listener = match on {
             ListenOn::Tcp(addr) => {
-                let listener = std::net::TcpListener::bind(addr)
-                    .with_context(|| format!("cannot listen on {addr}"))?;
+                let listener =
+                    bind_tcp(*addr).with_context(|| format!("cannot listen on {addr}"))?;
                 Listener::Tcp(listener)
             }
             ListenOn::Unix(path) => {
@@ -79,8 +80,10 @@ impl Listener {
                     std::fs::remove_file(path)
                         .with_context(|| format!("cannot replace the stale socket {on}"))?;
                 }
-                let listener = std::os::unix::net::UnixListener::bind(path)
+                let listener = SockAddr::unix(path)
+                    .and_then(|path| listen(Domain::UNIX, &path))
                     .with_context(|| format!("cannot listen on {on}"))?;
+                let listener = listener.into();
                 Listener::Unix {
                     listener,
                     file: Some(SocketFile(path.clone())),
@@ -157,6 +160,30 @@ fn is_socket(meta: &std::fs::Metadata) -> bool {
     meta.file_type().is_socket()
 }
 
+/// Connections the kernel may hold for the server to accept: std's 128
+/// overflows when a couple of hundred clients connect at once, and a client
+/// whose SYN is dropped waits a second to send it again (`listen(2)` caps it
+/// at `net.core.somaxconn`).
+const BACKLOG: i32 = 1024;
+
+/// A TCP listener on `addr`, with room for a burst of connections.
+pub(crate) fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    listen(Domain::for_address(addr), &addr.into()).map(Into::into)
+}
+
+/// A stream socket of `domain` bound to `addr` and listening, as std's
+/// `bind` makes one (`SO_REUSEADDR` for TCP, close-on-exec) but with room
+/// for a burst of connections.
+fn listen(domain: Domain, addr: &SockAddr) -> std::io::Result<Socket> {
+    let socket = Socket::new(domain, Type::STREAM, None)?;
+    if domain != Domain::UNIX {
+        socket.set_reuse_address(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)?;
+    Ok(socket)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +231,23 @@ mod tests {
         std::fs::write(dir.path().join("s.sock"), "data").unwrap();
         assert!(Listener::bind(&on).is_err());
         assert_eq!(std::fs::read(dir.path().join("s.sock")).unwrap(), b"data");
+    }
+
+    #[test]
+    fn a_burst_of_connections_waits_to_be_accepted() {
+        use std::time::Duration;
+        let on = ListenOn::Tcp("127.0.0.1:0".parse().unwrap());
+        let Listener::Tcp(listener) = Listener::bind(&on).unwrap() else {
+            panic!()
+        };
+        let addr = listener.local_addr().unwrap();
+        // None is accepted: all wait in the backlog, none is dropped.
+        let waiting: Vec<_> = (0..300)
+            .map(|i| {
+                std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                    .unwrap_or_else(|error| panic!("connection {i}: {error}"))
+            })
+            .collect();
+        assert_eq!(waiting.len(), 300);
     }
 }

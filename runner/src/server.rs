@@ -6,6 +6,7 @@
 use crate::connection::{Accepting, HttpBuilders, Role, Shared, accept, finish_connections};
 use crate::host::Host;
 use crate::listeners::Listener;
+use crate::logins::Logins;
 use crate::metrics::Metrics;
 use crate::reload::Reload;
 use crate::write_limit::WriteLimit;
@@ -142,9 +143,15 @@ impl Server {
             metrics,
             write_limit: self.config.write_rate.map(|rate| {
                 let limit = Arc::new(WriteLimit::new(rate));
-                tokio::spawn(forget_idle_writers(Arc::downgrade(&limit)));
+                tokio::spawn(forget_idle(Arc::downgrade(&limit), WriteLimit::forget_idle));
                 limit
             }),
+            logins: {
+                let limits = &self.config.limits;
+                let logins = Arc::new(Logins::new(limits.max_logins, limits.login_backoff));
+                tokio::spawn(forget_idle(Arc::downgrade(&logins), Logins::forget_idle));
+                logins
+            },
             hsts,
             tls: self.tls.clone(),
         });
@@ -261,21 +268,21 @@ fn serve_metrics(
 
 /// A listener bound at start, so a taken address fails the start.
 fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
-    let listener = std::net::TcpListener::bind(addr)
+    let listener = crate::listeners::bind_tcp(addr)
         .with_context(|| format!("cannot listen on {addr} for {what}"))?;
     listener.set_nonblocking(true)?;
     Ok(listener)
 }
 
-/// Every minute while the server runs, the write limit forgets the clients
-/// that have not written lately.
-async fn forget_idle_writers(limit: std::sync::Weak<WriteLimit>) {
+/// Every minute while the server runs, `forget` runs on `table` (the write
+/// limit's clients, the login back-off's), so it holds only recent clients.
+async fn forget_idle<T>(table: std::sync::Weak<T>, forget: fn(&T)) {
     let mut every = tokio::time::interval(Duration::from_secs(60));
     every.tick().await;
     loop {
         every.tick().await;
-        match limit.upgrade() {
-            Some(limit) => limit.forget_idle(),
+        match table.upgrade() {
+            Some(table) => forget(&table),
             None => return,
         }
     }

@@ -63,6 +63,8 @@ fn help_lists_every_flag() {
         "--hsts-max-age",
         "--write-rate",
         "--write-burst",
+        "--max-logins",
+        "--login-backoff",
         "SITEBOX_PORT",
         "--help",
         "--version",

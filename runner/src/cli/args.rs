@@ -150,6 +150,21 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
     pub shutdown_grace: Duration,
 
+    /// Most requests with credentials (an Authorization header) running at
+    /// once: each may check a password (argon2: about 20 MiB and a core for
+    /// 70 ms). More wait up to 2 s, then 503 with Retry-After. [default: half
+    /// the cores, at most 8]
+    #[arg(long, value_name = "N", default_value_t = Limits::default_max_logins(),
+          hide_default_value = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_logins: u32,
+
+    /// After 10 failed logins (401) in a row, a client's requests with
+    /// credentials are refused (429 with Retry-After) for 1 s, doubling with
+    /// each further failure up to this; 0s turns it off.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = duration)]
+    pub login_backoff: Duration,
+
     /// The access log's format, on stdout.
     #[arg(long, value_enum, default_value = "common")]
     pub log_format: AccessLogFormat,
@@ -315,6 +330,8 @@ impl Args {
             idle_timeout: self.idle_timeout,
             max_body: self.max_body,
             shutdown_grace: self.shutdown_grace,
+            max_logins: self.max_logins,
+            login_backoff: self.login_backoff,
         };
         config.access_log = match (self.quiet, self.log_format) {
             (true, _) => None,

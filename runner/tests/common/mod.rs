@@ -54,6 +54,11 @@ impl Running {
         }
     }
 
+    /// The server's process id (its memory is in `/proc/PID/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the server after `timeout` unless it is gone by then, so a
     /// test waiting for a log line that never comes fails instead of hanging.
     pub fn kill_after(&self, timeout: Duration) {
@@ -144,7 +149,19 @@ pub fn exchange_with_headers(
     extra: &str,
     body: &str,
 ) -> Option<(u16, String, String)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
+    let stream = TcpStream::connect(addr).ok()?;
+    exchange_over(stream, addr, method, target, extra, body)
+}
+
+/// `exchange_with_headers` over `stream`, connected to `addr`.
+pub fn exchange_over(
+    mut stream: TcpStream,
+    addr: &str,
+    method: &str,
+    target: &str,
+    extra: &str,
+    body: &str,
+) -> Option<(u16, String, String)> {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .ok()?;
