@@ -193,27 +193,30 @@ impl<D: Dir> FileStore<D> {
         }))
     }
 
-    /// Publishes the message written at `tmp` (`text`, `posted_at`): links
-    /// it at the first free id above the clear marker and makes the link
-    /// durable. A clear that ran meanwhile frees the ids below its marker as
-    /// it collects them, and a writer galloping from the older floor can land
+    /// Publishes a message (`text`, `posted_at`) from `source`: links it at
+    /// the first free id above the clear marker and makes the link durable.
+    /// A clear that ran meanwhile frees the ids below its marker as it
+    /// collects them, and a writer galloping from the older floor can land
     /// on one: acknowledged, never shown. So the marker is read again after
     /// the link, as the post's last step, and the message linked again above
     /// it if it landed below.
-    fn post_from(&self, tmp: &str, text: &str, posted_at: Timestamp) -> Result<Message, Failed> {
+    fn post_from(
+        &self,
+        source: Source,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Message, Failed> {
         let mut linked = false;
-        let failed = |linked| {
-            move |error: DirError| Failed {
-                error: error.into(),
-                linked,
-            }
-        };
-        let mut floor = self.cleared_up_to().map_err(failed(linked))?;
+        let mut floor = self.cleared_up_to().map_err(Failed::at(linked))?;
         loop {
-            let id = self.link_above(tmp, floor).map_err(failed(linked))?;
+            let id = match source {
+                Source::Contents(contents) => self.link_new(contents, posted_at, floor),
+                Source::Claimant(tmp) => self.link_above(tmp, floor).map_err(StoreError::from),
+            };
+            let id = id.map_err(Failed::at(linked))?;
             linked = true;
-            self.dir.sync_dir(MESSAGES).map_err(failed(linked))?;
-            let now = self.cleared_up_to().map_err(failed(linked))?;
+            self.dir.sync_dir(MESSAGES).map_err(Failed::at(linked))?;
+            let now = self.cleared_up_to().map_err(Failed::at(linked))?;
             if id > now {
                 return Ok(Message {
                     id,
@@ -226,6 +229,22 @@ impl<D: Dir> FileStore<D> {
             let _ = self.dir.remove(&Self::message_path(id));
             floor = now;
         }
+    }
+
+    /// Writes `contents` under a new temporary name and links it at the
+    /// first free id above `floor`; the temporary name goes, as the message
+    /// lives on under its final name.
+    fn link_new(
+        &self,
+        contents: &[u8],
+        posted_at: Timestamp,
+        floor: u64,
+    ) -> Result<u64, StoreError> {
+        let tmp = temporary_name(posted_at, self.random)?;
+        self.dir.write_new(&tmp, contents)?;
+        let linked = self.link_above(&tmp, floor);
+        self.discard(&tmp);
+        Ok(linked?)
     }
 
     /// Removes a temporary file whose content lives on under another name,
@@ -294,13 +313,9 @@ impl<D: Dir> FileStore<D> {
 impl<D: Dir> Store for FileStore<D> {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
         self.ensure_layout()?;
-        let tmp = temporary_name(posted_at, self.random)?;
-        self.dir
-            .write_new(&tmp, &store::encode_message(text, posted_at))?;
-        let posted = self.post_from(&tmp, text, posted_at);
-        // The message lives on under its final name.
-        self.discard(&tmp);
-        posted.map_err(|failed| failed.error)
+        let contents = store::encode_message(text, posted_at);
+        self.post_from(Source::Contents(&contents), text, posted_at)
+            .map_err(|failed| failed.error)
     }
 
     fn append_once(
@@ -351,6 +366,28 @@ impl<D: Dir> Store for FileStore<D> {
 struct Failed {
     error: StoreError,
     linked: bool,
+}
+
+impl Failed {
+    /// `error` as a post's failure, after its message was `linked` or not.
+    fn at<E: Into<StoreError>>(linked: bool) -> impl FnOnce(E) -> Failed {
+        move |error| Failed {
+            error: error.into(),
+            linked,
+        }
+    }
+}
+
+/// Where a post's message comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A plain post's file contents, written anew for each link and its
+    /// temporary file removed at once, so reading the marker again is the
+    /// post's last step.
+    Contents(&'a [u8]),
+    /// A keyed post's temporary file, linked from every time and kept until
+    /// the post ends: a taker fences the claimant by removing it.
+    Claimant(&'a str),
 }
 
 /// A name no other writer will pick: the time (for garbage collection) and

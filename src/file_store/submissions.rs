@@ -26,7 +26,7 @@
 //! answers 409 before it takes over.
 
 use super::{BOARD, Dir};
-use super::{DirError, FileStore, MESSAGES, TMP, temporary_name};
+use super::{DirError, FileStore, MESSAGES, Source, TMP, temporary_name};
 use crate::idempotency::{Once, Submission};
 use crate::store::{Message, Posted, StoreError};
 use jiff::Timestamp;
@@ -184,7 +184,7 @@ impl<D: Dir> FileStore<D> {
             self.discard(&tmp);
             return Ok(answer);
         }
-        let posted = self.post_from(&tmp, text, now);
+        let posted = self.post_from(Source::Claimant(&tmp), text, now);
         self.discard(&tmp);
         match posted {
             Ok(message) => {
