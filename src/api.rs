@@ -4,6 +4,7 @@
 use crate::admin::{Admin, Challenge};
 use crate::body::RequestBody;
 use crate::error::Error;
+use crate::idempotency::{self, Scope, Submission};
 use crate::response::{self, Body, Response};
 use crate::store::{Message, Store};
 use crate::submission::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
@@ -65,7 +66,9 @@ pub fn list<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
 }
 
 /// `POST /api/messages` with `{"text": "..."}`: 201, the message, and its
-/// `Location`. `now` is the message's time.
+/// `Location`. With an `Idempotency-Key`, a repeat answers the first 201 and
+/// stores nothing (422 with another text, 409 while the first is being
+/// stored). `now` is the message's time.
 pub fn create<S: Store, F, B: RequestBody>(
     store: &S,
     parts: &Parts,
@@ -78,12 +81,21 @@ pub fn create<S: Store, F, B: RequestBody>(
         JSON,
         "Send the message as application/json.",
     )?;
+    let key = idempotency::from_header(&parts.headers)?;
     let body = submission::read_body(&parts.headers, body)?;
     debug_assert!(body.len() <= MAX_BODY_BYTES);
     let new: NewMessage = serde_json::from_slice(&body)
         .map_err(|error| Error::BadRequest(format!("Expected {{\"text\": \"...\"}}: {error}.")))?;
     submission::check_message(&new.text)?;
-    let message = store.append(&new.text, now)?;
+    let message = match key {
+        None => store.append(&new.text, now)?,
+        Some(key) => {
+            let submission = Submission::new(Scope::Api, &key, &new.text);
+            store
+                .append_once(&submission, &new.text, now)?
+                .into_result()?
+        }
+    };
     let mut response = json(StatusCode::CREATED, &MessageJson::from(&message));
     let location = format!("{PREFIX}/{}", message.id);
     response
@@ -149,17 +161,72 @@ mod tests {
     }
 
     fn post_json(
-        store: &MemoryStore,
+        store: &impl Store,
         content_type: &str,
         body: &str,
     ) -> Result<Response<()>, Error> {
-        let parts = Request::post("http://site.test/api/messages")
-            .header("content-type", content_type)
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0;
+        post_keyed(store, content_type, body, &[])
+    }
+
+    fn post_keyed(
+        store: &impl Store,
+        content_type: &str,
+        body: &str,
+        keys: &[&str],
+    ) -> Result<Response<()>, Error> {
+        let mut request =
+            Request::post("http://site.test/api/messages").header("content-type", content_type);
+        for key in keys {
+            request = request.header(idempotency::HEADER, *key);
+        }
+        let parts = request.body(()).unwrap().into_parts().0;
         create(store, &parts, body.as_bytes().to_vec(), Timestamp::now())
+    }
+
+    #[test]
+    fn a_repeat_with_the_key_answers_the_first_201() {
+        let store = MemoryStore::default();
+        let key = ["\"order-1\""];
+        let first = post_keyed(&store, JSON, r#"{"text":"once"}"#, &key).unwrap();
+        assert_eq!(first.status(), StatusCode::CREATED);
+        let location = first.headers()[LOCATION].clone();
+        let created = body_json(first);
+        let again = post_keyed(&store, JSON, r#"{"text":"once"}"#, &key).unwrap();
+        assert_eq!(again.status(), StatusCode::CREATED);
+        assert_eq!(again.headers()[LOCATION], location);
+        assert_eq!(body_json(again), created, "the same id and time");
+        // No key, or another one, posts anew.
+        post_json(&store, JSON, r#"{"text":"once"}"#).unwrap();
+        post_keyed(&store, JSON, r#"{"text":"once"}"#, &["\"order-2\""]).unwrap();
+        assert_eq!(store.page(None, 10).unwrap().messages.len(), 3);
+    }
+
+    #[test]
+    fn misused_keys_are_refused_and_store_nothing() {
+        let store = MemoryStore::default();
+        let key = ["\"k\""];
+        post_keyed(&store, JSON, r#"{"text":"one"}"#, &key).unwrap();
+        let reused = post_keyed(&store, JSON, r#"{"text":"two"}"#, &key).unwrap_err();
+        assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let long = format!("\"{}\"", "k".repeat(256));
+        for bad in [&["k"][..], &["\"\""], &[&long], &["\"a\"", "\"b\""]] {
+            let error = post_keyed(&store, JSON, r#"{"text":"three"}"#, bad).unwrap_err();
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{bad:?}");
+            assert!(body_json(error_response(&error))["error"].is_string());
+        }
+        // A message that fails its rules leaves the key unused.
+        let empty = post_keyed(&store, JSON, r#"{"text":" "}"#, &["\"fresh\""]);
+        assert_eq!(empty.unwrap_err().status(), StatusCode::BAD_REQUEST);
+        let used = post_keyed(&store, JSON, r#"{"text":"four"}"#, &["\"fresh\""]).unwrap();
+        assert_eq!(used.status(), StatusCode::CREATED);
+        assert_eq!(store.page(None, 10).unwrap().messages.len(), 2);
+        let busy = crate::store::BusyStore::default();
+        let conflict = post_keyed(&busy, JSON, r#"{"text":"x"}"#, &key).unwrap_err();
+        assert_eq!(conflict.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            conflict.headers(),
+            [(http::header::RETRY_AFTER, HeaderValue::from(1))]
+        );
     }
 
     #[test]

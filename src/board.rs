@@ -1,10 +1,13 @@
 //! The message board's HTML flow (`/board`, `/board/clear`), on the rules
-//! of `submission`.
+//! of `submission`. The page's form carries a one-time token, so a form
+//! sent twice (a double click, a retry after an error) posts once.
 
 use crate::admin::{Admin, Challenge};
 use crate::body::RequestBody;
 use crate::error::Error;
-use crate::html;
+use crate::html::{self, BoardForm};
+use crate::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
+use crate::random::Random;
 use crate::response::{self, Response};
 use crate::store::Store;
 use crate::submission::{
@@ -16,23 +19,33 @@ use http::request::Parts;
 use http::{StatusCode, Uri};
 use jiff::Timestamp;
 
-/// `GET /board[?before=ID]`: the newest messages (or those before `ID`).
-pub fn show<S: Store, F>(store: &S, uri: &Uri) -> Result<Response<F>, Error> {
+/// `GET /board[?before=ID]`: the newest messages (or those before `ID`),
+/// and the form with a new token from `random`.
+pub fn show<S: Store, F>(store: &S, uri: &Uri, random: Random) -> Result<Response<F>, Error> {
     let before = Query::parse(uri)?.before;
     let page = store.page(before, PAGE_SIZE)?;
-    let page = html::board_page(&page, before.is_some(), None, "");
+    let token = new_token(random);
+    let form = BoardForm {
+        token: token.as_deref(),
+        ..BoardForm::default()
+    };
+    let page = html::board_page(&page, before.is_some(), form);
     Ok(response::html(StatusCode::OK, page))
 }
 
 /// `POST /board`: saves `message` (or, for the admin, clears the board when
 /// the form has a `clear` field), then sends the browser back to the board
-/// with a 303, so a reload never posts again. `now` is the message's time.
+/// with a 303, so a reload never posts again. With the form's `token`, a
+/// repeat answers the same 303 and stores nothing (409 while the first is
+/// being stored). `now` is the message's time; `random` makes the token of
+/// a form shown again.
 pub fn post<S: Store, F, B: RequestBody>(
     store: &S,
     admin: Admin,
     parts: &Parts,
     body: B,
     now: Timestamp,
+    random: Random,
 ) -> Result<Response<F>, Error> {
     check_same_origin(parts)?;
     check_content_type(
@@ -47,19 +60,75 @@ pub fn post<S: Store, F, B: RequestBody>(
         store.clear()?;
         return Ok(see_the_board());
     }
-    let text = fields
-        .into_iter()
-        .find_map(|(name, value)| (name == "message").then_some(value))
+    let field = |wanted: &str| {
+        fields
+            .iter()
+            .find_map(|(name, value)| (name == wanted).then_some(value.as_str()))
+    };
+    let text = field("message")
         .ok_or_else(|| Error::BadRequest("The form has no message field.".to_owned()))?;
-    if let Err(error) = check_message(&text) {
-        // Show the board again with what went wrong and the text kept.
-        let page = store.page(None, PAGE_SIZE)?;
-        let notice = error.public_message();
-        let page = html::board_page(&page, false, Some(&notice), &text);
-        return Ok(response::html(error.status(), page));
+    let token = field(TOKEN_FIELD);
+    if let Some(token) = token {
+        idempotency::check_token(token)?;
     }
-    store.append(&text, now)?;
-    Ok(see_the_board())
+    if let Err(error) = check_message(text) {
+        // The board again, with what went wrong and the text kept; nothing
+        // was stored, so the same token serves.
+        let notice = error.public_message();
+        return show_again(store, error.status(), &notice, text, token);
+    }
+    let Some(token) = token else {
+        // A form without a token (an old page, a script) posts as before.
+        store.append(text, now)?;
+        return Ok(see_the_board());
+    };
+    let submission = Submission::new(Scope::Form, token, text);
+    match store.append_once(&submission, text, now)? {
+        Once::Stored(_) | Once::Replayed(_) => Ok(see_the_board()),
+        Once::InProgress => Err(Error::Conflict(
+            "This form was just sent and its message is still being saved: \
+             see the board in a moment.",
+        )),
+        // The token was used for another text (a page restored from the
+        // history and changed): keep the text, with a new token to send it.
+        Once::KeyReused => {
+            let fresh = new_token(random);
+            let notice = "This form was already sent with another message; \
+                          yours is kept below: send it again.";
+            show_again(
+                store,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                notice,
+                text,
+                fresh.as_deref(),
+            )
+        }
+    }
+}
+
+/// The board with a refused post's `notice`, its text and a token.
+fn show_again<S: Store, F>(
+    store: &S,
+    status: StatusCode,
+    notice: &str,
+    draft: &str,
+    token: Option<&str>,
+) -> Result<Response<F>, Error> {
+    let page = store.page(None, PAGE_SIZE)?;
+    let form = BoardForm {
+        notice: Some(notice),
+        draft,
+        token,
+    };
+    Ok(response::html(status, html::board_page(&page, false, form)))
+}
+
+/// A new token for the form; without randomness the form goes without
+/// one (its posts are then not idempotent) rather than failing the page.
+fn new_token(random: Random) -> Option<String> {
+    idempotency::new_token(random)
+        .inspect_err(|reason| eprintln!("sitebox: board: no token for the form: {reason}"))
+        .ok()
 }
 
 /// `POST /board/clear`: the "Clear Messages" button, for the admin (the
@@ -108,6 +177,7 @@ mod tests {
             &parts("POST", "http://site.test/board", &all),
             body.as_bytes().to_vec(),
             Timestamp::now(),
+            crate::random::os,
         )
     }
 
@@ -128,6 +198,90 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(response.headers()[LOCATION], "/board");
         assert_eq!(texts(&store), ["Hello there!\r\nSecond line"]);
+    }
+
+    /// The token in a board page, as a browser sends it back.
+    fn token_of(page: Response<()>) -> String {
+        let crate::response::Body::Bytes(html) = page.into_body() else {
+            panic!("no page")
+        };
+        let html = String::from_utf8(html).unwrap();
+        let start = html.find("name=\"token\" value=\"").expect("a token field") + 20;
+        html[start..start + 32].to_owned()
+    }
+
+    fn page_token(store: &impl Store) -> String {
+        token_of(show(store, &"/board".parse().unwrap(), crate::random::os).unwrap())
+    }
+
+    #[test]
+    fn a_form_sent_twice_posts_once() {
+        let store = MemoryStore::default();
+        let token = page_token(&store);
+        let body = format!("message=Hello&token={token}");
+        for _ in 0..3 {
+            let response = form_post(&store, &body, &[]).unwrap();
+            assert_eq!(response.status(), StatusCode::SEE_OTHER);
+            assert_eq!(response.headers()[LOCATION], "/board");
+        }
+        assert_eq!(texts(&store), ["Hello"]);
+        // Another page's form posts anew; a form without a token posts
+        // each time it is sent, as before tokens.
+        let other = page_token(&store);
+        assert_ne!(other, token);
+        form_post(&store, &format!("token={other}&message=Hello"), &[]).unwrap();
+        form_post(&store, "message=Hello", &[]).unwrap();
+        form_post(&store, "message=Hello", &[]).unwrap();
+        assert_eq!(texts(&store), ["Hello"; 4]);
+    }
+
+    #[test]
+    fn a_token_sent_with_another_text_keeps_the_text_with_a_new_token() {
+        let store = MemoryStore::default();
+        let token = page_token(&store);
+        form_post(&store, &format!("message=First&token={token}"), &[]).unwrap();
+        let refused = form_post(&store, &format!("message=Second&token={token}"), &[]).unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let fresh = token_of(refused);
+        assert_ne!(fresh, token);
+        assert_eq!(texts(&store), ["First"]);
+        let sent = form_post(&store, &format!("message=Second&token={fresh}"), &[]).unwrap();
+        assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+        assert_eq!(texts(&store), ["First", "Second"]);
+    }
+
+    #[test]
+    fn a_refused_message_leaves_its_token_unused() {
+        let store = MemoryStore::default();
+        let token = page_token(&store);
+        let empty = form_post(&store, &format!("message=+&token={token}"), &[]).unwrap();
+        assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(token_of(empty), token, "the page again, with its token");
+        let fixed = form_post(&store, &format!("message=Fixed&token={token}"), &[]).unwrap();
+        assert_eq!(fixed.status(), StatusCode::SEE_OTHER);
+        assert_eq!(texts(&store), ["Fixed"]);
+    }
+
+    #[test]
+    fn malformed_tokens_and_busy_ones_are_refused() {
+        let store = MemoryStore::default();
+        for token in ["", "abc", "0123456789ABCDEF0123456789ABCDEF"] {
+            let error = form_post(&store, &format!("message=x&token={token}"), &[]).unwrap_err();
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{token:?}");
+        }
+        assert!(texts(&store).is_empty());
+        let busy = crate::store::BusyStore::default();
+        let token = page_token(&busy);
+        let error = post::<_, (), _>(
+            &busy,
+            testing::admin(),
+            &parts("POST", "/board", &[("content-type", FORM)]),
+            format!("message=x&token={token}").into_bytes(),
+            Timestamp::now(),
+            crate::random::os,
+        )
+        .unwrap_err();
+        assert_eq!(error.status(), StatusCode::CONFLICT);
     }
 
     #[test]
@@ -214,6 +368,7 @@ mod tests {
             &parts("POST", "/board", &[("content-type", "text/plain")]),
             b"message=x".to_vec(),
             Timestamp::now(),
+            crate::random::os,
         );
         assert_eq!(
             wrong_type.unwrap_err().status(),
@@ -225,6 +380,7 @@ mod tests {
             &parts("POST", "/board", &[]),
             b"message=x".to_vec(),
             Timestamp::now(),
+            crate::random::os,
         );
         assert_eq!(
             no_type.unwrap_err().status(),
@@ -246,6 +402,7 @@ mod tests {
             &parts("POST", "http://site.test/board", &headers),
             b"message=ok".to_vec(),
             Timestamp::now(),
+            crate::random::os,
         )
         .unwrap();
         assert_eq!(texts(&store), ["ok"]);
@@ -294,7 +451,7 @@ mod tests {
                 .append(&format!("message {i}"), Timestamp::now())
                 .unwrap();
         }
-        let page = show::<_, ()>(&store, &"/board".parse().unwrap()).unwrap();
+        let page = show::<_, ()>(&store, &"/board".parse().unwrap(), crate::random::os).unwrap();
         let crate::response::Body::Bytes(html) = page.into_body() else {
             panic!()
         };

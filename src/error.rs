@@ -24,8 +24,13 @@ pub enum Error {
     /// them all).
     NotAcceptable,
     PreconditionFailed,
+    /// A request with the same idempotency key is still being processed.
+    Conflict(&'static str),
     PayloadTooLarge(String),
     UnsupportedMediaType(&'static str),
+    /// Well-formed but refused: an idempotency key reused with another
+    /// message.
+    Unprocessable(String),
     /// A method this server does not know at all.
     NotImplemented,
     /// The board's storage failed; the client may retry (the text goes to
@@ -55,8 +60,10 @@ impl Error {
             Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Error::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Error::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::SiteRule { .. } | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,9 +74,13 @@ impl Error {
     pub fn public_message(&self) -> String {
         match self {
             Error::BadPath(reason) => format!("Bad request: {reason}."),
-            Error::BadRequest(reason) | Error::PayloadTooLarge(reason) => reason.clone(),
+            Error::BadRequest(reason)
+            | Error::PayloadTooLarge(reason)
+            | Error::Unprocessable(reason) => reason.clone(),
             Error::Unauthorized(_) => "This needs the admin's user name and password.".to_owned(),
-            Error::Forbidden(reason) | Error::UnsupportedMediaType(reason) => (*reason).to_owned(),
+            Error::Forbidden(reason)
+            | Error::Conflict(reason)
+            | Error::UnsupportedMediaType(reason) => (*reason).to_owned(),
             Error::NotFound => "Nothing here.".to_owned(),
             Error::MethodNotAllowed { allow } => format!("This resource allows {allow} only."),
             Error::NotAcceptable => "No representation matches your Accept-Encoding.".to_owned(),
@@ -86,7 +97,7 @@ impl Error {
     }
 
     /// The headers an error's response carries besides its body's: `Allow`
-    /// on a 405, the challenge on a 401, `Retry-After` on a 503.
+    /// on a 405, the challenge on a 401, `Retry-After` on a 503 and a 409.
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         match self {
             Error::MethodNotAllowed { allow } => vec![(ALLOW, HeaderValue::from_static(allow))],
@@ -96,6 +107,8 @@ impl Error {
                 .map(|value| (WWW_AUTHENTICATE, HeaderValue::from_static(value)))
                 .collect(),
             Error::Unavailable(_) => vec![(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))],
+            // The first request with the key is being stored: moments.
+            Error::Conflict(_) => vec![(RETRY_AFTER, HeaderValue::from(1))],
             _ => Vec::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! The HTML the component writes itself — the message board and built-in
 //! error pages — through `maud`, so every dynamic string is escaped.
 
+use crate::idempotency::TOKEN_FIELD;
 use crate::store::Page;
 use crate::submission::MAX_MESSAGE_CHARS;
 use http::StatusCode;
@@ -32,16 +33,35 @@ pub(crate) fn layout(title: &str, head: Markup, body: Markup) -> String {
     .into_string()
 }
 
+/// What the board's form shows besides the messages.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BoardForm<'a> {
+    /// Why a post was refused.
+    pub notice: Option<&'a str>,
+    /// The text area's content.
+    pub draft: &'a str,
+    /// The form's one-time token, which makes sending it twice post once
+    /// (`None`: a form without one posts as often as it is sent).
+    pub token: Option<&'a str>,
+}
+
 /// The message board: the form, the messages of `page` (oldest first) with
 /// their times, links to older and newer pages, and the clear button.
-/// `notice` explains a refused post; `draft` refills the text area.
-pub fn board_page(page: &Page, is_older_page: bool, notice: Option<&str>, draft: &str) -> String {
+pub fn board_page(page: &Page, is_older_page: bool, form: BoardForm) -> String {
+    let BoardForm {
+        notice,
+        draft,
+        token,
+    } = form;
     let body = html! {
         h1 { "Message Board" }
         @if let Some(notice) = notice {
             p.notice role="alert" { (notice) }
         }
         form method="post" action="/board" {
+            @if let Some(token) = token {
+                input type="hidden" name=(TOKEN_FIELD) value=(token);
+            }
             p {
                 label for="message" { "Your message" }
                 br;
@@ -120,7 +140,12 @@ mod tests {
             }],
             has_older: true,
         };
-        let html = board_page(&page, false, Some("<b>no</b>"), "</textarea><script>");
+        let form = BoardForm {
+            notice: Some("<b>no</b>"),
+            draft: "</textarea><script>",
+            token: Some("0123456789abcdef0123456789abcdef"),
+        };
+        let html = board_page(&page, false, form);
         assert!(html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &lt;/textarea&gt;"));
         assert!(!html.contains("<img src=x"));
         assert!(!html.contains("<script>") && !html.contains("<b>no"));
@@ -131,13 +156,17 @@ mod tests {
         assert!(html.contains("href=\"/board?before=7\""));
         assert!(html.contains("<form method=\"post\" action=\"/board\">"));
         assert!(html.contains("name=\"message\""));
+        assert!(html.contains(
+            "<input type=\"hidden\" name=\"token\" value=\"0123456789abcdef0123456789abcdef\">"
+        ));
         assert!(html.contains("Save Message") && html.contains("Clear Messages"));
     }
 
     #[test]
     fn an_empty_board_says_so() {
-        let html = board_page(&Page::default(), false, None, "");
+        let html = board_page(&Page::default(), false, BoardForm::default());
         assert!(html.contains("No messages yet."));
+        assert!(!html.contains("name=\"token\""), "no token, no field");
         assert!(!html.contains("Older messages") && !html.contains("Newest messages"));
     }
 
@@ -145,7 +174,7 @@ mod tests {
     fn the_page_policy_allows_the_board_style_by_its_hash() {
         use base64::Engine;
         use sha2::Digest;
-        let page = board_page(&Page::default(), false, None, "");
+        let page = board_page(&Page::default(), false, BoardForm::default());
         assert!(
             page.contains(&format!("<style>{BOARD_STYLE}</style>")),
             "unescaped"

@@ -24,6 +24,7 @@ pub(crate) mod fs;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub(crate) mod html;
+pub(crate) mod idempotency;
 pub(crate) mod kv_store;
 pub(crate) mod listing;
 pub(crate) mod percent;

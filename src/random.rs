@@ -1,21 +1,26 @@
 //! Randomness as the core takes it: handed in by the host (the glue reads
-//! `wasi:random`; tests pass what they like), and the one helper that makes
-//! random names of it.
+//! `wasi:random`; tests pass what they like), and the helpers that make
+//! random names of it, in hex.
 
 /// Fills `bytes` with random bytes, or says why it cannot.
 pub type Random = fn(&mut [u8]) -> Result<(), String>;
 
 /// `N` random bytes as `2N` lowercase hex digits.
 pub fn hex<const N: usize>(random: Random) -> Result<String, String> {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; N];
     random(&mut bytes)?;
-    let mut text = String::with_capacity(2 * N);
-    for byte in bytes {
+    Ok(to_hex(&bytes))
+}
+
+/// `bytes` as lowercase hex digits, two a byte.
+pub fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(2 * bytes.len());
+    for &byte in bytes {
         text.push(char::from(DIGITS[usize::from(byte >> 4)]));
         text.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
-    Ok(text)
+    text
 }
 
 /// The operating system's randomness, for host tests.

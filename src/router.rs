@@ -27,7 +27,8 @@ pub struct Site<R, S> {
     /// The time, read only by the requests that need it (a post): the host's
     /// wall clock in the component, any clock in tests.
     pub clock: fn() -> Timestamp,
-    /// Randomness, likewise (a multi-range answer's boundary).
+    /// Randomness, likewise (a multi-range answer's boundary, the board
+    /// form's one-time token).
     pub random: Random,
     /// The site's rules files as the host handed them in, if it did.
     pub handed_rules: HandedRules,
@@ -144,8 +145,10 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
     match (&parts.method, path) {
         (&Method::OPTIONS, _) => Ok(options(allowed(path))),
         (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
-        (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri),
-        (&Method::POST, "/board") => board::post(store, admin, parts, body, (site.clock)()),
+        (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri, site.random),
+        (&Method::POST, "/board") => {
+            board::post(store, admin, parts, body, (site.clock)(), site.random)
+        }
         (&Method::POST, "/board/clear") => board::clear(store, admin, parts),
         (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
         (&Method::POST, "/api/messages") => api::create(store, parts, body, (site.clock)()),

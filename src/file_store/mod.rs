@@ -8,7 +8,12 @@
 //! board/messages/<id:020>.json   one immutable file per message
 //! board/cleared/<id:020>         markers: every id up to the largest is cleared
 //! board/tmp/<secs>-<random>.json messages being written
+//! board/submissions/<key>.json   posts with an idempotency key (`submissions`)
 //! ```
+//!
+//! - Every directory the store creates is made durable in its parent (the
+//!   parent is synced) before it is used, so the first post after a crash
+//!   is not lost with a directory entry that never reached the disk.
 //!
 //! - A message is written and synced under `tmp/`, then hard-linked to its
 //!   final name. The link both publishes it whole (readers never see a partial
@@ -24,9 +29,12 @@
 //!   deletions are garbage collection, and a crash part-way only leaves hidden
 //!   files for the next clear to remove.
 
+use crate::idempotency::{Once, Submission};
 use crate::random::{self, Random};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
+
+mod submissions;
 
 /// The file operations the store needs, relative to the data root: the
 /// component implements them with `wasi:filesystem`, tests with `std::fs`.
@@ -38,12 +46,15 @@ pub trait Dir {
     fn write_new(&self, path: &str, contents: &[u8]) -> Result<(), DirError>;
     /// Hard-links `existing` as `new`; `Err(Exists)` if `new` exists.
     fn link(&self, existing: &str, new: &str) -> Result<(), DirError>;
+    /// Renames `from` to `to`, replacing `to` if it exists, atomically.
+    fn rename(&self, from: &str, to: &str) -> Result<(), DirError>;
     fn exists(&self, path: &str) -> Result<bool, DirError>;
     fn read(&self, path: &str) -> Result<Vec<u8>, DirError>;
     /// The names in directory `path`.
     fn list(&self, path: &str) -> Result<Vec<String>, DirError>;
     fn remove(&self, path: &str) -> Result<(), DirError>;
-    /// Syncs directory `path`, making the entries created in it durable.
+    /// Syncs directory `path` (`.` is the data root), making the entries
+    /// created in it durable.
     fn sync_dir(&self, path: &str) -> Result<(), DirError>;
 }
 
@@ -66,6 +77,8 @@ impl From<DirError> for StoreError {
     }
 }
 
+/// The data root, as `sync_dir` names it.
+const ROOT: &str = ".";
 const BOARD: &str = "board";
 const MESSAGES: &str = "board/messages";
 const CLEARED: &str = "board/cleared";
@@ -95,11 +108,24 @@ impl<D: Dir> FileStore<D> {
     }
 
     fn ensure_layout(&self) -> Result<(), DirError> {
-        for path in [BOARD, MESSAGES, CLEARED, TMP] {
+        self.create_dirs(ROOT, &[BOARD])?;
+        self.create_dirs(BOARD, &[MESSAGES, CLEARED, TMP])
+    }
+
+    /// Creates the directories of `paths` that are missing, then syncs their
+    /// `parent` if it made any: a new directory is only there after a crash
+    /// once its entry in the parent is on disk.
+    fn create_dirs(&self, parent: &str, paths: &[&str]) -> Result<(), DirError> {
+        let mut created = false;
+        for path in paths {
             match self.dir.create_dir(path) {
-                Ok(()) | Err(DirError::Exists) => {}
+                Ok(()) => created = true,
+                Err(DirError::Exists) => {}
                 Err(error) => return Err(error),
             }
+        }
+        if created {
+            self.dir.sync_dir(parent)?;
         }
         Ok(())
     }
@@ -167,9 +193,48 @@ impl<D: Dir> FileStore<D> {
         }))
     }
 
-    /// Writes `contents` under a temporary name, links it at the first free
-    /// id above `floor` and makes the link durable; the temporary name goes.
-    fn publish(
+    /// Publishes a message (`text`, `posted_at`) from `source`: links it at
+    /// the first free id above the clear marker and makes the link durable.
+    /// A clear that ran meanwhile frees the ids below its marker as it
+    /// collects them, and a writer galloping from the older floor can land
+    /// on one: acknowledged, never shown. So the marker is read again after
+    /// the link, as the post's last step, and the message linked again above
+    /// it if it landed below.
+    fn post_from(
+        &self,
+        source: Source,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Message, Failed> {
+        let mut linked = false;
+        let mut floor = self.cleared_up_to().map_err(Failed::at(linked))?;
+        loop {
+            let id = match source {
+                Source::Contents(contents) => self.link_new(contents, posted_at, floor),
+                Source::Claimant(tmp) => self.link_above(tmp, floor).map_err(StoreError::from),
+            };
+            let id = id.map_err(Failed::at(linked))?;
+            linked = true;
+            self.dir.sync_dir(MESSAGES).map_err(Failed::at(linked))?;
+            let now = self.cleared_up_to().map_err(Failed::at(linked))?;
+            if id > now {
+                return Ok(Message {
+                    id,
+                    text: text.to_owned(),
+                    posted_at,
+                });
+            }
+            // Hidden, so no reader looks at it; the next clear would
+            // collect it anyway.
+            let _ = self.dir.remove(&Self::message_path(id));
+            floor = now;
+        }
+    }
+
+    /// Writes `contents` under a new temporary name and links it at the
+    /// first free id above `floor`; the temporary name goes, as the message
+    /// lives on under its final name.
+    fn link_new(
         &self,
         contents: &[u8],
         posted_at: Timestamp,
@@ -177,14 +242,17 @@ impl<D: Dir> FileStore<D> {
     ) -> Result<u64, StoreError> {
         let tmp = temporary_name(posted_at, self.random)?;
         self.dir.write_new(&tmp, contents)?;
-        let linked = self
-            .link_above(&tmp, floor)
-            .and_then(|id| self.dir.sync_dir(MESSAGES).map(|()| id));
-        // The message lives on under its final name.
-        if let Err(error) = self.dir.remove(&tmp) {
+        let linked = self.link_above(&tmp, floor);
+        self.discard(&tmp);
+        Ok(linked?)
+    }
+
+    /// Removes a temporary file whose content lives on under another name,
+    /// or is not needed; a failure only leaves garbage for a clear.
+    fn discard(&self, tmp: &str) {
+        if let Err(error) = self.dir.remove(tmp) {
             eprintln!("sitebox: board: cannot remove {tmp}: {error:?}");
         }
-        Ok(linked?)
     }
 
     /// Links `tmp` at the first free id after the newest above `floor`: the
@@ -244,29 +312,19 @@ impl<D: Dir> FileStore<D> {
 
 impl<D: Dir> Store for FileStore<D> {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
-        let contents = store::encode_message(text, posted_at);
         self.ensure_layout()?;
-        let mut floor = self.cleared_up_to()?;
-        loop {
-            let id = self.publish(&contents, posted_at, floor)?;
-            // A clear that ran meanwhile frees the ids below its marker as
-            // it collects them, and a writer galloping from the older floor
-            // can land on one: acknowledged, never shown. So the marker is
-            // read again after the link, as the post's last step, and the
-            // message posted again above it if it landed below.
-            let now = self.cleared_up_to()?;
-            if id > now {
-                return Ok(Message {
-                    id,
-                    text: text.to_owned(),
-                    posted_at,
-                });
-            }
-            // Hidden, so no reader looks at it; the next clear would
-            // collect it anyway.
-            let _ = self.dir.remove(&Self::message_path(id));
-            floor = now;
-        }
+        let contents = store::encode_message(text, posted_at);
+        self.post_from(Source::Contents(&contents), text, posted_at)
+            .map_err(|failed| failed.error)
+    }
+
+    fn append_once(
+        &self,
+        submission: &Submission,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Once<Message>, StoreError> {
+        self.append_keyed(submission, text, posted_at)
     }
 
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
@@ -301,6 +359,35 @@ impl<D: Dir> Store for FileStore<D> {
         self.collect_garbage(newest);
         Ok(())
     }
+}
+
+/// Why a post failed, and whether its message was linked (it may then be
+/// on the board although the post failed).
+struct Failed {
+    error: StoreError,
+    linked: bool,
+}
+
+impl Failed {
+    /// `error` as a post's failure, after its message was `linked` or not.
+    fn at<E: Into<StoreError>>(linked: bool) -> impl FnOnce(E) -> Failed {
+        move |error| Failed {
+            error: error.into(),
+            linked,
+        }
+    }
+}
+
+/// Where a post's message comes from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// A plain post's file contents, written anew for each link and its
+    /// temporary file removed at once, so reading the marker again is the
+    /// post's last step.
+    Contents(&'a [u8]),
+    /// A keyed post's temporary file, linked from every time and kept until
+    /// the post ends: a taker fences the claimant by removing it.
+    Claimant(&'a str),
 }
 
 /// A name no other writer will pick: the time (for garbage collection) and

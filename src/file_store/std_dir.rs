@@ -57,6 +57,10 @@ impl Dir for StdDir {
         noted(|| std::fs::hard_link(self.0.join(existing), self.0.join(new)).map_err(convert))
     }
 
+    fn rename(&self, from: &str, to: &str) -> Result<(), DirError> {
+        noted(|| std::fs::rename(self.0.join(from), self.0.join(to)).map_err(convert))
+    }
+
     fn exists(&self, path: &str) -> Result<bool, DirError> {
         noted(|| match std::fs::symlink_metadata(self.0.join(path)) {
             Ok(_) => Ok(true),

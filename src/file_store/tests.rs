@@ -118,6 +118,9 @@ impl Dir for BeforeLink {
         }
         self.dir.link(existing, new)
     }
+    fn rename(&self, from: &str, to: &str) -> Result<(), DirError> {
+        self.dir.rename(from, to)
+    }
     fn exists(&self, path: &str) -> Result<bool, DirError> {
         self.dir.exists(path)
     }

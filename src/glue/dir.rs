@@ -155,6 +155,11 @@ impl Dir for WasiDir {
             .map_err(dir_error)
     }
 
+    fn rename(&self, from: &str, to: &str) -> Result<(), DirError> {
+        let dir = self.descriptor().map_err(dir_error)?;
+        dir.rename_at(from, dir, to).map_err(dir_error)
+    }
+
     fn exists(&self, path: &str) -> Result<bool, DirError> {
         match self
             .descriptor()

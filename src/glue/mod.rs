@@ -11,6 +11,7 @@ mod send;
 use crate::body::{BodyError, RequestBody};
 use crate::file_store::FileStore;
 use crate::html;
+use crate::idempotency::{Once, Submission};
 use crate::kv_store::KvStore;
 use crate::router::{self, Site};
 use crate::rules::HandedRules;
@@ -56,7 +57,10 @@ impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
                 let store = if data.is_preopened() {
                     BoardStore::Files(FileStore::new(data, wall_clock, wasi_random))
                 } else {
-                    BoardStore::KeyValue(KvStore::new(WasiBucket::new(&settings.bucket)))
+                    BoardStore::KeyValue(KvStore::new(
+                        WasiBucket::new(&settings.bucket),
+                        wall_clock,
+                    ))
                 };
                 let site = Site {
                     static_root,
@@ -128,6 +132,18 @@ impl Store for BoardStore {
         match self {
             BoardStore::Files(store) => store.append(text, posted_at),
             BoardStore::KeyValue(store) => store.append(text, posted_at),
+        }
+    }
+
+    fn append_once(
+        &self,
+        submission: &Submission,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Once<Message>, StoreError> {
+        match self {
+            BoardStore::Files(store) => store.append_once(submission, text, posted_at),
+            BoardStore::KeyValue(store) => store.append_once(submission, text, posted_at),
         }
     }
 

@@ -1,6 +1,7 @@
 //! A bucket in memory, for host tests of the key-value store: each call is
-//! atomic (one lock), as on every real host; it can be told to fail, and it
-//! notes when the calling thread last touched it.
+//! atomic (one lock), as on every real host; it can be told to fail (also
+//! after applying a write, as when the host's answer is lost), and it notes
+//! when the calling thread last touched it.
 
 use super::{Bucket, KvError};
 use std::cell::Cell;
@@ -13,6 +14,9 @@ use std::time::Instant;
 pub struct MemoryBucket {
     entries: Mutex<HashMap<String, Vec<u8>>>,
     failing: AtomicBool,
+    /// The next `set` or `increment` of a key starting with this is applied,
+    /// then answered with an error.
+    lost_answer: Mutex<Option<&'static str>>,
     calls: Mutex<Vec<&'static str>>,
 }
 
@@ -24,6 +28,22 @@ impl MemoryBucket {
     /// From now on every call fails (`true`) or works again (`false`).
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// The next `set` or `increment` of a key starting with `prefix` takes
+    /// effect but fails, as a write the host applied and answered too late.
+    pub fn lose_next_answer(&self, prefix: &'static str) {
+        *self.lost_answer.lock().unwrap() = Some(prefix);
+    }
+
+    /// An error if `key`'s answer is to be lost (and that only once).
+    fn answer(&self, key: &str) -> Result<(), KvError> {
+        let mut lost = self.lost_answer.lock().unwrap();
+        if lost.is_some_and(|prefix| key.starts_with(prefix)) {
+            *lost = None;
+            return Err(KvError("no answer in time (test)".to_owned()));
+        }
+        Ok(())
     }
 
     pub fn keys(&self) -> Vec<String> {
@@ -68,11 +88,12 @@ impl Bucket for MemoryBucket {
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
         self.with("set", |entries| {
             entries.insert(key.to_owned(), value.to_owned());
-        })
+        })?;
+        self.answer(key)
     }
 
     fn increment(&self, key: &str, delta: u64) -> Result<u64, KvError> {
-        self.with("increment", |entries| {
+        let new = self.with("increment", |entries| {
             let value = entries
                 .entry(key.to_owned())
                 .or_insert_with(|| b"0".to_vec());
@@ -85,7 +106,8 @@ impl Bucket for MemoryBucket {
                 .ok_or_else(|| KvError(format!("{key} overflows")))?;
             *value = new.to_string().into_bytes();
             Ok(new)
-        })?
+        })??;
+        self.answer(key).map(|()| new)
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {

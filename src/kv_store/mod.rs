@@ -12,6 +12,7 @@
 //! board:cleared-up-to      counter: every id up to it is cleared
 //! board:collected-up-to    decimal: cleared messages up to it are deleted
 //! board:message:<id>       one message (JSON: text and time), written once
+//! board:submission:<name>…  posts with an idempotency key (`submissions`)
 //! ```
 //!
 //! - A post takes its id from `increment(next-id, 1)`, writes its one key,
@@ -39,8 +40,11 @@
 //! workerd's `kv.js`), so they are read with `get`; one that is not is read
 //! with `increment(key, 0)`, which every host answers with a number.
 
+use crate::idempotency::{Once, Submission};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
+
+mod submissions;
 
 /// The key-value operations the store needs, on the bucket it was given:
 /// the component implements them with `wasi:keyvalue`, tests in memory.
@@ -83,11 +87,13 @@ const DELETE_BATCH: u64 = 256;
 
 pub struct KvStore<B> {
     bucket: B,
+    /// The time, for the windows of a keyed post's claim.
+    clock: fn() -> Timestamp,
 }
 
 impl<B: Bucket> KvStore<B> {
-    pub fn new(bucket: B) -> Self {
-        KvStore { bucket }
+    pub fn new(bucket: B, clock: fn() -> Timestamp) -> Self {
+        KvStore { bucket, clock }
     }
 
     #[cfg(test)]
@@ -143,6 +149,37 @@ impl<B: Bucket> KvStore<B> {
         }))
     }
 
+    /// Takes an id and writes the message under it, then reads the clear
+    /// marker again: if a clear hid the id meanwhile, the message is deleted
+    /// and posted again under a new id above it. `bind(id)` runs before each
+    /// write (a keyed post binds its key to the id there).
+    fn post(
+        &self,
+        text: &str,
+        posted_at: Timestamp,
+        mut bind: impl FnMut(u64) -> Result<(), StoreError>,
+    ) -> Result<Message, StoreError> {
+        let value = store::encode_message(text, posted_at);
+        for _ in 0..POST_ATTEMPTS {
+            let id = self.bucket.increment(NEXT_ID, 1)?;
+            bind(id)?;
+            let key = message_key(id);
+            self.bucket.set(&key, &value)?;
+            if self.counter(CLEARED)? < id {
+                return Ok(Message {
+                    id,
+                    text: text.to_owned(),
+                    posted_at,
+                });
+            }
+            // A clear hid the id we took: post again above its marker.
+            self.bucket.delete_many(&[key])?;
+        }
+        Err(StoreError::Unavailable(
+            "the board was cleared again and again while posting".to_owned(),
+        ))
+    }
+
     /// Deletes the messages up to `marker` that no earlier clear deleted.
     /// Failures only leave garbage, so they are logged, not reported.
     fn collect_garbage(&self, floor: u64, marker: u64) {
@@ -170,24 +207,16 @@ impl<B: Bucket> KvStore<B> {
 
 impl<B: Bucket> Store for KvStore<B> {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
-        let value = store::encode_message(text, posted_at);
-        for _ in 0..POST_ATTEMPTS {
-            let id = self.bucket.increment(NEXT_ID, 1)?;
-            let key = message_key(id);
-            self.bucket.set(&key, &value)?;
-            if self.counter(CLEARED)? < id {
-                return Ok(Message {
-                    id,
-                    text: text.to_owned(),
-                    posted_at,
-                });
-            }
-            // A clear hid the id we took: post again above its marker.
-            self.bucket.delete_many(&[key])?;
-        }
-        Err(StoreError::Unavailable(
-            "the board was cleared again and again while posting".to_owned(),
-        ))
+        self.post(text, posted_at, |_| Ok(()))
+    }
+
+    fn append_once(
+        &self,
+        submission: &Submission,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Once<Message>, StoreError> {
+        self.append_keyed(submission, text, posted_at)
     }
 
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {

@@ -3,11 +3,22 @@
 //! threads), posts racing clears, and a failing host.
 use super::memory::MemoryBucket;
 use super::*;
+use crate::idempotency::Once;
 use crate::store::contract::{self, texts};
 use std::sync::Arc;
 
+thread_local! {
+    /// The time the store sees on this thread, in seconds: fixed, so that
+    /// racing keyed posts share a claim window; tests move it.
+    static NOW: std::cell::Cell<i64> = const { std::cell::Cell::new(1_800_000_000) };
+}
+
+fn test_clock() -> Timestamp {
+    Timestamp::from_second(NOW.with(std::cell::Cell::get)).unwrap()
+}
+
 fn store() -> KvStore<MemoryBucket> {
-    KvStore::new(MemoryBucket::default())
+    KvStore::new(MemoryBucket::default(), test_clock)
 }
 
 #[test]
@@ -158,4 +169,142 @@ fn racing_clears_never_hide_a_later_post() {
             .unwrap();
         assert_eq!(store.page(None, 50).unwrap().messages, [after]);
     }
+}
+
+#[test]
+fn a_repeated_submission_is_stored_once() {
+    let store = store();
+    contract::a_repeated_submission_is_stored_once(&store);
+    // A keyed post: look, claim, check, take an id, bind, write, check.
+    store.bucket().take_calls();
+    let text = "counted";
+    store
+        .append_once(&contract::keyed("calls", text), text, Timestamp::now())
+        .unwrap();
+    assert_eq!(
+        store.bucket().take_calls(),
+        [
+            "get-many",
+            "increment",
+            "get-many",
+            "increment",
+            "set",
+            "set",
+            "get"
+        ]
+    );
+}
+
+#[test]
+fn racing_submissions_with_one_key_store_one_message() {
+    contract::racing_submissions_with_one_key_store_one_message(Arc::new(store()));
+}
+
+/// Issue 30: a `SET` that Redis applied but answered after the runner's
+/// timeout makes the post a 503; the client retries and, without a key,
+/// the message is stored twice. With the key, the retry answers the first
+/// message (and the message is there once).
+#[test]
+fn a_retry_after_a_write_that_landed_answers_the_first_message() {
+    let store = store();
+    let hello = contract::keyed("retry", "hello");
+    store.bucket().lose_next_answer("board:message:");
+    let failed = store.append_once(&hello, "hello", Timestamp::now());
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    let retried = store
+        .append_once(&hello, "hello", Timestamp::now())
+        .unwrap();
+    let Once::Replayed(message) = retried else {
+        panic!("the retry answers the first post: {retried:?}")
+    };
+    assert_eq!(message.id, 1);
+    assert_eq!(texts(&store.page(None, 50).unwrap()), ["hello"]);
+    // Without a key, the same lost answer and retry store it twice.
+    store.bucket().lose_next_answer("board:message:");
+    assert!(store.append("plain", Timestamp::now()).is_err());
+    store.append("plain", Timestamp::now()).unwrap();
+    assert_eq!(
+        texts(&store.page(None, 50).unwrap()),
+        ["hello", "plain", "plain"]
+    );
+}
+
+/// The key was bound, then the message write failed before it landed: the
+/// retry writes the message and answers it.
+#[test]
+fn a_retry_writes_the_message_a_failed_post_bound_but_never_wrote() {
+    let store = store();
+    let hello = contract::keyed("bound", "hello");
+    // What a post leaves when it dies between binding and writing.
+    let bound = crate::store::Posted {
+        fingerprint: hello.fingerprint.clone(),
+        id: store.bucket().increment(NEXT_ID, 1).unwrap(),
+        posted_at: Timestamp::from_second(1_700_000_000).unwrap(),
+    };
+    let record = format!("board:submission:{}", hello.name);
+    store.bucket().set(&record, &bound.encode()).unwrap();
+    assert_eq!(store.page(None, 50).unwrap(), Page::default());
+    let retried = store
+        .append_once(&hello, "hello", Timestamp::now())
+        .unwrap();
+    assert_eq!(contract::answered(retried).posted_at, bound.posted_at);
+    let page = store.page(None, 50).unwrap();
+    assert_eq!((texts(&page), page.messages[0].id), (vec!["hello"], 1));
+}
+
+/// A claim whose answer was lost leaves a claimant that never binds: the
+/// key answers 409 in its window and the next, then a retry claims it.
+#[test]
+fn a_claim_whose_answer_was_lost_holds_the_key_for_two_windows_at_most() {
+    let store = store();
+    let hello = contract::keyed("lost claim", "hello");
+    let start = 1_800_000_000 / submissions::WINDOW_SECS * submissions::WINDOW_SECS;
+    let at = |second: i64| NOW.with(|now| now.set(second));
+    at(start + 1);
+    store.bucket().lose_next_answer("board:submission:");
+    assert!(
+        store
+            .append_once(&hello, "hello", Timestamp::now())
+            .is_err()
+    );
+    for second in [start + 2, start + submissions::WINDOW_SECS + 9] {
+        at(second);
+        let answer = store
+            .append_once(&hello, "hello", Timestamp::now())
+            .unwrap();
+        assert_eq!(answer, Once::InProgress, "at {second}");
+    }
+    at(start + 2 * submissions::WINDOW_SECS);
+    let answer = store
+        .append_once(&hello, "hello", Timestamp::now())
+        .unwrap();
+    assert!(matches!(answer, Once::Stored(_)), "{answer:?}");
+    at(start + 5 * submissions::WINDOW_SECS);
+    let again = store
+        .append_once(&hello, "hello", Timestamp::now())
+        .unwrap();
+    assert!(matches!(again, Once::Replayed(_)), "{again:?}");
+    assert_eq!(texts(&store.page(None, 50).unwrap()), ["hello"]);
+}
+
+/// Of two claims in neighbouring windows, at most one binds: here the
+/// earlier window's claimant is still at work when a repeat comes in the
+/// next window.
+#[test]
+fn a_claim_in_the_window_before_holds_off_a_repeat() {
+    let store = store();
+    let hello = contract::keyed("neighbours", "hello");
+    let start = 1_800_000_000 / submissions::WINDOW_SECS * submissions::WINDOW_SECS;
+    let window = start / submissions::WINDOW_SECS;
+    let claim = format!("board:submission:{}:claim:{window}", hello.name);
+    store.bucket().increment(&claim, 1).unwrap();
+    NOW.with(|now| now.set(start + submissions::WINDOW_SECS));
+    let answer = store
+        .append_once(&hello, "hello", Timestamp::now())
+        .unwrap();
+    assert_eq!(answer, Once::InProgress);
+    assert_eq!(store.page(None, 50).unwrap(), Page::default());
 }

@@ -1,11 +1,13 @@
 //! What every `Store` must do, written once: test functions that each
 //! store's tests call with a fresh, empty store (order and time, paging,
-//! clearing, many writers at once, posts racing clears).
+//! clearing, many writers at once, posts racing clears, posts with an
+//! idempotency key).
 
 use super::{Message, Page, Store, StoreError};
+use crate::idempotency::{Once, Scope, Submission};
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::Instant;
 
 pub fn texts(page: &Page) -> Vec<&str> {
@@ -252,4 +254,105 @@ pub fn posts_racing_clears_are_never_lost<S: Store + Send + Sync + 'static>(
     );
     store.clear().unwrap();
     assert_eq!(store.page(None, 1000).unwrap(), Page::default());
+}
+
+/// An API key's submission of `text`.
+pub fn keyed(key: &str, text: &str) -> Submission {
+    Submission::new(Scope::Api, key, text)
+}
+
+/// The message a keyed post stored or replayed; panics on anything else.
+pub fn answered(once: Once<Message>) -> Message {
+    match once {
+        Once::Stored(message) | Once::Replayed(message) => message,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// The first post with a key stores; a repeat answers that message and
+/// stores nothing; the key with another text is refused; other keys and
+/// plain posts go on as usual; and a clear hides the message but not the
+/// answer, so a late retry never brings a cleared message back.
+pub fn a_repeated_submission_is_stored_once(store: &impl Store) {
+    let first_time = Timestamp::from_second(1_700_000_000).unwrap();
+    let later = Timestamp::from_second(1_700_000_005).unwrap();
+    let hello = keyed("k1", "hello");
+    let Once::Stored(first) = store.append_once(&hello, "hello", first_time).unwrap() else {
+        panic!("the first post with a key stores")
+    };
+    assert_eq!(
+        (first.id, first.text.as_str(), first.posted_at),
+        (1, "hello", first_time)
+    );
+    let again = store.append_once(&hello, "hello", later).unwrap();
+    assert_eq!(again, Once::Replayed(first.clone()));
+    let reused = store
+        .append_once(&keyed("k1", "bye"), "bye", later)
+        .unwrap();
+    assert_eq!(reused, Once::KeyReused);
+    assert_eq!(store.append("plain", later).unwrap().id, 2);
+    let other = answered(
+        store
+            .append_once(&keyed("k2", "hello"), "hello", later)
+            .unwrap(),
+    );
+    assert_eq!(other.id, 3);
+    assert_eq!(
+        texts(&store.page(None, 50).unwrap()),
+        ["hello", "plain", "hello"]
+    );
+    store.clear().unwrap();
+    let after_clear = store.append_once(&hello, "hello", later).unwrap();
+    assert_eq!(after_clear, Once::Replayed(first));
+    assert_eq!(store.page(None, 50).unwrap(), Page::default());
+    assert_eq!(store.append("next", later).unwrap().id, 4);
+}
+
+/// Eight threads post with one key at once, twenty times over: each time
+/// exactly one stores, the others answer its message or say it is in
+/// progress, and a repeat afterwards answers it. One message per key.
+pub fn racing_submissions_with_one_key_store_one_message<S: Store + Send + Sync + 'static>(
+    store: Arc<S>,
+) {
+    for round in 0..20 {
+        let text = format!("round {round}");
+        let submission = keyed(&format!("race {round}"), &text);
+        let barrier = Arc::new(Barrier::new(8));
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let (store, barrier) = (store.clone(), barrier.clone());
+                let (submission, text) = (submission.clone(), text.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    store
+                        .append_once(&submission, &text, Timestamp::now())
+                        .unwrap()
+                })
+            })
+            .collect();
+        let answers: Vec<Once<Message>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+        let stored: Vec<&Message> = answers
+            .iter()
+            .filter_map(|once| match once {
+                Once::Stored(message) => Some(message),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(stored.len(), 1, "{answers:?}");
+        for answer in &answers {
+            match answer {
+                Once::Stored(message) | Once::Replayed(message) => {
+                    assert_eq!(message, stored[0])
+                }
+                Once::InProgress => {}
+                Once::KeyReused => panic!("the same text is no reuse"),
+            }
+        }
+        let settled = store
+            .append_once(&submission, &text, Timestamp::now())
+            .unwrap();
+        assert_eq!(settled, Once::Replayed(stored[0].clone()));
+    }
+    let all = everything(&*store);
+    assert_eq!(all.len(), 20, "one message a key: {all:?}");
 }

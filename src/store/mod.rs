@@ -1,8 +1,9 @@
 //! The board's storage as the board logic sees it: a small trait (append,
-//! read a page, get one, clear) with an in-memory implementation for unit
-//! tests. `file_store` implements it on the data directory, `kv_store` on a
+//! append once per idempotency key, read a page, get one, clear) with an
+//! in-memory implementation for unit tests. `file_store` implements it on the data directory, `kv_store` on a
 //! `wasi:keyvalue` bucket (edge hosts, a fleet of runners on one Redis).
 
+use crate::idempotency::{Once, Submission};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -47,6 +48,19 @@ pub trait Store {
     /// Stores `text`, durably, before returning the message.
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError>;
 
+    /// `append`, once per `submission`: the first call stores the message;
+    /// every later one answers that first message (`Replayed`, also after a
+    /// clear hid it) and stores nothing — also when the first call failed
+    /// after its message landed, and when calls race. A call with another
+    /// text is `KeyReused`; one that cannot tell yet whether the first call
+    /// will store is `InProgress`.
+    fn append_once(
+        &self,
+        submission: &Submission,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Once<Message>, StoreError>;
+
     /// Up to `limit` of the newest messages with an id below `before` (all
     /// ids when `None`), oldest first.
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError>;
@@ -79,6 +93,39 @@ pub(crate) fn decode_message(id: u64, bytes: &[u8]) -> Result<Message, StoreErro
     })
 }
 
+/// What a store keeps of a keyed submission once its message has an id:
+/// enough to answer a repeat (the text is the repeat's own, as the
+/// fingerprint proves).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Posted {
+    pub fingerprint: String,
+    pub id: u64,
+    pub posted_at: Timestamp,
+}
+
+impl Posted {
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("strings, a number and a time always serialize")
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Posted, StoreError> {
+        serde_json::from_slice(bytes)
+            .map_err(|error| StoreError::Corrupt(format!("a submission is unreadable: {error}")))
+    }
+
+    /// The answer for a repeat of `submission` with `text`.
+    pub fn answer(&self, submission: &Submission, text: &str) -> Once<Message> {
+        if self.fingerprint != submission.fingerprint {
+            return Once::KeyReused;
+        }
+        Once::Replayed(Message {
+            id: self.id,
+            text: text.to_owned(),
+            posted_at: self.posted_at,
+        })
+    }
+}
+
 #[cfg(test)]
 pub mod contract;
 
@@ -86,28 +133,61 @@ pub mod contract;
 #[cfg(any(test, fuzzing))]
 #[derive(Default)]
 pub struct MemoryStore {
-    state: std::sync::Mutex<(Vec<Message>, u64)>,
+    state: std::sync::Mutex<MemoryState>,
+}
+
+#[cfg(any(test, fuzzing))]
+#[derive(Default)]
+struct MemoryState {
+    messages: Vec<Message>,
+    last_id: u64,
+    submissions: std::collections::HashMap<String, Posted>,
+}
+
+#[cfg(any(test, fuzzing))]
+impl MemoryState {
+    fn append(&mut self, text: &str, posted_at: Timestamp) -> Message {
+        self.last_id += 1;
+        let message = Message {
+            id: self.last_id,
+            text: text.to_owned(),
+            posted_at,
+        };
+        self.messages.push(message.clone());
+        message
+    }
 }
 
 #[cfg(any(test, fuzzing))]
 impl Store for MemoryStore {
     fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
+        Ok(self.state.lock().unwrap().append(text, posted_at))
+    }
+
+    fn append_once(
+        &self,
+        submission: &Submission,
+        text: &str,
+        posted_at: Timestamp,
+    ) -> Result<Once<Message>, StoreError> {
         let mut state = self.state.lock().unwrap();
-        let (messages, last_id) = &mut *state;
-        *last_id += 1;
-        let message = Message {
-            id: *last_id,
-            text: text.to_owned(),
+        if let Some(posted) = state.submissions.get(&submission.name) {
+            return Ok(posted.answer(submission, text));
+        }
+        let message = state.append(text, posted_at);
+        let posted = Posted {
+            fingerprint: submission.fingerprint.clone(),
+            id: message.id,
             posted_at,
         };
-        messages.push(message.clone());
-        Ok(message)
+        state.submissions.insert(submission.name.clone(), posted);
+        Ok(Once::Stored(message))
     }
 
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
         let state = self.state.lock().unwrap();
         let eligible: Vec<&Message> = state
-            .0
+            .messages
             .iter()
             .filter(|m| before.is_none_or(|before| m.id < before))
             .collect();
@@ -120,12 +200,46 @@ impl Store for MemoryStore {
 
     fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {
         let state = self.state.lock().unwrap();
-        Ok(state.0.iter().find(|m| m.id == id).cloned())
+        Ok(state.messages.iter().find(|m| m.id == id).cloned())
     }
 
     fn clear(&self) -> Result<(), StoreError> {
-        self.state.lock().unwrap().0.clear();
+        self.state.lock().unwrap().messages.clear();
         Ok(())
+    }
+}
+
+/// A board whose keyed posts always find an earlier request with their key
+/// still storing, for tests of the 409.
+#[cfg(test)]
+#[derive(Default)]
+pub struct BusyStore(MemoryStore);
+
+#[cfg(test)]
+impl Store for BusyStore {
+    fn append(&self, text: &str, posted_at: Timestamp) -> Result<Message, StoreError> {
+        self.0.append(text, posted_at)
+    }
+
+    fn append_once(
+        &self,
+        _: &Submission,
+        _: &str,
+        _: Timestamp,
+    ) -> Result<Once<Message>, StoreError> {
+        Ok(Once::InProgress)
+    }
+
+    fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
+        self.0.page(before, limit)
+    }
+
+    fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {
+        self.0.get(id)
+    }
+
+    fn clear(&self) -> Result<(), StoreError> {
+        self.0.clear()
     }
 }
 
@@ -141,6 +255,10 @@ mod tests {
         contract::pages_walk_back_through_the_board(&MemoryStore::default());
         contract::clear_hides_everything_and_ids_are_never_reused(&MemoryStore::default());
         contract::concurrent_posts_are_neither_lost_nor_duplicated(std::sync::Arc::new(
+            MemoryStore::default(),
+        ));
+        contract::a_repeated_submission_is_stored_once(&MemoryStore::default());
+        contract::racing_submissions_with_one_key_store_one_message(std::sync::Arc::new(
             MemoryStore::default(),
         ));
     }

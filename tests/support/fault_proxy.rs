@@ -2,7 +2,8 @@
 //! lines of tokio): it forwards a loopback port to an upstream (a Redis) and,
 //! on the test's word, stalls the connections it holds (a failover or a
 //! partition leaving half-open sockets), black-holes new ones too, delays the
-//! upstream's replies (a write that lands but is answered late), cuts every
+//! upstream's replies (a write that lands but is answered late; also from a
+//! chosen request on, to hit one write of several), cuts every
 //! connection, or points new connections at another upstream. Shared by
 //! `tests/` and `runner/tests/` (by `#[path]`), so it owns its runtime.
 #![allow(dead_code)]
@@ -33,6 +34,9 @@ struct Shared {
     /// Connections accepted so far.
     accepted: Mutex<u64>,
     faults: watch::Sender<Faults>,
+    /// Replies are delayed this long from the first request carrying these
+    /// bytes on.
+    delay_from: Mutex<Option<(Vec<u8>, Duration)>>,
 }
 
 /// The proxy, stopped (every connection closed) when dropped.
@@ -63,6 +67,7 @@ impl FaultProxy {
                 cut_through: 0,
             })
             .0,
+            delay_from: Mutex::new(None),
         });
         runtime.spawn(accept(listener, shared.clone()));
         FaultProxy {
@@ -108,6 +113,14 @@ impl FaultProxy {
             .send_modify(|faults| faults.reply_delay = delay);
     }
 
+    /// From the first request that carries `pattern` (in one read) on, the
+    /// upstream's replies reach the client `delay` later, as with
+    /// `delay_replies`: that request lands, its answer is late (for Redis,
+    /// say, a `SET` of one key among the calls of a request).
+    pub fn delay_replies_from(&self, pattern: &[u8], delay: Duration) {
+        *self.shared.delay_from.lock().unwrap() = Some((pattern.to_vec(), delay));
+    }
+
     /// Closes every connection open now.
     pub fn cut_existing(&self) {
         let through = self.accepted();
@@ -139,6 +152,7 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
         };
         let upstream = *shared.upstream.lock().unwrap();
         let faults = shared.faults.subscribe();
+        let shared = shared.clone();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
                 return;
@@ -147,8 +161,14 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             let _ = server.set_nodelay(true);
             let (client_read, client_write) = client.into_split();
             let (server_read, server_write) = server.into_split();
-            let requests = pump(client_read, server_write, number, faults.clone(), false);
-            let replies = pump(server_read, client_write, number, faults, true);
+            let requests = pump(
+                client_read,
+                server_write,
+                number,
+                faults.clone(),
+                Some(&shared),
+            );
+            let replies = pump(server_read, client_write, number, faults, None);
             // Either side closing ends the connection.
             tokio::select! {
                 () = requests => {}
@@ -158,14 +178,17 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-/// Copies `from` to `to` under the faults for connection `number`.
+/// Copies `from` to `to` under the faults for connection `number`: the
+/// client's requests (with `shared`, to watch them for `delay_from`) or the
+/// upstream's replies.
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     number: u64,
     mut faults: watch::Receiver<Faults>,
-    replies: bool,
+    requests: Option<&Shared>,
 ) {
+    let replies = requests.is_none();
     let mut buffer = vec![0; 64 << 10];
     loop {
         let read = tokio::select! {
@@ -181,6 +204,17 @@ async fn pump(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        if let Some(shared) = requests {
+            let mut delay_from = shared.delay_from.lock().unwrap();
+            let seen = delay_from.as_ref().is_some_and(|(pattern, _)| {
+                buffer[..n].windows(pattern.len()).any(|w| w == pattern)
+            });
+            if seen && let Some((_, delay)) = delay_from.take() {
+                shared
+                    .faults
+                    .send_modify(|faults| faults.reply_delay = delay);
+            }
+        }
         let now = *faults.borrow();
         if now.cut_through >= number {
             return;
@@ -280,6 +314,16 @@ mod tests {
         std::thread::sleep(Duration::from_millis(500));
         let mut reply = [0; 4];
         stream.read_exact(&mut reply).unwrap();
+        proxy.delay_replies(Duration::ZERO);
+        // From a chosen request on.
+        proxy.delay_replies_from(b"late", Duration::from_millis(800));
+        assert!(echoes(&mut stream));
+        stream.write_all(b"late").unwrap();
+        let mut late = [0; 4];
+        assert!(stream.read_exact(&mut late).is_err(), "not yet");
+        std::thread::sleep(Duration::from_millis(500));
+        stream.read_exact(&mut late).unwrap();
+        assert_eq!(&late, b"late");
         proxy.delay_replies(Duration::ZERO);
         proxy.cut_existing();
         let mut closed = [0; 1];

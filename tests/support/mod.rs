@@ -220,8 +220,9 @@ pub fn new_bucket() -> String {
 }
 
 /// The port of one Redis for the whole test process, started through the
-/// fixture so it lives as long as the process.
-fn shared_redis() -> Option<u16> {
+/// fixture so it lives as long as the process; `None` (with a notice) when
+/// `redis-server` is not installed.
+pub fn shared_redis() -> Option<u16> {
     static REDIS: OnceLock<Option<(TempDir, u16)>> = OnceLock::new();
     let started = REDIS.get_or_init(|| {
         if !redis::installed() {
