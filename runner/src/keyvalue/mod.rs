@@ -74,7 +74,7 @@ pub struct KeyValue {
 
 struct Redis {
     link: Arc<Link>,
-    /// Prefix of every Redis key: the bucket's name and a colon.
+    /// Prefix of every Redis key: the bucket's escaped name and a colon.
     prefix: String,
     bucket: String,
     timeout: Duration,
@@ -118,7 +118,7 @@ impl KeyValue {
         Ok(Arc::new(KeyValue {
             redis: Some(Redis {
                 link: Arc::new(Link::new(client, config, timeout)),
-                prefix: format!("{bucket}:"),
+                prefix: format!("{}:", escape_bucket(bucket)),
                 bucket: bucket.to_owned(),
                 timeout,
                 errors,
@@ -206,6 +206,14 @@ fn check_value(value: &[u8]) -> Result<(), KvError> {
         )));
     }
     Ok(())
+}
+
+/// `bucket` as its keys' prefix: `%` and `:` percent-encoded, so a prefix
+/// never holds another bucket's (`a:` never sees bucket `a:b`'s keys) and
+/// a bucket without either keeps the prefix it always had (its keys stay
+/// where they are). Only these two: the prefix ends at the first `:`.
+fn escape_bucket(bucket: &str) -> String {
+    bucket.replace('%', "%25").replace(':', "%3A")
 }
 
 /// A Redis URL for logs: the password, if any, replaced.

@@ -149,6 +149,55 @@ async fn every_call_on_a_real_redis() {
     view.drop(bucket).await.unwrap();
 }
 
+#[tokio::test]
+async fn a_bucket_never_sees_the_keys_of_a_bucket_named_after_it() {
+    let Some((server, _dir)) = real_redis() else {
+        return;
+    };
+    let url = server.url(0);
+    let open = |bucket: &str| {
+        KeyValue::redis(&url, bucket, Duration::from_secs(1), Default::default()).unwrap()
+    };
+    let (outer, inner) = (open("a"), open("a:b"));
+    let (mut outer_table, mut inner_table) = (ResourceTable::new(), ResourceTable::new());
+    let mut outer = KvView {
+        kv: &outer,
+        table: &mut outer_table,
+    };
+    let mut inner = KvView {
+        kv: &inner,
+        table: &mut inner_table,
+    };
+    let a = outer.open("a".to_owned()).await.ok().unwrap();
+    let a = || Resource::<Bucket>::new_borrow(a.rep());
+    let ab = inner.open("a:b".to_owned()).await.ok().unwrap();
+    let ab = || Resource::<Bucket>::new_borrow(ab.rep());
+    ok(inner.set(ab(), "x".into(), b"inner".to_vec()).await);
+    // Bucket `a`'s key `b:x` would be bucket `a:b`'s key `x`, unescaped.
+    assert_eq!(
+        ok(outer.list_keys(a(), None).await).keys,
+        Vec::<String>::new()
+    );
+    assert_eq!(ok(outer.get(a(), "b:x".into()).await), None);
+    ok(outer.set(a(), "b:x".into(), b"outer".to_vec()).await);
+    assert_eq!(
+        ok(inner.get(ab(), "x".into()).await),
+        Some(b"inner".to_vec())
+    );
+    assert_eq!(ok(inner.list_keys(ab(), None).await).keys, ["x"]);
+    assert_eq!(ok(outer.list_keys(a(), None).await).keys, ["b:x"]);
+    // A bucket without `:` or `%` keeps its keys where they were.
+    let plain = open("sitebox");
+    let mut table = ResourceTable::new();
+    let mut view = KvView {
+        kv: &plain,
+        table: &mut table,
+    };
+    let bucket = view.open("sitebox".to_owned()).await.ok().unwrap();
+    ok(view.set(bucket, "k".into(), b"v".to_vec()).await);
+    assert_eq!(server.command(&["GET", "sitebox:k"]), "v");
+}
+
 #[test]
 fn passwords_never_reach_the_log() {
     assert_eq!(
