@@ -1,7 +1,8 @@
 //! The board on a Redis that fails: one `sitebox` (`--store-timeout 400ms`)
 //! on a real Redis, through a fault-injecting TCP proxy
 //! (`tests/support/fault_proxy.rs`) where the test needs one. Connections
-//! that stall (a failover, a half-open socket), replies delayed beyond the
+//! that stall (a failover, a half-open socket), a network that drops every
+//! packet (a black hole), replies delayed beyond the
 //! timeout, connections cut while Redis is away, and a Redis whose password
 //! is wrong at start or changed under the runner: the board answers 503
 //! meanwhile, reconnects with back-off (calls during it fail at once, and
@@ -240,16 +241,33 @@ fn replies_delayed_beyond_the_timeout_fail_fast_then_recover() {
         return;
     };
     setup.proxy.delay_replies(STORE_TIMEOUT * 4);
+    assert_fails_fast_until("replies delayed 1.6 s", &setup, || {
+        setup.proxy.delay_replies(Duration::ZERO)
+    });
+}
+
+#[test]
+fn a_black_hole_fails_fast_then_recovers() {
+    let Some(setup) = Setup::proxied() else {
+        return;
+    };
+    // Every connection, new ones too, accepted and silent.
+    setup.proxy.blackhole(true);
+    assert_fails_fast_until("black hole", &setup, || setup.proxy.blackhole(false));
+}
+
+/// With a fault on for 3 s, board requests answer 503 without waiting for
+/// Redis (but for the calls that try it); after `lift`, the board is back.
+fn assert_fails_fast_until(fault: &str, setup: &Setup, lift: impl FnOnce()) {
     let tally = traffic_for(setup.addr(), Duration::from_secs(3));
-    eprintln!("FIGURES replies delayed 1.6 s: {}", tally.summary());
+    eprintln!("FIGURES {fault}, 3 s: {}", tally.summary());
     assert_eq!(tally.worked, 0, "{tally:?}");
-    // Between reconnect attempts, board requests do not wait for Redis.
     assert!(
         tally.median_unavailable() < STORE_TIMEOUT / 2,
         "board requests wait for a Redis that does not answer: {tally:?}"
     );
-    setup.proxy.delay_replies(Duration::ZERO);
-    assert_recovered("delay lifted", until_recovered(setup.addr()));
+    lift();
+    assert_recovered(&format!("{fault}, lifted"), until_recovered(setup.addr()));
 }
 
 #[test]
