@@ -1,17 +1,24 @@
 //! The host side of `wasi:keyvalue` 0.2.0-draft (store, atomics, batch) on
 //! Redis, for the board of a fleet of runners: every runner pointed at one
 //! Redis shares one board. The component may open only the configured
-//! bucket; its keys live in Redis as `BUCKET:KEY`. Every call has a timeout
-//! and runs on the async runtime, so a slow or absent Redis only fails the
-//! board's requests (the component answers them 503) and never holds up
-//! other work; redis-rs's connection manager reconnects by itself.
+//! bucket; its keys live in Redis as `BUCKET:KEY`, with `%` and `:` in the
+//! bucket's name percent-encoded so no bucket sees another's keys. Every
+//! call has a timeout and runs on the async runtime, so a slow or absent
+//! Redis only fails the board's requests (the component answers them 503)
+//! and never holds up other work; `link` keeps the connection usable.
 
 use anyhow::{Context as _, Result};
 use prometheus_client::metrics::counter::Counter;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::IntoConnectionInfo as _;
+use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+mod calls;
+mod link;
+
+pub use calls::{KvView, add_to_linker};
+use link::Link;
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -27,8 +34,6 @@ mod generated {
     });
 }
 
-use generated::wasi::keyvalue::{atomics, batch, store};
-
 /// The longest key the component may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
 /// The largest value the component may store, in bytes (a board message is
@@ -36,6 +41,15 @@ pub const MAX_KEY_BYTES: usize = 512;
 pub const MAX_VALUE_BYTES: usize = 1 << 20;
 /// The most keys one batch call may name.
 pub const MAX_BATCH_KEYS: usize = 1000;
+
+/// Idle time before the kernel probes a quiet connection, the time between
+/// probes, and how many unanswered probes end it: a peer gone without a
+/// word (a partition, a failed-over host) is noticed in ~25 s even when no
+/// call is waiting.
+const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(10), Duration::from_secs(5), 3);
+/// How long sent bytes may stay unacknowledged before the kernel gives the
+/// connection up (`TCP_USER_TIMEOUT`; by default that is ~15 minutes).
+const USER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An open bucket (only the configured one can be opened).
 pub struct Bucket;
@@ -59,8 +73,8 @@ pub struct KeyValue {
 }
 
 struct Redis {
-    connection: ConnectionManager,
-    /// Prefix of every Redis key: the bucket's name and a colon.
+    link: Arc<Link>,
+    /// Prefix of every Redis key: the bucket's escaped name and a colon.
     prefix: String,
     bucket: String,
     timeout: Duration,
@@ -82,22 +96,29 @@ impl KeyValue {
         timeout: Duration,
         errors: Counter,
     ) -> Result<Arc<KeyValue>> {
+        let (idle, interval, probes) = KEEPALIVE;
+        let tcp = TcpSettings::default()
+            .set_nodelay(true)
+            .set_keepalive(
+                TcpKeepalive::new()
+                    .with_time(idle)
+                    .with_interval(interval)
+                    .with_retries(probes),
+            )
+            .set_user_timeout(USER_TIMEOUT);
+        let info = url
+            .into_connection_info()
+            .with_context(|| format!("bad Redis URL {}", redact(url)))?
+            .set_tcp_settings(tcp);
         let client =
-            redis::Client::open(url).with_context(|| format!("bad Redis URL {}", redact(url)))?;
-        let config = ConnectionManagerConfig::new()
+            redis::Client::open(info).with_context(|| format!("bad Redis URL {}", redact(url)))?;
+        let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            // One reconnect attempt per failure, made by the calls that
-            // need it: a Redis that refuses connections fails a board
-            // request at once (503) instead of after a series of back-offs
-            // that hold the request's instance.
-            .set_number_of_retries(0);
-        let connection = ConnectionManager::new_lazy_with_config(client, config)
-            .context("cannot set up the Redis connection")?;
+            .set_response_timeout(Some(timeout));
         Ok(Arc::new(KeyValue {
             redis: Some(Redis {
-                connection,
-                prefix: format!("{bucket}:"),
+                link: Arc::new(Link::new(client, config, timeout)),
+                prefix: format!("{}:", escape_bucket(bucket)),
                 bucket: bucket.to_owned(),
                 timeout,
                 errors,
@@ -122,27 +143,41 @@ impl KeyValue {
 }
 
 impl Redis {
+    /// `command` on the shared connection, all within the timeout; a
+    /// failure that breaks the connection has it replaced.
     async fn query<T: redis::FromRedisValue>(
         &self,
         command: &mut redis::Cmd,
     ) -> Result<T, KvError> {
-        let mut connection = self.connection.clone();
-        match tokio::time::timeout(self.timeout, command.query_async(&mut connection)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => {
-                self.errors.inc();
-                tracing::debug!("redis: {error}");
-                Err(KvError::Other(format!("redis: {error}")))
-            }
-            Err(_) => {
-                self.errors.inc();
-                tracing::debug!("redis: no answer in {:?}", self.timeout);
-                Err(KvError::Other(format!(
-                    "redis: no answer in {:?}",
-                    self.timeout
-                )))
-            }
+        let result = self.try_query(command).await;
+        if let Err(error) = &result {
+            self.errors.inc();
+            tracing::debug!("{error}");
         }
+        result.map_err(KvError::Other)
+    }
+
+    async fn try_query<T: redis::FromRedisValue>(
+        &self,
+        command: &mut redis::Cmd,
+    ) -> Result<T, String> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let no_answer = || format!("redis: no answer in {:?}", self.timeout);
+        // Waiting for a connection attempt under way (itself bounded).
+        let (mut connection, number) = tokio::time::timeout_at(deadline, self.link.connection())
+            .await
+            .map_err(|_| no_answer())??;
+        let call = tokio::time::timeout_at(deadline, command.query_async(&mut connection));
+        let (broken, error) = match call.await {
+            Ok(Ok(value)) => {
+                self.link.worked();
+                return Ok(value);
+            }
+            Ok(Err(error)) => (link::breaks_connection(&error), format!("redis: {error}")),
+            Err(_) => (true, no_answer()),
+        };
+        self.link.failed(number, broken, &error);
+        Err(error)
     }
 
     fn key(&self, key: &str) -> Result<String, KvError> {
@@ -173,6 +208,14 @@ fn check_value(value: &[u8]) -> Result<(), KvError> {
     Ok(())
 }
 
+/// `bucket` as its keys' prefix: `%` and `:` percent-encoded, so a prefix
+/// never holds another bucket's (`a:` never sees bucket `a:b`'s keys) and
+/// a bucket without either keeps the prefix it always had (its keys stay
+/// where they are). Only these two: the prefix ends at the first `:`.
+fn escape_bucket(bucket: &str) -> String {
+    bucket.replace('%', "%25").replace(':', "%3A")
+}
+
 /// A Redis URL for logs: the password, if any, replaced.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
@@ -182,203 +225,6 @@ pub fn redact(url: &str) -> String {
         }
         Ok(parsed) => parsed.to_string(),
         Err(_) => "(unparsable URL)".to_owned(),
-    }
-}
-
-/// One request's view: the shared backend and the request's resources.
-pub struct KvView<'a> {
-    pub kv: &'a KeyValue,
-    pub table: &'a mut ResourceTable,
-}
-
-impl KvView<'_> {
-    fn redis(&self, bucket: &Resource<Bucket>) -> Result<&Redis, KvError> {
-        self.table.get(bucket)?;
-        self.kv.redis.as_ref().ok_or(KvError::NoSuchStore)
-    }
-}
-
-struct HasKeyValue;
-
-impl HasData for HasKeyValue {
-    type Data<'a> = KvView<'a>;
-}
-
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    view: fn(&mut T) -> KvView<'_>,
-) -> Result<()> {
-    store::add_to_linker::<_, HasKeyValue>(linker, view)?;
-    atomics::add_to_linker::<_, HasKeyValue>(linker, view)?;
-    batch::add_to_linker::<_, HasKeyValue>(linker, view)?;
-    Ok(())
-}
-
-impl store::Host for KvView<'_> {
-    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, KvError> {
-        match &self.kv.redis {
-            Some(redis) if redis.bucket == identifier => Ok(self.table.push(Bucket)?),
-            _ => Err(KvError::NoSuchStore),
-        }
-    }
-
-    fn convert_error(&mut self, error: KvError) -> wasmtime::Result<store::Error> {
-        Ok(match error {
-            KvError::NoSuchStore => store::Error::NoSuchStore,
-            KvError::Other(detail) => store::Error::Other(detail),
-        })
-    }
-}
-
-impl store::HostBucket for KvView<'_> {
-    async fn get(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key: String,
-    ) -> Result<Option<Vec<u8>>, KvError> {
-        let redis = self.redis(&bucket)?;
-        redis.query(redis::cmd("GET").arg(redis.key(&key)?)).await
-    }
-
-    async fn set(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key: String,
-        value: Vec<u8>,
-    ) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
-        check_value(&value)?;
-        redis
-            .query(redis::cmd("SET").arg(redis.key(&key)?).arg(value))
-            .await
-    }
-
-    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
-        redis
-            .query::<u64>(redis::cmd("DEL").arg(redis.key(&key)?))
-            .await
-            .map(drop)
-    }
-
-    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, KvError> {
-        let redis = self.redis(&bucket)?;
-        redis
-            .query(redis::cmd("EXISTS").arg(redis.key(&key)?))
-            .await
-    }
-
-    async fn list_keys(
-        &mut self,
-        bucket: Resource<Bucket>,
-        cursor: Option<u64>,
-    ) -> Result<store::KeyResponse, KvError> {
-        let redis = self.redis(&bucket)?;
-        let pattern = format!("{}*", glob_escape(&redis.prefix));
-        let (next, keys): (u64, Vec<String>) = redis
-            .query(
-                redis::cmd("SCAN")
-                    .arg(cursor.unwrap_or(0))
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(100),
-            )
-            .await?;
-        let keys = keys
-            .into_iter()
-            .filter_map(|key| key.strip_prefix(&redis.prefix).map(str::to_owned))
-            .collect();
-        Ok(store::KeyResponse {
-            keys,
-            cursor: (next != 0).then_some(next),
-        })
-    }
-
-    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
-        self.table.delete(bucket)?;
-        Ok(())
-    }
-}
-
-impl atomics::Host for KvView<'_> {
-    async fn increment(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key: String,
-        delta: u64,
-    ) -> Result<u64, KvError> {
-        let redis = self.redis(&bucket)?;
-        // Redis counts in i64.
-        let delta = i64::try_from(delta)
-            .map_err(|_| KvError::Other("the increment is too large".to_owned()))?;
-        let value: i64 = redis
-            .query(redis::cmd("INCRBY").arg(redis.key(&key)?).arg(delta))
-            .await?;
-        u64::try_from(value).map_err(|_| KvError::Other(format!("{key} is negative")))
-    }
-}
-
-impl batch::Host for KvView<'_> {
-    async fn get_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        keys: Vec<String>,
-    ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
-        let redis = self.redis(&bucket)?;
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let values: Vec<Option<Vec<u8>>> = redis
-            .query(redis::cmd("MGET").arg(redis.keys(&keys)?))
-            .await?;
-        if values.len() != keys.len() {
-            return Err(KvError::Other(
-                "redis: MGET answered the wrong count".to_owned(),
-            ));
-        }
-        Ok(keys
-            .into_iter()
-            .zip(values)
-            .map(|(key, value)| value.map(|value| (key, value)))
-            .collect())
-    }
-
-    async fn set_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key_values: Vec<(String, Vec<u8>)>,
-    ) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
-        if key_values.is_empty() {
-            return Ok(());
-        }
-        if key_values.len() > MAX_BATCH_KEYS {
-            return Err(KvError::Other(format!(
-                "a batch may name at most {MAX_BATCH_KEYS} keys"
-            )));
-        }
-        let mut command = redis::cmd("MSET");
-        for (key, value) in &key_values {
-            check_value(value)?;
-            command.arg(redis.key(key)?).arg(value);
-        }
-        redis.query(&mut command).await
-    }
-
-    async fn delete_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        keys: Vec<String>,
-    ) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
-        if keys.is_empty() {
-            return Ok(());
-        }
-        redis
-            .query::<u64>(redis::cmd("DEL").arg(redis.keys(&keys)?))
-            .await
-            .map(drop)
     }
 }
 

@@ -7,7 +7,16 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// `root/static`, a site of one page (`index.html`, "home").
+pub fn static_site(root: &std::path::Path) -> std::path::PathBuf {
+    let static_dir = root.join("static");
+    std::fs::create_dir(&static_dir).unwrap();
+    std::fs::write(static_dir.join("index.html"), "home").unwrap();
+    static_dir
+}
 
 pub fn sitebox() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sitebox"))
@@ -104,8 +113,21 @@ impl Running {
     /// Reads the log in the background from now on, so a busy server never
     /// blocks on a full pipe.
     pub fn drain_log(&mut self) {
+        self.read_log_in_background(|_| {});
+    }
+
+    /// `drain_log`, keeping the log's lines (not the access log's) for the
+    /// test to read.
+    pub fn collect_log(&mut self) -> Arc<Mutex<Vec<String>>> {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = lines.clone();
+        self.read_log_in_background(move |line| kept.lock().unwrap().push(line));
+        lines
+    }
+
+    fn read_log_in_background(&mut self, mut keep: impl FnMut(String) + Send + 'static) {
         let log = self.log.take().unwrap();
-        std::thread::spawn(move || for _ in log.lines() {});
+        std::thread::spawn(move || log.lines().map_while(Result::ok).for_each(&mut keep));
         let access_log = self.access_log.take().unwrap();
         std::thread::spawn(move || for _ in access_log.lines() {});
     }
