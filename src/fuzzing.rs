@@ -287,6 +287,16 @@ pub fn redirects(data: &[u8]) {
             match routing {
                 Routing::Redirect { status, location } => {
                     assert!(status.is_redirection());
+                    // Issue 31: a redirect on this site stays on it.
+                    let absolute =
+                        location.starts_with("https://") || location.starts_with("http://");
+                    assert!(
+                        absolute
+                            || (location.starts_with('/')
+                                && !location.starts_with("//")
+                                && !location.starts_with("/\\")),
+                        "{location:?}"
+                    );
                     assert!(
                         HeaderValue::try_from(location.as_str()).is_ok(),
                         "{location:?}"

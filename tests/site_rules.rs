@@ -33,6 +33,10 @@ const REDIRECTS: &str = "\
 /loop-b /loop-a 200
 /malformed line with too many tokens
 /after-malformed /page.html 302
+/gone* /:splat 301
+/u/:user/* /:splat/:user 302
+/frag/ /page2/#fragment 301
+/trailing2 /trailing2/ 301
 ";
 
 const HEADERS: &str = "\
@@ -91,6 +95,13 @@ async fn redirects_answer_with_each_status_and_location() {
             ("/blog/2024/07/a%20post", 301, "/posts/2024/07/a%20post"),
             ("/users/ada/posts/first", 302, "/people/ada?post=first"),
             ("/after-malformed", 302, "/page.html"),
+            // Issue 31: filled-in targets stay on this site (they were
+            // `//evil.example`, which a browser follows to another site),
+            // and the query goes before the fragment.
+            ("/gone/evil.example", 301, "/evil.example"),
+            ("/u/evil.com", 302, "/evil.com"),
+            ("/frag/?q=1", 301, "/page2/?q=1#fragment"),
+            ("/trailing2", 301, "/trailing2/"),
         ] {
             let reply = get(addr, target).await;
             assert_eq!(reply.status.as_u16(), status, "{backend:?} {target}");
@@ -103,6 +114,16 @@ async fn redirects_answer_with_each_status_and_location() {
         }
         let post = client::request(addr, Method::POST, "/temporary", &[]).await;
         assert_eq!(post.status, StatusCode::TEMPORARY_REDIRECT, "{backend:?}");
+    }
+}
+
+/// Issue 31: matching ignores a trailing slash, so `/trailing2 /trailing2/`
+/// redirected `/trailing2/` to itself, forever.
+#[tokio::test]
+async fn no_url_is_redirected_to_itself() {
+    for &(backend, addr) in servers() {
+        let itself = get(addr, "/trailing2/").await;
+        assert_eq!(itself.status, StatusCode::NOT_FOUND, "{backend:?}");
     }
 }
 

@@ -9,6 +9,7 @@
 //! never disagree).
 
 pub mod headers;
+mod location;
 pub mod pattern;
 pub mod prepared;
 pub mod redirects;
@@ -188,6 +189,7 @@ pub(crate) fn route(
     query: Option<&str>,
     mut exists: impl FnMut(&SitePath) -> bool,
 ) -> Routing {
+    let asked_query = query;
     let mut current = path.clone();
     let mut query = query.map(str::to_owned);
     let mut visited: Vec<String> = Vec::new();
@@ -195,19 +197,28 @@ pub(crate) fn route(
     loop {
         let decoded = current.decoded();
         let mut exists_here = None;
-        let applied = redirects::first_match(redirects, &decoded, |rule| {
-            rule.force || !*exists_here.get_or_insert_with(|| exists(&current))
-        })
-        .map(|(rule, captures)| (rule.line, rule.action, pattern::expand(rule.to, &captures)));
+        let applied = redirects::first_match(redirects, &decoded, |rule, captures| {
+            if !rule.force && *exists_here.get_or_insert_with(|| exists(&current)) {
+                return None;
+            }
+            let to = pattern::expand(rule.to, captures);
+            let Action::Redirect(status) = rule.action else {
+                return Some((rule.line, rule.action, to));
+            };
+            let location = location::location(&to, query.as_deref());
+            // Never a redirect to the URL asked for: it would loop (matching
+            // ignores a trailing slash), so the rule does not apply here.
+            let asked_for = location::leads_to(&location, path, asked_query);
+            (!asked_for).then_some((rule.line, Action::Redirect(status), location))
+        });
         let Some((line, action, to)) = applied else {
             return Routing::Serve(rewritten);
         };
         if let Action::Redirect(status) = action {
-            let location = match &query {
-                Some(query) if !to.contains('?') => format!("{to}?{query}"),
-                _ => to,
+            return Routing::Redirect {
+                status,
+                location: to,
             };
-            return Routing::Redirect { status, location };
         }
         let (target, target_query) = match to.split_once('?') {
             Some((target, target_query)) => (target, Some(target_query)),
@@ -242,13 +253,18 @@ pub struct Problem {
     pub file: &'static str,
     pub line: usize,
     pub message: String,
+    /// The line is ignored; otherwise it applies, and this is a warning.
+    pub skipped: bool,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
             0 => write!(f, "{}: {}", self.file, self.message),
-            line => write!(f, "{} line {line}: {} (skipped)", self.file, self.message),
+            line if self.skipped => {
+                write!(f, "{} line {line}: {} (skipped)", self.file, self.message)
+            }
+            line => write!(f, "{} line {line}: {}", self.file, self.message),
         }
     }
 }
@@ -260,6 +276,7 @@ pub fn check(file: &'static str, contents: &[u8]) -> Vec<Problem> {
         file,
         line,
         message,
+        skipped: true,
     };
     if contents.len() as u64 > MAX_FILE_BYTES {
         let message = format!(
@@ -274,8 +291,12 @@ pub fn check(file: &'static str, contents: &[u8]) -> Vec<Problem> {
     let mut problems = Vec::new();
     if file == REDIRECTS_FILE {
         for (line, rule) in redirects::rules(text) {
-            if let Err(message) = rule {
-                problems.push(problem(line, message));
+            match rule {
+                Err(message) => problems.push(problem(line, message)),
+                Ok(rule) => problems.extend(location::doubt(&rule).map(|message| Problem {
+                    skipped: false,
+                    ..problem(line, message)
+                })),
             }
         }
         return problems;

@@ -47,16 +47,17 @@ pub fn rules(text: &str) -> impl Iterator<Item = (usize, Result<Rule<'_>, String
     rule_lines(text).map(|(line, content)| (line, content.and_then(|c| parse(line, c))))
 }
 
-/// The first rule of `rules` that applies at `path`, with what its FROM
-/// bound: one whose FROM matches, that reads (a file's line is checked only
-/// now, a prepared one was already), and that `applies` (given the rule)
-/// lets through. The cheap test on FROM's first bytes comes first, so a
-/// request pays little for the rules that do not concern it.
-pub(crate) fn first_match<'a, 'p>(
+/// What the first rule of `rules` that applies at `path` makes of it: the
+/// first rule whose FROM matches, that reads (a file's line is checked only
+/// now, a prepared one was already), and for which `apply` (given the rule
+/// and what its FROM bound) has an answer. The cheap test on FROM's first
+/// bytes comes first, so a request pays little for the rules that do not
+/// concern it.
+pub(crate) fn first_match<'a, 'p, T>(
     rules: Source<'a>,
     path: &'p str,
-    mut applies: impl FnMut(&Rule<'a>) -> bool,
-) -> Option<(Rule<'a>, Captures<'a, 'p>)> {
+    mut apply: impl FnMut(&Rule<'a>, &Captures<'a, 'p>) -> Option<T>,
+) -> Option<T> {
     let mut try_one = |candidate: Candidate<'a>| {
         let from = candidate.from();
         if pattern::cannot_match(from, path) {
@@ -64,7 +65,7 @@ pub(crate) fn first_match<'a, 'p>(
         }
         let captures = Pattern::unchecked(from).matches(path)?;
         let rule = candidate.read()?;
-        applies(&rule).then_some((rule, captures))
+        apply(&rule, &captures)
     };
     // Plain loops, no iterator adapters: this runs on every request.
     match rules {

@@ -266,3 +266,133 @@ fn rules_files_are_read_from_the_root_when_usable() {
     assert!(is_rules_file(&path("/_redirects")) && is_rules_file(&path("/_headers")));
     assert!(!is_rules_file(&path("/sub/_headers")));
 }
+
+/// Issue 31: a splat or placeholder that expands to nothing, or to a value
+/// starting with `/`, made `//evil.example`: a browser goes to another site.
+#[test]
+fn an_expanded_redirect_stays_on_this_site() {
+    let cases = [
+        (
+            "/old* /:splat 301",
+            "/old/evil.example",
+            301,
+            "/evil.example",
+        ),
+        (
+            "/old/* /:splat 301",
+            "/old/evil.example",
+            301,
+            "/evil.example",
+        ),
+        (
+            "/u/:user/* /:splat/:user 302",
+            "/u/evil.com",
+            302,
+            "/evil.com",
+        ),
+        ("/a/* /:splat/x 302", "/a/", 302, "/x"),
+        ("/x/* /:splat 302", "/x/", 302, "/"),
+    ];
+    for (rules, target, status, location) in cases {
+        assert_eq!(
+            route_in(rules, target, &[]),
+            redirect(status, location),
+            "{rules}"
+        );
+    }
+    let absolute = "/go/* https://example.com/:splat 302";
+    assert_eq!(
+        route_in(absolute, "/go/a/b", &[]),
+        redirect(302, "https://example.com/a/b")
+    );
+}
+
+/// Issue 31: the request's query goes before the target's `#fragment`.
+#[test]
+fn the_query_goes_before_the_fragment() {
+    let rules = "/page/ /page2/#fragment 301";
+    assert_eq!(
+        route_in(rules, "/page/?q=1", &[]),
+        redirect(301, "/page2/?q=1#fragment")
+    );
+    assert_eq!(
+        route_in(rules, "/page/", &[]),
+        redirect(301, "/page2/#fragment")
+    );
+    let with_query = "/a /b?x=1#top 302";
+    assert_eq!(
+        route_in(with_query, "/a?q=1", &[]),
+        redirect(302, "/b?x=1#top")
+    );
+}
+
+/// Issue 31: matching ignores a trailing slash, so `/trailing2 /trailing2/`
+/// answered `/trailing2/` with a redirect to itself, forever. A rule whose
+/// target is the URL asked for does not apply (as on Netlify); the next
+/// one may.
+#[test]
+fn a_redirect_to_the_url_asked_for_does_not_apply() {
+    let rules = "/trailing2 /trailing2/ 301";
+    assert_eq!(route_in(rules, "/trailing2/", &[]), Routing::Serve(None));
+    assert_eq!(
+        route_in(rules, "/trailing2", &[]),
+        redirect(301, "/trailing2/")
+    );
+    let then = "/a/ /a/#top 301\n/a/ /b 302";
+    assert_eq!(route_in(then, "/a/", &[]), redirect(302, "/b"));
+    let query = "/s /s?x=1 302";
+    assert_eq!(route_in(query, "/s?x=1", &[]), Routing::Serve(None));
+    assert_eq!(route_in(query, "/s", &[]), redirect(302, "/s?x=1"));
+    let splat = "/docs/* /docs/:splat 301";
+    assert_eq!(route_in(splat, "/docs/a%20b", &[]), Routing::Serve(None));
+    // Nor after a rewrite: back to where the client is.
+    let back = "/a /b 200\n/b /a 301";
+    assert_eq!(
+        route_in(back, "/a", &[]),
+        Routing::Serve(Some("/b".to_owned()))
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+    /// Issue 31: for any rule and any request, a redirect on this site stays
+    /// on it: its `Location` never starts with `//` or `/\`.
+    #[test]
+    fn a_relative_location_never_leaves_the_site(
+        from in "(/[ab]|/:[ab]|/\\*|\\*|/){1,3}",
+        to in "/(:splat|:a|:b|/|[ab]|\\\\|%2F|%5C|\\?q=1|#f){0,4}",
+        status in proptest::sample::select(vec!["301", "302", "200", "404", "301!"]),
+        request in "(/[ab.]{0,2}){0,3}/?",
+        query in proptest::option::of("[a-c=]{0,3}"),
+    ) {
+        let rules = format!("{from} {to} {status}");
+        let request = if request.is_empty() { "/".to_owned() } else { request };
+        let Ok(path) = SitePath::parse(&request) else { return Ok(()) };
+        for exists in [|_: &SitePath| false, |_: &SitePath| true] {
+            let routing = route(Source::File(&rules), &path, query.as_deref(), exists);
+            if let Routing::Redirect { location, .. } = routing {
+                proptest::prop_assert!(location.starts_with('/'), "{rules}: {location}");
+                proptest::prop_assert!(
+                    !location.starts_with("//") && !location.starts_with("/\\"),
+                    "{rules} at {request}: {location}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn check_warns_of_redirects_that_need_the_guards() {
+    let text = b"/old* /:splat 301\n/trailing2 /trailing2/ 301\n/docs/* /docs/:splat 301\n/a /b 301\n/x /x 200\n/blog/* /:splat 301\n/u/* /:splat/x 302\n";
+    let problems = check(REDIRECTS_FILE, text);
+    let lines: Vec<(usize, bool)> = problems.iter().map(|p| (p.line, p.skipped)).collect();
+    assert_eq!(lines, [(1, false), (2, false), (3, false), (7, false)]);
+    assert!(
+        problems[0].to_string().contains("collapsed"),
+        "{}",
+        problems[0]
+    );
+    assert!(!problems[1].to_string().contains("(skipped)"));
+    assert!(problems[1].to_string().contains("not redirected to itself"));
+}
