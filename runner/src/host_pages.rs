@@ -39,15 +39,20 @@ pub fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
         ),
         Failure::Busy(refused) => {
             tracing::warn!("answering 503: {refused:?}");
-            let mut page = failure_page(
+            try_again_soon(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "The server is busy; please try again in a moment.",
-            );
-            page.headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            page
+            )
         }
     }
+}
+
+/// A refusal for now, with `Retry-After: 1`.
+pub fn try_again_soon(status: StatusCode, message: &str) -> GuestResponse {
+    let mut page = failure_page(status, message);
+    page.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    page
 }
 
 /// 429 for a client over `--write-rate`, with when to try again.

@@ -8,9 +8,11 @@ mod access_log;
 mod admission;
 pub mod cli;
 mod client_address;
+mod client_slots;
 mod compression;
 mod connection;
 mod engine;
+mod gate;
 mod guest_log;
 mod health;
 mod host;
@@ -22,7 +24,9 @@ pub mod listeners;
 mod metrics;
 mod mounts;
 mod observed;
+mod pace;
 mod progress;
+mod read_ahead;
 mod request_rules;
 mod server;
 mod site_rules;
@@ -149,6 +153,13 @@ pub struct Limits {
     pub max_body: u64,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
+    /// Instances one client (an IPv6 client: its /64) may hold at once; 0:
+    /// no limit. See `client_slots`.
+    pub max_per_client: u32,
+    /// The floor, in bytes per second, under the rate at which a
+    /// connection's client sends request bodies and takes response bodies;
+    /// 0: none. See `pace`.
+    pub min_body_rate: u32,
 }
 
 impl Default for Limits {
@@ -161,6 +172,8 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_body: 1 << 20,
             shutdown_grace: Duration::from_secs(10),
+            max_per_client: 32,
+            min_body_rate: 1024,
         }
     }
 }

@@ -88,8 +88,8 @@ impl WriteLimit {
     }
 }
 
-/// The bucket a client's requests go to.
-fn key(client: IpAddr) -> IpAddr {
+/// The bucket a client's requests go to (also its key in `client_slots`).
+pub(crate) fn key(client: IpAddr) -> IpAddr {
     match client.to_canonical() {
         IpAddr::V6(ip) => {
             let prefix = u128::from(ip) & !((1u128 << 64) - 1);
