@@ -1,6 +1,7 @@
 //! What a client can do to a connection: be slow with its headers (slowloris),
 //! sit idle, say nothing, or send garbage. The runner closes such connections
-//! on time and keeps answering everyone else.
+//! on time and keeps answering everyone else. (slowhttptest's attacks are
+//! `slow_clients.rs`'s.)
 
 use sitebox_tests as support;
 
@@ -8,7 +9,6 @@ use http::StatusCode;
 use sitebox_runner::{Config, Limits};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use support::{TestSite, client};
@@ -132,40 +132,4 @@ async fn a_thousand_slow_clients_do_not_starve_a_normal_one() {
         assert_answers_at_once(addr).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-/// The same with slowhttptest, the standard tool for it (Debian package
-/// `slowhttptest`; `.ci/run` installs it).
-#[tokio::test]
-async fn slowhttptest_slow_headers() {
-    if Command::new("slowhttptest").arg("-h").output().is_err() {
-        support::skipped(
-            "the slowhttptest checks (it is not installed)",
-            "sudo apt-get install slowhttptest",
-        );
-        return;
-    }
-    rlimit::increase_nofile_limit(8192).unwrap();
-    let addr = runner();
-    let dir = tempfile::tempdir().unwrap();
-    let mut attack = tokio::process::Command::new("slowhttptest")
-        .args([
-            "-H", "-c", "1000", "-r", "500", "-i", "1", "-l", "12", "-x", "24",
-        ])
-        .arg("-u")
-        .arg(format!("http://{addr}/"))
-        .arg("-o")
-        .arg(dir.path().join("report"))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    for _ in 0..10 {
-        assert_answers_at_once(addr).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    let status = attack.wait().await.unwrap();
-    assert!(status.success(), "slowhttptest failed: {status}");
 }

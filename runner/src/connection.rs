@@ -6,12 +6,15 @@
 
 use crate::Config;
 use crate::access_log::{Counted, LoggedBody, RequestLine};
+use crate::client_slots::ClientSlot;
 use crate::compression::Compressed;
+use crate::gate::Gate;
 use crate::host::{Failure, Host};
 use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
 use crate::idle::Activity;
 use crate::metrics::Metrics;
 use crate::observed::Observed;
+use crate::pace::{BodyRate, Meter, Pace, Paced};
 use crate::progress::ProgressBody;
 use crate::request_rules;
 use crate::write_limit::WriteLimit;
@@ -48,6 +51,8 @@ pub struct Shared {
     /// `Strict-Transport-Security` for HTTPS responses.
     pub hsts: Option<HeaderValue>,
     pub tls: Option<TlsAcceptor>,
+    /// What a request passes before it takes an instance.
+    pub gate: Gate,
 }
 
 /// What a listener is for.
@@ -89,12 +94,13 @@ pub async fn accept(
                 let _ = stream.set_nodelay(true);
                 let local = stream.local_addr().unwrap_or(peer);
                 let (shared, tls, stopping) = (shared.clone(), tls.clone(), stop.subscribe());
-                tokio::spawn(connection(stream, peer, local, role, shared, tls, stopping));
+                let ends = (peer, local, Meter::tcp(&stream));
+                tokio::spawn(connection(stream, ends, role, shared, tls, stopping));
             }),
             Accepting::Unix(listener) => listener.accept().await.map(|(stream, _)| {
                 let (shared, tls, stopping) = (shared.clone(), tls.clone(), stop.subscribe());
-                let peer = UNIX_PEER;
-                tokio::spawn(connection(stream, peer, peer, role, shared, tls, stopping));
+                let ends = (UNIX_PEER, UNIX_PEER, Meter::Taken);
+                tokio::spawn(connection(stream, ends, role, shared, tls, stopping));
             }),
         };
         if let Err(error) = accepted {
@@ -164,7 +170,10 @@ impl HttpBuilders {
             // (`nc -N`, some proxies) still gets the answer.
             .half_close(true)
             .header_read_timeout(config.limits.header_timeout);
-        either.http2().timer(TokioTimer::new());
+        either
+            .http2()
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(crate::client_slots::MAX_STREAMS);
         HttpBuilders {
             http1: either.clone().http1_only(),
             http2: either.clone().http2_only(),
@@ -195,8 +204,7 @@ fn negotiated<S>(stream: &tokio_rustls::server::TlsStream<S>) -> Protocol {
 /// `stopping` says to finish.
 async fn connection(
     stream: impl Stream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    ends: (SocketAddr, SocketAddr, Meter),
     role: Role,
     shared: Arc<Shared>,
     tls: Option<TlsAcceptor>,
@@ -215,7 +223,6 @@ async fn connection(
             if !matches!(peeked, Ok(Ok(1..))) {
                 return;
             }
-            let ends = (peer, local);
             let plain = (Scheme::Http, Protocol::Either);
             serve_connection(stream, plain, role, ends, shared, stopping).await
         }
@@ -226,7 +233,6 @@ async fn connection(
             };
             match accepted {
                 Ok(Ok(stream)) => {
-                    let ends = (peer, local);
                     let secure = (Scheme::Https, negotiated(&stream));
                     serve_connection(stream, secure, role, ends, shared, stopping).await
                 }
@@ -257,22 +263,27 @@ async fn serve_connection<I>(
     io: I,
     (scheme, protocol): (Scheme, Protocol),
     role: Role,
-    (peer, local): (SocketAddr, SocketAddr),
+    (peer, local, meter): (SocketAddr, SocketAddr, Meter),
     shared: Arc<Shared>,
     mut stopping: watch::Receiver<bool>,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
+    let pace = Pace::new(BodyRate::of(&shared.config.limits), meter);
     let service = {
-        let (shared, activity) = (shared.clone(), activity.clone());
+        let (shared, activity, pace) = (shared.clone(), activity.clone(), pace.clone());
         service_fn(move |request| {
-            let shared = shared.clone();
+            let (shared, pace) = (shared.clone(), pace.clone());
             let scheme = scheme.clone();
             let in_flight = activity.begin();
             async move {
-                let response = respond(&shared, scheme, role, request, (peer, local)).await;
-                Ok::<_, Infallible>(response.map(|body| Observed::new(body, in_flight)))
+                let ends = (peer, local);
+                let (response, slot) = respond(&shared, scheme, role, request, ends, &pace).await;
+                let body = |body| {
+                    Observed::new(Observed::new(Paced::response(body, &pace), slot), in_flight)
+                };
+                Ok::<_, Infallible>(response.map(body))
             }
         })
     };
@@ -280,6 +291,7 @@ async fn serve_connection<I>(
     let connection = http.serve_connection(TokioIo::new(io), service);
     let mut connection = std::pin::pin!(connection);
     let idle_timeout = shared.config.limits.idle_timeout;
+    let mut breached = std::pin::pin!(pace.breached());
     let mut closing = false;
     loop {
         tokio::select! {
@@ -292,6 +304,10 @@ async fn serve_connection<I>(
             _ = stopping.changed(), if !closing => {
                 closing = true;
                 connection.as_mut().graceful_shutdown();
+            }
+            () = breached.as_mut() => {
+                tracing::debug!("closing a connection from {peer}: under --min-body-rate");
+                return;
             }
             () = activity.idle(idle_timeout), if !closing => {
                 tracing::debug!("closing a connection from {peer}: idle for {idle_timeout:?}");
@@ -308,7 +324,11 @@ async fn respond(
     role: Role,
     mut request: hyper::Request<Incoming>,
     (peer, local): (SocketAddr, SocketAddr),
-) -> hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>> {
+    pace: &Pace,
+) -> (
+    hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>>,
+    Option<ClientSlot>,
+) {
     // HSTS goes with the runner's own TLS; the guest hears the client's scheme.
     let https = matches!(scheme, Scheme::Https);
     let origin = (shared.config.trusted_proxies).origin(peer.ip(), https, request.headers());
@@ -354,16 +374,18 @@ async fn respond(
         } else {
             Scheme::Http
         };
-        let credentialed = crate::logins::carries_credentials(request.headers());
-        let handled = shared.host.handle(scheme, request);
-        match shared.logins.guard(client, credentialed, handled).await {
-            Ok(Ok(response)) => return finish(shared, https, line, counted, negotiated, response),
-            Ok(Err(failure)) => answer_failure(failure, limits.max_body),
-            Err(refused) => refused.page(),
+        let passed =
+            (shared.gate).pass(&shared.host, &shared.logins, scheme, client, pace, request);
+        match passed.await {
+            Ok((response, slot)) => {
+                let response = finish(shared, https, line, counted, negotiated, response);
+                return (response, slot);
+            }
+            Err(page) => page,
         }
     };
     // The runner's own answers go as they are.
-    finish(shared, https, line, counted, None, response)
+    (finish(shared, https, line, counted, None, response), None)
 }
 
 /// The response on its way out: compressed (a guest's, when `negotiated`),

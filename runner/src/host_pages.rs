@@ -40,14 +40,17 @@ pub fn answer_failure(failure: Failure, max_body: u64) -> GuestResponse {
         ),
         Failure::Busy(refused) => {
             tracing::warn!("answering 503: {refused:?}");
-            busy("The server is busy; please try again in a moment.")
+            try_again_soon(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy; please try again in a moment.",
+            )
         }
     }
 }
 
-/// 503 with `Retry-After: 1`: the server has no room for the request now.
-pub fn busy(message: &str) -> GuestResponse {
-    let mut page = failure_page(StatusCode::SERVICE_UNAVAILABLE, message);
+/// A refusal for now, with `Retry-After: 1`.
+pub fn try_again_soon(status: StatusCode, message: &str) -> GuestResponse {
+    let mut page = failure_page(status, message);
     page.headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     page

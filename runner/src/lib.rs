@@ -8,9 +8,11 @@ mod access_log;
 mod admission;
 pub mod cli;
 mod client_address;
+mod client_slots;
 mod compression;
 mod connection;
 mod engine;
+mod gate;
 mod guest_log;
 mod health;
 mod host;
@@ -23,7 +25,9 @@ mod logins;
 mod metrics;
 mod mounts;
 mod observed;
+mod pace;
 mod progress;
+mod read_ahead;
 mod reload;
 mod request_rules;
 mod server;
@@ -159,6 +163,13 @@ pub struct Limits {
     /// The longest a client's logins are refused after it failed several in
     /// a row; zero turns the back-off off.
     pub login_backoff: Duration,
+    /// Instances one client (an IPv6 client: its /64) may hold at once; 0:
+    /// no limit. See `client_slots`.
+    pub max_per_client: u32,
+    /// The floor, in bytes per second, under the rate at which a
+    /// connection's client sends request bodies and takes response bodies;
+    /// 0: none. See `pace`.
+    pub min_body_rate: u32,
 }
 
 impl Limits {
@@ -183,6 +194,8 @@ impl Default for Limits {
             shutdown_grace: Duration::from_secs(10),
             max_logins: Self::default_max_logins(),
             login_backoff: Duration::from_secs(60),
+            max_per_client: 32,
+            min_body_rate: 1024,
         }
     }
 }

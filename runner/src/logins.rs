@@ -55,7 +55,10 @@ impl Refused {
             Refused::BackingOff(wait) => host_pages::too_many("failed logins", wait),
             Refused::Busy => {
                 tracing::debug!("answering 503: every password check is taken");
-                host_pages::busy("Too many logins at once; please try again in a moment.")
+                host_pages::try_again_soon(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "Too many logins at once; please try again in a moment.",
+                )
             }
         }
     }

@@ -154,6 +154,7 @@ impl Server {
             },
             hsts,
             tls: self.tls.clone(),
+            gate: crate::gate::Gate::new(&self.config.limits),
         });
         // Every connection holds a receiver: `true` asks it to finish its
         // requests and close; the channel closes when the last one is gone.

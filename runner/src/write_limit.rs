@@ -88,7 +88,8 @@ impl WriteLimit {
     }
 }
 
-/// The bucket a client's requests go to (the login back-off's too).
+/// The bucket a client's requests go to (the login back-off's too, and its
+/// key in `client_slots`).
 pub(crate) fn key(client: IpAddr) -> IpAddr {
     match client.to_canonical() {
         IpAddr::V6(ip) => {

@@ -49,6 +49,8 @@ fn help_lists_every_flag() {
         "--idle-timeout",
         "--max-body",
         "--shutdown-grace",
+        "--max-per-client",
+        "--min-body-rate",
         "--log-format",
         "--quiet",
         "--config",

@@ -8,7 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -66,6 +66,17 @@ pub struct Connection {
 impl Connection {
     pub async fn open(addr: SocketAddr) -> Connection {
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        Connection::over(stream, addr).await
+    }
+
+    /// A connection from the local address `from`: on loopback any 127/8
+    /// address is this host (on Linux), so a client on 127.0.0.2 is another
+    /// client to the runner than one on 127.0.0.1.
+    pub async fn open_from(from: IpAddr, addr: SocketAddr) -> Connection {
+        Connection::over(connect_from(from, addr).await, addr).await
+    }
+
+    async fn over(stream: tokio::net::TcpStream, addr: SocketAddr) -> Connection {
         let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.unwrap();
         tokio::spawn(connection);
         Connection { sender, addr }
@@ -135,6 +146,23 @@ pub async fn post_json(addr: SocketAddr, target: &str, body: impl Into<Bytes>) -
         .await
         .send_body(Method::POST, target, &headers, body)
         .await
+}
+
+/// A TCP connection to `addr` from the local address `from`.
+pub async fn connect_from(from: IpAddr, addr: SocketAddr) -> tokio::net::TcpStream {
+    let socket = match from {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// `GET target` from the local address `from` (see `Connection::open_from`).
+pub async fn get_from(from: IpAddr, addr: SocketAddr, target: &str) -> Reply {
+    let mut connection = Connection::open_from(from, addr).await;
+    connection.send(Method::GET, target, &[]).await
 }
 
 pub async fn get(addr: SocketAddr, target: &str) -> Reply {

@@ -146,6 +146,18 @@ pub struct Args {
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body)]
     pub max_body: u64,
 
+    /// Most instances one client (its address; an IPv6 client's /64) may
+    /// hold at once; a quarter of --max-queue more may wait, beyond that
+    /// 429. Behind a proxy, name it in --trusted-proxies. 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_per_client)]
+    pub max_per_client: u32,
+
+    /// The least a client must move, in bytes per second, while the server
+    /// waits on it (sending a request body, taking a response's); a
+    /// connection under it for about 20 s is closed. 0 turns it off.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().min_body_rate)]
+    pub min_body_rate: u32,
+
     /// On SIGINT or SIGTERM, how long requests in flight may take to finish.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration)]
     pub shutdown_grace: Duration,
@@ -332,6 +344,8 @@ impl Args {
             shutdown_grace: self.shutdown_grace,
             max_logins: self.max_logins,
             login_backoff: self.login_backoff,
+            max_per_client: self.max_per_client,
+            min_body_rate: self.min_body_rate,
         };
         config.access_log = match (self.quiet, self.log_format) {
             (true, _) => None,
