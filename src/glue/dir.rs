@@ -97,16 +97,24 @@ impl StaticFs for WasiDir {
     }
 
     fn open(&self, path: &SitePath) -> Result<Entry<Descriptor>, FsError> {
-        let file = self
-            .descriptor()
-            .and_then(|dir| {
-                dir.open_at(
-                    PathFlags::SYMLINK_FOLLOW,
-                    &path.relative(),
-                    OpenFlags::empty(),
-                    DescriptorFlags::READ,
-                )
-            })
+        let dir = self.descriptor().map_err(fs_error)?;
+        let relative = path.relative();
+        // The type first: only regular files are ever opened. Opening a FIFO
+        // blocks until a writer comes (the host's thread with it), a socket
+        // fails; neither is part of a site.
+        let found = (dir.stat_at(PathFlags::SYMLINK_FOLLOW, &relative)).map_err(fs_error)?;
+        match found.type_ {
+            DescriptorType::Directory => return Ok(Entry::Directory),
+            DescriptorType::RegularFile => {}
+            _ => return Err(FsError::NotFound),
+        }
+        let file = dir
+            .open_at(
+                PathFlags::SYMLINK_FOLLOW,
+                &relative,
+                OpenFlags::empty(),
+                DescriptorFlags::READ,
+            )
             .map_err(fs_error)?;
         // Stat the open descriptor, not the path: what we measure is what we send.
         let stat = file.stat().map_err(fs_error)?;
