@@ -95,6 +95,7 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         Routing::Serve(None) => dispatch(&parts, body, site, looked_up),
         Routing::Serve(Some(target)) => with_target(&parts.uri, &target).and_then(|uri| {
             parts.uri = uri;
+            parts.extensions.insert(static_files::Rewritten);
             dispatch(&parts, body, site, looked_up)
         }),
         Routing::Redirect { status, location } => redirect(status, location),

@@ -29,6 +29,12 @@ use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
 
 pub const INDEX_FILE: &str = "index.html";
+
+/// Marks a request whose URL a site rule rewrote: what it names is served,
+/// never redirected to its clean URL (that is for the URL a client asked
+/// for; it sent a single-page app's every deep link to `/`).
+#[derive(Debug, Clone, Copy)]
+pub struct Rewritten;
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
 
 /// The answer to `GET` (or `HEAD`) for a static path.
@@ -60,7 +66,12 @@ pub fn get_after<R: StaticFs>(
         // `/docs` is a directory: `/docs/`, so that relative links in its
         // index resolve.
         Found::Directory => Ok(redirect(&format!("{}/", path.encoded()), &request.uri)),
-        Found::HtmlFile(clean) => Ok(redirect(&clean.encoded(), &request.uri)),
+        Found::HtmlFile { clean, .. } if request.extensions.get::<Rewritten>().is_none() => {
+            Ok(redirect(&clean.encoded(), &request.uri))
+        }
+        Found::HtmlFile {
+            path, file, meta, ..
+        } => serve_file(root, request, settings, random, &path, file, meta),
         Found::Listing => listing::page(root, &path, settings),
     }
 }

@@ -302,7 +302,19 @@ async fn clean_urls_when_enabled() {
         ..SiteSettings::default()
     };
     let page = String::from_utf8(site.read("page.html")).unwrap();
+    let index = String::from_utf8(site.read("index.html")).unwrap();
+    // Issue 31: a rewrite serves its target, never its clean URL's redirect
+    // (the one-line single-page app sent every deep link to `/`).
+    site.write(
+        "_redirects",
+        "/rewrite /page.html 200\n/app/* /index.html 200\n",
+    );
     for (backend, addr) in support::start_servers(site, clean) {
+        for (target, body) in [("/rewrite", &page), ("/app/users/42", &index)] {
+            let reply = get(addr, target).await;
+            assert_eq!(reply.status, StatusCode::OK, "{backend:?} {target}");
+            assert_eq!(&reply.text(), body, "{backend:?} {target}");
+        }
         let reply = get(addr, "/page").await;
         assert_eq!(reply.status, StatusCode::OK, "{backend:?}");
         assert_eq!(reply.text(), page);

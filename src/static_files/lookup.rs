@@ -48,8 +48,14 @@ pub(super) enum Found<F> {
     },
     /// A directory named without its trailing slash.
     Directory,
-    /// With clean URLs, `about.html` asked for by name: the clean path.
-    HtmlFile(SitePath),
+    /// With clean URLs, `about.html` named as it is: its clean path, to
+    /// redirect a client there (a rewrite serves the file).
+    HtmlFile {
+        clean: SitePath,
+        path: SitePath,
+        file: F,
+        meta: FileMeta,
+    },
     /// A directory without an index, listings on.
     Listing,
 }
@@ -74,8 +80,13 @@ pub(super) fn find<R: StaticFs>(
     match root.open(path) {
         // `/page.html/` names a directory that is a file: nothing there.
         Ok(Entry::File { .. }) if path.has_trailing_slash() => Err(Error::NotFound),
-        Ok(Entry::File { .. }) if clean_urls && path.file_name().is_some_and(is_html) => {
-            Ok(Found::HtmlFile(clean(path)))
+        Ok(Entry::File { file, meta }) if clean_urls && path.file_name().is_some_and(is_html) => {
+            Ok(Found::HtmlFile {
+                clean: clean(path),
+                path: path.clone(),
+                file,
+                meta,
+            })
         }
         Ok(Entry::File { file, meta }) => Ok(Found::File {
             path: path.clone(),

@@ -294,3 +294,28 @@ fn a_file_looked_up_for_a_rule_is_served_without_a_second_lookup() {
     let deep = get(&site, "/deep/link");
     assert_eq!(text(&deep), INDEX, "the rewrite's target is looked up anew");
 }
+
+/// Issue 31: with clean URLs, the redirect from `x.html` to `x` is for the
+/// URL the client asked for; a rewrite serves its target's content. It
+/// answered every deep link of `/* /index.html 200` with `308 /`.
+#[test]
+fn clean_urls_redirect_what_was_asked_for_not_a_rewrite_target() {
+    let rules = "/rewrite /page.html 200\n/* /index.html 200\n";
+    let mut site = site_with(&[("_redirects", rules), ("page.html", "the page")]);
+    site.settings.clean_urls = true;
+    for (target, body) in [
+        ("/users/42", INDEX),
+        ("/users/42/edit?tab=1", INDEX),
+        ("/rewrite", "the page"),
+        ("/page", "the page"),
+    ] {
+        let response = get(&site, target);
+        assert_eq!(response.status(), StatusCode::OK, "{target}");
+        assert_eq!(text(&response), body, "{target}");
+    }
+    let asked = get(&site, "/page.html");
+    assert_eq!(asked.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(header(&asked, "location"), Some("/page"));
+    let index = get(&site, "/index.html");
+    assert_eq!(header(&index, "location"), Some("/"));
+}
