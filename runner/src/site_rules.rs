@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use cap_std::fs::{Dir, MetadataExt};
 use sitebox::rules::prepared::{self, Scope};
-use sitebox::rules::{self, HEADERS_FILE, MAX_FILE_BYTES, REDIRECTS_FILE};
+use sitebox::rules::{self, HEADERS_FILE, MAX_FILE_BYTES, Problem, REDIRECTS_FILE};
 use sitebox::settings::{HEADERS_VAR, REDIRECTS_VAR};
 use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
@@ -253,7 +253,7 @@ fn stamped(metadata: &cap_std::fs::Metadata) -> Seen {
 
 /// Every problem of the rules files in `static_dir`, as the log says each
 /// (`sitebox check-rules`), with the files that are there.
-pub fn problems_in(static_dir: &Path) -> Result<(Vec<&'static str>, Vec<String>)> {
+pub fn problems_in(static_dir: &Path) -> Result<(Vec<&'static str>, Vec<Problem>)> {
     let files = RulesFiles::open(static_dir)?;
     let mut present = Vec::new();
     let mut problems = Vec::new();
@@ -267,15 +267,16 @@ pub fn problems_in(static_dir: &Path) -> Result<(Vec<&'static str>, Vec<String>)
     Ok((present, problems))
 }
 
-fn problems_of(file: &'static str, contents: &Result<Vec<u8>, String>) -> Vec<String> {
+/// What `rules::check` finds in a file's `contents`, or that it cannot be read.
+fn problems_of(file: &'static str, contents: &Result<Vec<u8>, String>) -> Vec<Problem> {
     match contents {
-        Ok(contents) => rules::check(file, contents)
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        Err(error) => vec![format!(
-            "{file} cannot be read ({error}): none of its rules apply"
-        )],
+        Ok(contents) => rules::check(file, contents),
+        Err(error) => vec![Problem {
+            file,
+            line: 0,
+            message: format!("cannot be read ({error}): none of its rules apply"),
+            skipped: true,
+        }],
     }
 }
 

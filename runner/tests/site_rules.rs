@@ -153,6 +153,15 @@ fn check_rules_prints_each_problem_and_fails_on_any() {
     );
     assert_eq!(stderr.trim(), "3 problems");
 
+    // Notes on lines that apply (issue 31) are printed but do not fail.
+    std::fs::write(site.path().join("_redirects"), "/old* /:splat 301\n").unwrap();
+    std::fs::write(site.path().join("_headers"), "/*\n  ! X-Frame-Options\n").unwrap();
+    let (code, stdout, stderr) = check();
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(!stdout.contains("(skipped)"), "{stdout}");
+    assert_eq!(stderr.trim(), "no problems, 2 notes");
+
     let (code, _, stderr) = {
         let output = sitebox()
             .args(["check-rules", "/no/such/site"])

@@ -106,6 +106,12 @@ pub fn entry(content: &str) -> Result<Entry, String> {
         ));
     };
     let name = name_of(name.trim())?;
+    if value.trim().is_empty() {
+        // As Netlify and Cloudflare Pages: an empty header is a mistake.
+        return Err(format!(
+            "{name} has no value (remove a header with `! {name}`)"
+        ));
+    }
     let value = HeaderValue::from_str(value.trim())
         .map_err(|_| format!("the value of {name} has characters a header cannot carry"))?;
     Ok(Entry::Set(name, value))

@@ -311,7 +311,17 @@ pub fn check(file: &'static str, contents: &[u8]) -> Vec<Problem> {
             headers::Line::Entry(_) if !in_block => {
                 Err("a header line before any path line".to_owned())
             }
-            headers::Line::Entry(content) => headers::entry(content).map(drop),
+            headers::Line::Entry(content) => match headers::entry(content) {
+                // Applied, but not what the convention's owners read there.
+                Ok(headers::Entry::Remove(name)) => {
+                    problems.push(Problem {
+                        skipped: false,
+                        ..problem(line, format!("`! {name}` removes {name} in sitebox; Netlify and Cloudflare Pages would send a header named `!{name}`"))
+                    });
+                    Ok(())
+                }
+                other => other.map(drop),
+            },
             headers::Line::TooMany => Err(format!(
                 "more than {} blocks: this line and those after it are ignored",
                 headers::MAX_BLOCKS

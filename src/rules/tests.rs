@@ -396,3 +396,13 @@ fn check_warns_of_redirects_that_need_the_guards() {
     assert!(!problems[1].to_string().contains("(skipped)"));
     assert!(problems[1].to_string().contains("not redirected to itself"));
 }
+
+/// Issue 31: `! Name` removes Name in sitebox; for Netlify and Cloudflare it
+/// is a header named `!Name`. check-rules says so (the line applies).
+#[test]
+fn check_notes_removals_and_refuses_headers_without_a_value() {
+    let problems = check(HEADERS_FILE, b"/*\n  ! X-Frame-Options\n  X-Empty:\n");
+    let lines: Vec<(usize, bool)> = problems.iter().map(|p| (p.line, p.skipped)).collect();
+    assert_eq!(lines, [(2, false), (3, true)]);
+    assert!(problems[0].message.contains("removes"), "{}", problems[0]);
+}

@@ -158,3 +158,20 @@ fn blocks_past_the_limit_end_the_file() {
     assert!(applied(&text, &last).get("x-n").is_none());
     assert_eq!(values(&applied(&text, "/p0"), "x-n"), ["0"]);
 }
+
+/// Issue 31: both owners of the convention reject a header line without a
+/// value (`test:`); sitebox sent an empty header and check-rules was silent.
+#[test]
+fn a_header_without_a_value_is_an_error() {
+    assert!(entry("X-Test:").is_err());
+    assert!(entry("X-Test:   ").is_err());
+    assert!(entry("X-Test: 0").is_ok());
+    let mut headers = HeaderMap::new();
+    apply(
+        Source::File("/*\n  X-Test:\n  X-Other: 1\n"),
+        "/a",
+        &mut headers,
+    );
+    assert!(headers.get("x-test").is_none());
+    assert_eq!(headers["x-other"], "1");
+}
