@@ -6,8 +6,8 @@
 //! sitebox would send; the headers that frame a response are not theirs to
 //! set.
 
-use super::pattern::Pattern;
 use super::pattern::cannot_match;
+use super::pattern::{self, Captures, Pattern};
 use super::prepared::{HeaderLine, header_lines};
 use super::{Source, first_word, line_length, lines};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -187,27 +187,44 @@ impl BlockEntry<'_> {
 
 /// What the matching blocks do, by name, as `apply` reads them.
 #[derive(Default)]
-struct Changes {
+struct Changes<'a, 'p> {
     /// Each name a block touched: its values, or `None` once removed.
     by_name: Vec<(HeaderName, Option<Vec<HeaderValue>>)>,
-    in_matching_block: bool,
+    /// What the pattern of the block we are in bound, if it matches.
+    matching_block: Option<Captures<'a, 'p>>,
 }
 
-impl Changes {
+impl<'a, 'p> Changes<'a, 'p> {
     /// A block starts at `line`; `checked` when it came prepared.
-    fn block(&mut self, line: &str, checked: bool, path: &str) {
+    fn block(&mut self, line: &'a str, checked: bool, path: &'p str) {
         // The cheap test first: most blocks do not match.
-        self.in_matching_block = !cannot_match(line, path)
-            && Pattern::unchecked(first_word(line)).matches(path).is_some()
-            && (checked || pattern(line).is_ok());
+        self.matching_block = if cannot_match(line, path) {
+            None
+        } else {
+            let captures = Pattern::unchecked(first_word(line)).matches(path);
+            captures.filter(|_| checked || pattern(line).is_ok())
+        };
     }
 
     fn entry(&mut self, entry: BlockEntry<'_>) {
-        if !self.in_matching_block {
+        let Some(captures) = &self.matching_block else {
             return;
-        }
+        };
         let Some((name, value)) = entry.read() else {
             return;
+        };
+        // `:name` and `:splat` in a value are filled in, as on Cloudflare
+        // Pages (percent-encoded, as in a redirect's target, so the value
+        // stays a valid header).
+        let value = match value {
+            Some(value) if value.as_bytes().contains(&b':') => match value.to_str() {
+                Ok(text) => match HeaderValue::try_from(pattern::expand(text, captures)) {
+                    Ok(filled) => Some(filled),
+                    Err(_) => return,
+                },
+                Err(_) => Some(value),
+            },
+            value => value,
         };
         let change = match self.by_name.iter().position(|(n, _)| *n == name) {
             Some(at) => &mut self.by_name[at].1,

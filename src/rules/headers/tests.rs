@@ -175,3 +175,17 @@ fn a_header_without_a_value_is_an_error() {
     assert!(headers.get("x-test").is_none());
     assert_eq!(headers["x-other"], "1");
 }
+
+/// Issue 31: Cloudflare Pages documents and tests `:name` and `:splat`
+/// filled into header values; sitebox sent the literal text.
+#[test]
+fn placeholders_in_values_are_filled_in() {
+    let text = "/movies/:title\n  X-Movie: You are watching \":title\"\n/assets/*\n  X-Asset: :splat\n  X-Time: 12:30, https://example.com, :unbound\n";
+    let movie = applied(text, "/movies/Dune");
+    assert_eq!(movie["x-movie"], "You are watching \"Dune\"");
+    let spaced = applied(text, "/movies/The Thing");
+    assert_eq!(spaced["x-movie"], "You are watching \"The%20Thing\"");
+    let asset = applied(text, "/assets/css/site.css");
+    assert_eq!(asset["x-asset"], "css/site.css");
+    assert_eq!(asset["x-time"], "12:30, https://example.com, :unbound");
+}
