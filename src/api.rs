@@ -109,6 +109,9 @@ pub fn get<S: Store, F>(store: &S, path: &str) -> Result<Response<F>, Error> {
     let id = path
         .strip_prefix(PREFIX)
         .and_then(|rest| rest.strip_prefix('/'))
+        // Digits only, without leading zeros: one id, one URL (`+1` and
+        // `0001` named message 1).
+        .filter(|id| id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0'))
         .and_then(|id| id.parse::<u64>().ok())
         .ok_or(Error::NotFound)?;
     let message = store.get(id)?.ok_or(Error::NotFound)?;
@@ -250,10 +253,14 @@ mod tests {
             get::<_, ()>(&store, "/api/messages/2").unwrap_err(),
             Error::NotFound
         );
-        assert_eq!(
-            get::<_, ()>(&store, "/api/messages/x").unwrap_err(),
-            Error::NotFound
-        );
+        // Issue 32: one URL per message (`+1` and `0001` named message 1).
+        for other in ["x", "+1", "0001", "01", "1 ", "-1", ""] {
+            assert_eq!(
+                get::<_, ()>(&store, &format!("/api/messages/{other}")).unwrap_err(),
+                Error::NotFound,
+                "{other:?}"
+            );
+        }
     }
 
     #[test]

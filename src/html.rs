@@ -78,7 +78,7 @@ pub fn board_page(page: &Page, is_older_page: bool, form: BoardForm) -> String {
                         p.text { (message.text) }
                         p.meta {
                             "Posted "
-                            time datetime=(message.posted_at) {
+                            time datetime=(in_milliseconds(message.posted_at)) {
                                 (message.posted_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
                             }
                         }
@@ -123,12 +123,30 @@ pub fn error_page(status: StatusCode, message: &str) -> String {
     layout(&title, html! {}, body)
 }
 
+/// A time as HTML's `datetime` takes it: at most three fractional digits
+/// (jiff writes as many as it has, up to nine).
+fn in_milliseconds(time: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(time.as_millisecond()).unwrap_or(time)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     use crate::store::Message;
     use jiff::Timestamp;
+
+    #[test]
+    fn a_time_has_at_most_milliseconds() {
+        // Issue 32: nine fractional digits are not an HTML date.
+        let time = Timestamp::new(1_763_690_188, 123_456_789).unwrap();
+        assert_eq!(
+            in_milliseconds(time).to_string(),
+            "2025-11-21T01:56:28.123Z"
+        );
+        let whole = Timestamp::from_second(1_763_690_188).unwrap();
+        assert_eq!(in_milliseconds(whole).to_string(), "2025-11-21T01:56:28Z");
+    }
 
     #[test]
     fn board_messages_are_escaped_text_with_their_time() {

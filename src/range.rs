@@ -40,6 +40,11 @@ pub fn resolve(header: &str, len: u64) -> Ranges {
     if specs.is_empty() || specs.len() > MAX_RANGES {
         return Ranges::Full;
     }
+    // A non-zero suffix of an empty representation is satisfiable (RFC 9110
+    // §14.1.1): it is the whole of it, which has no byte to put in a 206.
+    if len == 0 && specs.iter().any(|spec| matches!(spec, Spec::Suffix(1..))) {
+        return Ranges::Full;
+    }
     let mut ranges: Vec<(u64, u64)> = specs
         .into_iter()
         .filter_map(|spec| spec.within(len))
@@ -123,6 +128,15 @@ mod tests {
     }
 
     #[test]
+    fn a_suffix_of_an_empty_representation_is_all_of_it() {
+        // Issue 32: this was a 416.
+        assert_eq!(resolve("bytes=-5", 0), Ranges::Full);
+        assert_eq!(resolve("bytes=0-, -1", 0), Ranges::Full);
+        assert_eq!(resolve("bytes=-0", 0), Ranges::Unsatisfiable);
+        assert_eq!(resolve("bytes=0-", 0), Ranges::Unsatisfiable);
+    }
+
+    #[test]
     fn single_ranges() {
         assert_eq!(resolve("bytes=0-0", 100), partial(&[(0, 0)]));
         assert_eq!(resolve("bytes=99-99", 100), partial(&[(99, 99)]));
@@ -166,7 +180,6 @@ mod tests {
         assert_eq!(resolve("bytes=100-200", 100), Ranges::Unsatisfiable);
         assert_eq!(resolve("bytes=-0", 100), Ranges::Unsatisfiable);
         assert_eq!(resolve("bytes=0-0", 0), Ranges::Unsatisfiable);
-        assert_eq!(resolve("bytes=-5", 0), Ranges::Unsatisfiable);
     }
 
     #[test]
