@@ -15,13 +15,24 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const PAGE_SIZE: usize = 50;
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
-/// A message must have something besides whitespace and at most 4,000
-/// characters.
+/// A message must have something besides whitespace, no control
+/// characters but tab and line breaks, and at most 4,000 characters,
+/// counted as a browser's `maxlength` counts them (a line break is one).
 pub fn check_message(text: &str) -> Result<(), Error> {
     if text.trim().is_empty() {
         return Err(Error::BadRequest("The message is empty.".to_owned()));
     }
-    let length = text.chars().count();
+    // NUL, ESC and the rest would go raw into the board: terminal escapes
+    // for anyone reading it with curl.
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+    {
+        return Err(Error::BadRequest(
+            "The message has control characters; only tabs and line breaks are allowed.".to_owned(),
+        ));
+    }
+    let length = text.chars().count() - text.matches("\r\n").count();
     if length > MAX_MESSAGE_CHARS {
         return Err(Error::PayloadTooLarge(format!(
             "The message has {length} characters; at most {MAX_MESSAGE_CHARS} are allowed."
@@ -169,6 +180,30 @@ impl Query {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Issue 32: control characters were stored and sent raw; a CRLF
+    /// counted as two characters, so a browser's full textarea was refused.
+    #[test]
+    fn messages_hold_no_controls_and_count_a_line_break_once() {
+        for text in ["a\0b", "\x1b[2J", "a\u{7f}", "a\u{9b}31m"] {
+            assert!(
+                matches!(check_message(text), Err(Error::BadRequest(_))),
+                "{text:?}"
+            );
+        }
+        assert!(check_message("tab\tand\r\nlines\n").is_ok());
+        let browser_full = format!(
+            "{}{}",
+            "a\r\n".repeat(9),
+            "a".repeat(MAX_MESSAGE_CHARS - 18)
+        );
+        assert!(check_message(&browser_full).is_ok());
+        let over = format!("{browser_full}a");
+        assert!(matches!(
+            check_message(&over),
+            Err(Error::PayloadTooLarge(_))
+        ));
+    }
 
     #[test]
     fn forms_decode_strictly() {
