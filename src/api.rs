@@ -84,7 +84,9 @@ pub fn create<S: Store, F, B: RequestBody>(
     let key = idempotency::from_header(&parts.headers)?;
     let body = submission::read_body(&parts.headers, body)?;
     debug_assert!(body.len() <= MAX_BODY_BYTES);
-    let new: NewMessage = serde_json::from_slice(&body)
+    // An object only: serde would also take `["x"]` for the struct.
+    let new: NewMessage = serde_json::from_slice::<serde_json::Map<_, _>>(&body)
+        .and_then(|object| serde_json::from_value(object.into()))
         .map_err(|error| Error::BadRequest(format!("Expected {{\"text\": \"...\"}}: {error}.")))?;
     submission::check_message(&new.text)?;
     let message = match key {
@@ -202,6 +204,31 @@ mod tests {
         post_json(&store, JSON, r#"{"text":"once"}"#).unwrap();
         post_keyed(&store, JSON, r#"{"text":"once"}"#, &["\"order-2\""]).unwrap();
         assert_eq!(store.page(None, 10).unwrap().messages.len(), 3);
+    }
+
+    /// Issue 32: `["x"]` was taken for `{"text": "x"}`.
+    #[test]
+    fn a_message_is_an_object_with_its_text_only() {
+        let store = MemoryStore::default();
+        for body in [
+            r#"["x"]"#,
+            r#""x""#,
+            r#"{"text": "x", "more": 1}"#,
+            r#"{}"#,
+            "[]",
+        ] {
+            let refused = post_json(&store, JSON, body).unwrap_err();
+            assert!(
+                matches!(refused, Error::BadRequest(_)),
+                "{body}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            post_json(&store, JSON, r#"{"text": "x"}"#)
+                .unwrap()
+                .status(),
+            StatusCode::CREATED
+        );
     }
 
     #[test]
