@@ -158,9 +158,19 @@ pub struct Query {
 }
 
 impl Query {
+    /// `before` and `limit` from the query; other parameters, even malformed
+    /// ones (a tracker's `?x=%ff`), are not the board's business.
     pub fn parse(uri: &Uri) -> Result<Query, Error> {
         let mut query = Query::default();
-        for (name, value) in parse_form(uri.query().unwrap_or("").as_bytes())? {
+        for pair in uri.query().unwrap_or("").split('&') {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let Ok(name) = decode_field(name.as_bytes()) else {
+                continue;
+            };
+            if !matches!(name.as_str(), "before" | "limit") {
+                continue;
+            }
+            let value = decode_field(value.as_bytes())?;
             let number = || {
                 value.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                     Error::BadRequest(format!("`{name}` must be a positive whole number."))
@@ -180,6 +190,17 @@ impl Query {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Issue 32: an unrelated malformed parameter made the board 400.
+    #[test]
+    fn the_query_is_read_for_before_and_limit_alone() {
+        let query = |target: &str| Query::parse(&target.parse::<Uri>().unwrap());
+        let read = query("/board?x=%ff&before=7&%zz=1&limit=%32").unwrap();
+        assert_eq!((read.before, read.limit), (Some(7), Some(2)));
+        for bad in ["/board?before=%zz", "/board?limit=x", "/board?before=0"] {
+            assert!(matches!(query(bad), Err(Error::BadRequest(_))), "{bad}");
+        }
+    }
 
     /// Issue 32: control characters were stored and sent raw; a CRLF
     /// counted as two characters, so a browser's full textarea was refused.
