@@ -10,7 +10,7 @@
 //! host), so to the runner it is another client, as a visitor would be. Each
 //! runner has the default limits, and the metrics on; each test prints what
 //! the normal client saw (statuses, latencies) and the most instances busy
-//! and requests queued, the figures of the README. The attacks run one at a
+//! and requests queued, the figures of docs/runner.md. The attacks run one at a
 //! time: they share the machine.
 
 use sitebox_tests as support;
