@@ -27,6 +27,7 @@ mod mounts;
 mod observed;
 mod pace;
 mod progress;
+mod protocols;
 mod read_ahead;
 mod reload;
 mod request_rules;

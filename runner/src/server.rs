@@ -3,11 +3,12 @@
 //! from start-up (its log lines) to a graceful stop. Each connection's life
 //! is `connection`'s.
 
-use crate::connection::{Accepting, HttpBuilders, Role, Shared, accept, finish_connections};
+use crate::connection::{Accepting, Role, Shared, accept, finish_connections};
 use crate::host::Host;
 use crate::listeners::Listener;
 use crate::logins::Logins;
 use crate::metrics::Metrics;
+use crate::protocols::HttpBuilders;
 use crate::reload::Reload;
 use crate::write_limit::WriteLimit;
 use crate::{Config, tls};

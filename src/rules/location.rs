@@ -87,3 +87,6 @@ pub(crate) fn doubt(rule: &Rule<'_>) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests;
