@@ -15,8 +15,6 @@
 
 use sitebox_tests as support;
 
-use bytes::Bytes;
-use http::StatusCode;
 use sitebox_runner::{ComponentSource, Config};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,8 +22,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::slow_peers::{Slowness, h2c_flood, slow_poster, slow_reader};
 use support::{TestSite, client};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The normal client's address.
 const NORMAL: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -243,139 +241,19 @@ async fn slowhttptest_slow_read() {
     under_slowhttptest("slowhttptest -X", &args, BIG_FILE).await;
 }
 
-/// What each stream of the h2c flood does.
-#[derive(Clone, Copy)]
-enum Slowness {
-    /// GETs the large file with a stream window of 0: the server may send
-    /// no byte of the body.
-    Read,
-    /// POSTs 4 KiB to the board, a byte every 5 s.
-    Body,
-}
-
-/// One HTTP/2 prior-knowledge connection from 127.0.0.1 with `streams`
-/// slow streams, each opening another when it ends; a cut connection is
-/// opened again.
-async fn h2c_flood(addr: SocketAddr, streams: usize, slowness: Slowness) {
-    loop {
-        let Ok(tcp) = tokio::net::TcpStream::connect(addr).await else {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        };
-        let mut builder = h2::client::Builder::new();
-        if let Slowness::Read = slowness {
-            builder.initial_window_size(0);
-        }
-        let Ok((sender, connection)) = builder.handshake::<_, Bytes>(tcp).await else {
-            continue;
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        for _ in 0..streams {
-            tasks.spawn(h2c_slow_streams(sender.clone(), addr, slowness));
-        }
-        let _ = connection.await;
-        tasks.abort_all();
-    }
-}
-
-/// Slow streams one after the other on one connection, until it fails.
-async fn h2c_slow_streams(
-    sender: h2::client::SendRequest<Bytes>,
-    addr: SocketAddr,
-    slowness: Slowness,
-) {
-    loop {
-        let Ok(mut sender) = sender.clone().ready().await else {
-            return;
-        };
-        let uri = format!("http://{addr}");
-        let request = match slowness {
-            Slowness::Read => http::Request::get(format!("{uri}{BIG_FILE}")),
-            Slowness::Body => http::Request::post(format!("{uri}/board"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("content-length", "4096"),
-        };
-        let ended = matches!(slowness, Slowness::Read);
-        let Ok((response, mut body)) = sender.send_request(request.body(()).unwrap(), ended) else {
-            return;
-        };
-        let trickle = async {
-            if let Slowness::Body = slowness {
-                loop {
-                    body.reserve_capacity(1);
-                    if body.send_data(Bytes::from_static(b"a"), false).is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
-            }
-            std::future::pending::<()>().await
-        };
-        // Held until the server answers (a slow POST) or ends the stream (a
-        // slow read, whose body never comes); a refusal comes back at once.
-        let answered = tokio::select! {
-            answered = response => answered,
-            () = trickle => unreachable!(),
-        };
-        if let Ok(response) = answered
-            && response.status() == StatusCode::OK
-        {
-            let mut body = response.into_body();
-            while let Some(Ok(_)) = body.data().await {}
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// An h2c stream flood: two HTTP/2 connections of 200 streams each, one
 /// reading slowly (a window of 0), the other posting slowly.
 #[tokio::test]
 async fn h2c_stream_flood() {
     let _alone = ONE_AT_A_TIME.lock().await;
     let runner = start_runner();
-    let readers = tokio::spawn(h2c_flood(runner.addr, 200, Slowness::Read));
+    let readers = tokio::spawn(h2c_flood(runner.addr, 200, Slowness::Read(BIG_FILE)));
     let posters = tokio::spawn(h2c_flood(runner.addr, 200, Slowness::Body));
     tokio::time::sleep(Duration::from_secs(5)).await;
     let seen = watch_normal_client(&runner, Duration::from_secs(20)).await;
     readers.abort();
     posters.abort();
     seen.assert_served("h2c stream flood");
-}
-
-/// A slow reader from `from`: asks for `target` (`size` bytes), then reads
-/// `step` bytes every `every` through a small receive buffer. How many bytes
-/// of the response it had read when the server closed the connection (or
-/// all of them).
-async fn slow_reader(
-    addr: SocketAddr,
-    from: IpAddr,
-    (target, size): (&str, usize),
-    step: usize,
-    every: Duration,
-) -> usize {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.bind(SocketAddr::new(from, 0)).unwrap();
-    let Ok(mut stream) = socket.connect(addr).await else {
-        return 0;
-    };
-    let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return 0;
-    }
-    let mut read = 0;
-    let mut buffer = vec![0; step];
-    loop {
-        match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return read,
-            Ok(n) => read += n,
-        }
-        // The head is a few hundred bytes.
-        if read >= size + 200 {
-            return read;
-        }
-        tokio::time::sleep(every).await;
-    }
 }
 
 /// Slow readers from many addresses — more than the per-client cap could
@@ -439,44 +317,6 @@ async fn assert_instances_freed(runner: &Runner, attack: &str, least: f64) {
     let _ = writeln!(std::io::stderr(), "{report}");
     let freed = freed.unwrap_or_else(|| panic!("{report}"));
     assert!(freed < Duration::from_secs(45), "{report}");
-}
-
-/// A slow poster from `from`: posts a `declared`-byte form to the board,
-/// sends `fast` bytes of it at once, then a byte every 5 s. How long it took
-/// the server to cut the connection (its write failed, or its answer came),
-/// or `None` if it did not within 90 s.
-async fn slow_poster(
-    addr: SocketAddr,
-    from: IpAddr,
-    target: &str,
-    declared: usize,
-    fast: usize,
-) -> Option<Duration> {
-    let started = Instant::now();
-    let mut stream = client::connect_from(from, addr).await;
-    let head = format!(
-        "POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {declared}\r\n\r\n"
-    );
-    let trickle = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&vec![b'a'; fast]).await?;
-        for _ in fast..declared {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            stream.write_all(b"a").await?;
-            // An answer (or the close) is there to read when it came.
-            let mut byte = [0; 1];
-            match tokio::time::timeout(Duration::ZERO, stream.peek(&mut byte)).await {
-                Ok(Ok(_)) | Ok(Err(_)) => return Ok(()),
-                Err(_) => {}
-            }
-        }
-        std::io::Result::Ok(())
-    };
-    match tokio::time::timeout(Duration::from_secs(90), trickle).await {
-        Ok(_) => Some(started.elapsed()),
-        Err(_) => None,
-    }
 }
 
 /// R-U-Dead-Yet from many addresses: 256 connections, more than the

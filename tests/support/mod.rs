@@ -10,6 +10,7 @@ pub mod fault_proxy;
 mod fixture;
 pub mod proxy;
 pub mod redis;
+pub mod slow_peers;
 pub mod tls;
 mod wasmtime_serve;
 pub mod workerd;
