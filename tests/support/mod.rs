@@ -5,6 +5,7 @@
 //! client (`client`).
 
 mod admin;
+pub mod board;
 pub mod client;
 pub mod fault_proxy;
 mod fixture;
@@ -12,6 +13,7 @@ pub mod proxy;
 pub mod redis;
 pub mod slow_peers;
 pub mod tls;
+pub mod wasmcloud;
 mod wasmtime_serve;
 pub mod workerd;
 
