@@ -263,6 +263,55 @@ async fn the_board_survives_sigkill_and_a_restart() {
     assert!(listed(other.addr).await.is_empty());
 }
 
+/// The Durable Object's SQLite files under `storage` (not workerd's
+/// `metadata.sqlite`): there once the object has run a request.
+fn object_files(storage: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![storage.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".sqlite") && name != "metadata.sqlite" {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// The split: the stateless worker answers the site itself (files, the 404
+/// page, methods, the API's own 404), so the Durable Object never runs for
+/// them; the board's requests go through it.
+#[tokio::test]
+async fn only_the_boards_requests_reach_the_durable_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(workerd) = start(dir.path()).await else {
+        return;
+    };
+    let addr = workerd.addr;
+    let storage = dir.path().join("storage");
+    assert_serves(addr, "/", "index.html", "text/html; charset=utf-8").await;
+    assert_serves(addr, "/logo.png", "logo.png", "image/png").await;
+    for (method, target, status) in [
+        (Method::GET, "/no-such-page", StatusCode::NOT_FOUND),
+        (Method::GET, "/api/no-such-thing", StatusCode::NOT_FOUND),
+        (Method::GET, "/board/clear", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::OPTIONS, "/board", StatusCode::NO_CONTENT),
+    ] {
+        let reply = client::request(addr, method.clone(), target, &[]).await;
+        assert_eq!(reply.status, status, "{method} {target}");
+    }
+    assert_eq!(object_files(&storage), Vec::<std::path::PathBuf>::new());
+
+    post_form(addr, "/board", &[("message", "through the object")]).await;
+    assert_eq!(shown(addr).await, ["through the object"]);
+    assert_eq!(listed(addr).await, [json!("through the object")]);
+    assert_eq!(object_files(&storage).len(), 1, "the board's object ran");
+}
+
 /// `deploy/workerd/src/kv.js` on its own (node's test runner, on a stand-in
 /// for the Durable Object's storage): counters, batches, buckets, errors.
 #[test]

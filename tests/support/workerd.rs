@@ -46,30 +46,12 @@ pub fn worker() -> Option<&'static Worker> {
 
 /// A worker of the site in `site`, built now; `None` as for `worker`.
 pub fn worker_for(site: &Path) -> Option<Worker> {
-    let node_found = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !node_found {
-        skipped(WHAT, &format!("Node.js 20 or later, then {INSTALL}"));
-        return None;
-    }
-    if !workerd_binary().is_file() || !deploy_dir().join("node_modules/esbuild").is_dir() {
-        skipped(WHAT, INSTALL);
+    if !tools_found() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = Command::new("node")
-        .arg(deploy_dir().join("build.mjs"))
-        .arg("--component")
-        .arg(embedded_component())
-        .arg("--static")
-        .arg(site)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .output()
-        .expect("node runs");
+    let output = build(site, &dir.path().join("out"), &[]);
     assert!(
         output.status.success(),
         "build.mjs failed: {}{}",
@@ -84,6 +66,40 @@ pub fn worker_for(site: &Path) -> Option<Worker> {
         );
     }
     Some(Worker { dir })
+}
+
+/// Whether Node and `deploy/workerd/node_modules` are here (else a notice,
+/// or a failure under `CI=true`).
+pub fn tools_found() -> bool {
+    let node_found = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !node_found {
+        skipped(WHAT, &format!("Node.js 20 or later, then {INSTALL}"));
+        return false;
+    }
+    if !workerd_binary().is_file() || !deploy_dir().join("node_modules/esbuild").is_dir() {
+        skipped(WHAT, INSTALL);
+        return false;
+    }
+    true
+}
+
+/// `node build.mjs` of the embedded component and `site` into `out`, with
+/// `extra` arguments; what it printed and how it ended.
+pub fn build(site: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new("node")
+        .arg(deploy_dir().join("build.mjs"))
+        .arg("--component")
+        .arg(embedded_component())
+        .arg("--static")
+        .arg(site)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("node runs")
 }
 
 /// workerd's own binary. `node_modules/workerd/bin/workerd` is that binary
@@ -126,12 +142,17 @@ pub struct Workerd {
 impl Workerd {
     /// Starts workerd on a new loopback socket and waits until it answers.
     pub async fn start(worker: &Worker, storage: &Path) -> Workerd {
+        Workerd::start_config(&worker.config(), storage).await
+    }
+
+    /// `start` with a `config.capnp` of one's own (beside the worker's modules).
+    pub async fn start_config(config: &Path, storage: &Path) -> Workerd {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut workerd = Workerd {
             addr: listener.local_addr().unwrap(),
             listener,
             storage: storage.to_owned(),
-            config: worker.config(),
+            config: config.to_owned(),
             log: storage.with_extension("workerd.log"),
             child: None,
         };
