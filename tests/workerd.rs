@@ -283,8 +283,8 @@ fn object_files(storage: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The split: the stateless worker answers the site itself (files, the 404
-/// page, methods, the API's own 404), so the Durable Object never runs for
-/// them; the board's requests go through it.
+/// page, methods, the API's own 404, a wrong admin password), so the Durable
+/// Object never runs for them; the board's requests go through it.
 #[tokio::test]
 async fn only_the_boards_requests_reach_the_durable_object() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,10 +300,16 @@ async fn only_the_boards_requests_reach_the_durable_object() {
         (Method::GET, "/api/no-such-thing", StatusCode::NOT_FOUND),
         (Method::GET, "/board/clear", StatusCode::METHOD_NOT_ALLOWED),
         (Method::OPTIONS, "/board", StatusCode::NO_CONTENT),
+        (Method::DELETE, "/api/messages", StatusCode::UNAUTHORIZED),
     ] {
         let reply = client::request(addr, method.clone(), target, &[]).await;
         assert_eq!(reply.status, status, "{method} {target}");
     }
+    // A wrong admin password is refused before the board is asked for: its
+    // argon2 check never holds up the object.
+    let wrong = [("authorization", "Bearer not the password")];
+    let reply = client::request(addr, Method::DELETE, "/api/messages", &wrong).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(object_files(&storage), Vec::<std::path::PathBuf>::new());
 
     post_form(addr, "/board", &[("message", "through the object")]).await;
