@@ -136,6 +136,8 @@ pub struct Workerd {
     storage: PathBuf,
     config: PathBuf,
     log: PathBuf,
+    /// RLIMIT_FSIZE for workerd, if any: a write past it fails (EFBIG).
+    max_file_bytes: Option<u64>,
     child: Option<Child>,
 }
 
@@ -147,6 +149,16 @@ impl Workerd {
 
     /// `start` with a `config.capnp` of one's own (beside the worker's modules).
     pub async fn start_config(config: &Path, storage: &Path) -> Workerd {
+        Workerd::start_with(config, storage, None).await
+    }
+
+    /// `start`, with no file of workerd's allowed past `max_file_bytes`: a
+    /// disk that fails SQLite's writes once the board has grown.
+    pub async fn start_limited(worker: &Worker, storage: &Path, max_file_bytes: u64) -> Workerd {
+        Workerd::start_with(&worker.config(), storage, Some(max_file_bytes)).await
+    }
+
+    async fn start_with(config: &Path, storage: &Path, max_file_bytes: Option<u64>) -> Workerd {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut workerd = Workerd {
             addr: listener.local_addr().unwrap(),
@@ -154,6 +166,7 @@ impl Workerd {
             storage: storage.to_owned(),
             config: config.to_owned(),
             log: storage.with_extension("workerd.log"),
+            max_file_bytes,
             child: None,
         };
         workerd.spawn().await;
@@ -187,6 +200,7 @@ impl Workerd {
             .open(&self.log)
             .unwrap();
         let fd = self.listener.as_raw_fd();
+        let max_file_bytes = self.max_file_bytes;
         let mut command = Command::new(workerd_binary());
         command
             .arg("serve")
@@ -200,8 +214,8 @@ impl Workerd {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        // SAFETY: fcntl and prctl are async-signal-safe; nothing else runs
-        // between fork and exec.
+        // SAFETY: fcntl, prctl, signal and setrlimit are async-signal-safe;
+        // nothing else runs between fork and exec.
         unsafe {
             command.pre_exec(move || {
                 // The listener is close-on-exec in the test; workerd needs it.
@@ -209,6 +223,18 @@ impl Workerd {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(bytes) = max_file_bytes {
+                    // A write past the limit fails with EFBIG instead of
+                    // killing workerd with SIGXFSZ.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let limit = libc::rlimit {
+                        rlim_cur: bytes,
+                        rlim_max: bytes,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }

@@ -127,6 +127,22 @@ function boardRouting() {
   return routing;
 }
 
+/**
+ * A key-value whose bucket cannot be opened (`other`): with it the component
+ * answers the board's requests with its own 503 and `Retry-After`, as it
+ * does when any host's storage is down.
+ */
+function unavailableKeyValue(reason) {
+  const open = () => {
+    throw { tag: "other", val: reason };
+  };
+  return {
+    store: { Bucket: class Bucket {}, open },
+    atomics: { increment: open },
+    batch: { getMany: open, setMany: open, deleteMany: open },
+  };
+}
+
 /** `handle`, marking a trap that came from asking for the board as a `BoardRequest`. */
 function routedBy(routing) {
   return (handle) => (incoming, responseOut) => {
@@ -163,19 +179,38 @@ export class Site extends DurableObject {
 /** The stateless worker's imports and routing, made on its first request (they need `env`). */
 let stateless;
 
+/** The Durable Object's answer to `request`; the component's 503 if the object failed. */
+async function boardAnswer(request, body, env) {
+  try {
+    return await env.SITE.get(env.SITE.idFromName("site")).fetch(withBody(request, body));
+  } catch (error) {
+    // The object threw instead of answering: its storage failed where no
+    // code of ours sees it (workerd's commit after the request, SQLITE_FULL
+    // or SQLITE_IOERR_WRITE, which rolls the request's writes back), or the
+    // object was reset or overloaded. The request's component answers as
+    // when storage is down.
+    console.error(`sitebox: the board's Durable Object failed: ${error?.message ?? error}`);
+    return runComponent(withBody(request, body), stateless.unavailable);
+  }
+}
+
 export default {
   async fetch(request, env) {
     if (!stateless) {
       const routing = boardRouting();
       const imports = componentImports(environment(env), routing.keyValue);
-      stateless = { imports, around: routedBy(routing) };
+      const unavailable = componentImports(
+        environment(env),
+        unavailableKeyValue("the board's Durable Object failed"),
+      );
+      stateless = { imports, around: routedBy(routing), unavailable };
     }
     const body = await bodyOf(request);
     try {
       return await runComponent(withBody(request, body), stateless.imports, stateless.around);
     } catch (error) {
       if (!(error instanceof BoardRequest)) throw error;
-      return env.SITE.get(env.SITE.idFromName("site")).fetch(withBody(request, body));
+      return boardAnswer(request, body, env);
     }
   },
 };
