@@ -11,9 +11,9 @@ use sitebox_tests as support;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use support::client::{self, Connection, Reply};
-use support::workerd::{Workerd, worker};
+use support::workerd::{Workerd, object_files, worker};
 
 fn static_file(name: &str) -> Vec<u8> {
     std::fs::read(support::repo_root().join("static").join(name)).unwrap()
@@ -263,25 +263,6 @@ async fn the_board_survives_sigkill_and_a_restart() {
     assert!(listed(other.addr).await.is_empty());
 }
 
-/// The Durable Object's SQLite files under `storage` (not workerd's
-/// `metadata.sqlite`): there once the object has run a request.
-fn object_files(storage: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut dirs = vec![storage.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if name.ends_with(".sqlite") && name != "metadata.sqlite" {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 /// The split: the stateless worker answers the site itself (files, the 404
 /// page, methods, the API's own 404, a wrong admin password), so the Durable
 /// Object never runs for them; the board's requests go through it.
@@ -310,7 +291,7 @@ async fn only_the_boards_requests_reach_the_durable_object() {
     let wrong = [("authorization", "Bearer not the password")];
     let reply = client::request(addr, Method::DELETE, "/api/messages", &wrong).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(object_files(&storage), Vec::<std::path::PathBuf>::new());
+    assert_eq!(object_files(&storage), Vec::<PathBuf>::new());
 
     post_form(addr, "/board", &[("message", "through the object")]).await;
     assert_eq!(shown(addr).await, ["through the object"]);

@@ -102,6 +102,25 @@ pub fn build(site: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
         .expect("node runs")
 }
 
+/// The Durable Object's SQLite files under `storage` (not workerd's
+/// `metadata.sqlite`): there once the object has run a request.
+pub fn object_files(storage: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![storage.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".sqlite") && name != "metadata.sqlite" {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// workerd's own binary. `node_modules/workerd/bin/workerd` is that binary
 /// once workerd's install script has linked it there; before, it is a Node
 /// launcher, and a SIGKILL to the launcher would leave its workerd running:
