@@ -11,9 +11,9 @@ use sitebox_tests as support;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use support::client::{self, Connection, Reply};
-use support::workerd::{Workerd, worker};
+use support::workerd::{Workerd, object_files, worker};
 
 fn static_file(name: &str) -> Vec<u8> {
     std::fs::read(support::repo_root().join("static").join(name)).unwrap()
@@ -261,6 +261,42 @@ async fn the_board_survives_sigkill_and_a_restart() {
     workerd.kill();
     let other = start(&dir.path().join("other")).await.unwrap();
     assert!(listed(other.addr).await.is_empty());
+}
+
+/// The split: the stateless worker answers the site itself (files, the 404
+/// page, methods, the API's own 404, a wrong admin password), so the Durable
+/// Object never runs for them; the board's requests go through it.
+#[tokio::test]
+async fn only_the_boards_requests_reach_the_durable_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(workerd) = start(dir.path()).await else {
+        return;
+    };
+    let addr = workerd.addr;
+    let storage = dir.path().join("storage");
+    assert_serves(addr, "/", "index.html", "text/html; charset=utf-8").await;
+    assert_serves(addr, "/logo.png", "logo.png", "image/png").await;
+    for (method, target, status) in [
+        (Method::GET, "/no-such-page", StatusCode::NOT_FOUND),
+        (Method::GET, "/api/no-such-thing", StatusCode::NOT_FOUND),
+        (Method::GET, "/board/clear", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::OPTIONS, "/board", StatusCode::NO_CONTENT),
+        (Method::DELETE, "/api/messages", StatusCode::UNAUTHORIZED),
+    ] {
+        let reply = client::request(addr, method.clone(), target, &[]).await;
+        assert_eq!(reply.status, status, "{method} {target}");
+    }
+    // A wrong admin password is refused before the board is asked for: its
+    // argon2 check never holds up the object.
+    let wrong = [("authorization", "Bearer not the password")];
+    let reply = client::request(addr, Method::DELETE, "/api/messages", &wrong).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(object_files(&storage), Vec::<PathBuf>::new());
+
+    post_form(addr, "/board", &[("message", "through the object")]).await;
+    assert_eq!(shown(addr).await, ["through the object"]);
+    assert_eq!(listed(addr).await, [json!("through the object")]);
+    assert_eq!(object_files(&storage).len(), 1, "the board's object ran");
 }
 
 /// `deploy/workerd/src/kv.js` on its own (node's test runner, on a stand-in

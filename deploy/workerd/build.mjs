@@ -14,6 +14,7 @@
 // See README.md.
 
 import { transpile } from "@bytecodealliance/jco";
+import { shimPatch } from "./shim-patch.mjs";
 import * as esbuild from "esbuild";
 import fs from "node:fs";
 import os from "node:os";
@@ -23,15 +24,19 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-const usage = `usage: node build.mjs --component PATH --static DIR --out DIR [--bucket NAME] [--storage DIR] [--listen ADDR]
+const usage = `usage: node build.mjs --component PATH --static DIR --out DIR [--bucket NAME] [--storage DIR] [--listen ADDR] [--proto-header NAME]
   --component  the sitebox component (wasm32-wasip2), e.g. target/component/wasm32-wasip2/component/sitebox.wasm
   --static     the site to embed, read-only, as /static
-  --out        where to write worker.js, the modules and config.capnp
+  --out        where to write worker.js, the modules and config.capnp: a new or
+               empty directory, or one an earlier build wrote (only what that
+               build wrote is replaced); never the site or around it
   --bucket     the key-value bucket the board uses (SITEBOX_BUCKET; default sitebox)
   --storage    the Durable Object's SQLite directory (default OUT/storage;
                at run time: workerd serve ... --directory-path storage=DIR)
   --listen     the http socket's address (default 127.0.0.1:8080;
-               at run time: workerd serve ... --socket-addr http=ADDR)`;
+               at run time: workerd serve ... --socket-addr http=ADDR)
+  --proto-header  the header a TLS-terminating proxy names the client's scheme in
+               (default X-Forwarded-Proto; "" when no proxy is in front)`;
 
 function options() {
   let parsed;
@@ -44,6 +49,7 @@ function options() {
         bucket: { type: "string", default: "sitebox" },
         storage: { type: "string" },
         listen: { type: "string", default: "127.0.0.1:8080" },
+        "proto-header": { type: "string", default: "X-Forwarded-Proto" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -66,6 +72,7 @@ function options() {
     bucket: parsed.bucket,
     storage: path.resolve(parsed.storage ?? path.join(out, "storage")),
     listen: parsed.listen,
+    protoHeader: parsed["proto-header"],
   };
 }
 
@@ -123,6 +130,56 @@ function walkSite(root) {
   return { tree: walk(root), files };
 }
 
+/** What a build wrote into --out, so the next one removes that and nothing else. */
+const MANIFEST = ".sitebox-build.json";
+
+/** A path's real location, for a path that may not exist yet (its nearest existing parent resolved). */
+function realPath(target) {
+  const missing = [];
+  let existing = target;
+  while (!fs.existsSync(existing)) {
+    missing.unshift(path.basename(existing));
+    existing = path.dirname(existing);
+  }
+  return path.join(fs.realpathSync(existing), ...missing);
+}
+
+const within = (inner, outer) => inner === outer || inner.startsWith(outer + path.sep);
+
+/**
+ * Checks --out and removes what the last build into it wrote (its manifest's
+ * files), nothing else: a site, a worker or wasm of the user's stay. Refuses
+ * an --out that is the site, inside it or around it, or that holds files no
+ * build wrote.
+ */
+function prepareOut({ out, staticDir }) {
+  const realOut = realPath(out);
+  const realSite = fs.realpathSync(staticDir);
+  if (within(realOut, realSite) || within(realSite, realOut)) {
+    fail(`--out ${out} overlaps --static ${staticDir}: give a directory beside the site`);
+  }
+  fs.mkdirSync(out, { recursive: true });
+  const manifest = path.join(out, MANIFEST);
+  if (!fs.existsSync(manifest)) {
+    if (fs.readdirSync(out).length > 0) {
+      fail(`--out ${out} holds files no build wrote: give a new or empty directory`);
+    }
+    return;
+  }
+  for (const name of JSON.parse(fs.readFileSync(manifest, "utf8"))) {
+    if (typeof name !== "string" || path.isAbsolute(name) || name.split(/[\\/]/).includes("..")) {
+      fail(`${manifest} names ${JSON.stringify(name)}, not a file of a build`);
+    }
+    fs.rmSync(path.join(out, name), { force: true });
+  }
+  try {
+    fs.rmdirSync(path.join(out, "site"));
+  } catch {
+    // Absent, or holding files of the user's: left as it is.
+  }
+  fs.rmSync(manifest);
+}
+
 /** A Cap'n Proto text literal (its escapes are C's, not JSON's). */
 function capnpString(text) {
   const escaped = text.replace(/[\\"\x00-\x1f\x7f]/g, (c) =>
@@ -131,7 +188,7 @@ function capnpString(text) {
   return `"${escaped}"`;
 }
 
-function capnpConfig({ modules, bucket, storage, listen }) {
+function capnpConfig({ modules, bucket, storage, listen, protoHeader }) {
   const moduleLines = modules.map(
     ({ name, kind }) => `    (name = ${capnpString(name)}, ${kind} = embed ${capnpString(name)}),`,
   );
@@ -144,8 +201,11 @@ const config :Workerd.Config = (
     # The Durable Object's SQLite files (the board): --directory-path storage=DIR
     (name = "storage", disk = (path = ${capnpString(storage)}, writable = true)),
   ],
-  # --socket-addr http=ADDR overrides the address.
-  sockets = [(name = "http", address = ${capnpString(listen)}, http = (), service = "main")],
+  # --socket-addr http=ADDR overrides the address.${protoHeader ? `
+  # Behind a proxy that terminates TLS, the request's scheme is the one the
+  # proxy names in ${protoHeader} (the board's same-origin check needs it).` : ""}
+  sockets = [(name = "http", address = ${capnpString(listen)}, service = "main",
+              http = (${protoHeader ? `forwardedProtoHeader = ${capnpString(protoHeader)}` : ""}))],
 );
 
 const sitebox :Workerd.Worker = (
@@ -175,6 +235,7 @@ async function main() {
   if (!fs.statSync(opts.staticDir, { throwIfNoEntry: false })?.isDirectory()) {
     fail(`--static ${opts.staticDir} is not a directory`);
   }
+  prepareOut(opts);
 
   // 1. The component to core modules plus JS bindings, instantiated by our
   // glue (sync instantiation: per request, from precompiled modules; workerd
@@ -189,33 +250,28 @@ async function main() {
 
   // 2. Staging: the generated files esbuild bundles (bindings, `sitebox:build`).
   const staging = fs.mkdtempSync(path.join(os.tmpdir(), "sitebox-workerd-"));
-  fs.mkdirSync(opts.out, { recursive: true });
-  for (const stale of ["worker.js", "config.capnp", "site"]) {
-    fs.rmSync(path.join(opts.out, stale), { recursive: true, force: true });
-  }
-  for (const name of fs.readdirSync(opts.out)) {
-    if (name.endsWith(".wasm")) fs.rmSync(path.join(opts.out, name));
-  }
-  const modules = [{ name: "worker.js", kind: "esModule" }];
-  const coreNames = [];
+  const { tree, files } = walkSite(opts.staticDir);
+  const coreNames = Object.keys(transpiled).filter((name) => name.endsWith(".wasm"));
+  const modules = [
+    { name: "worker.js", kind: "esModule" },
+    ...coreNames.map((name) => ({ name, kind: "wasm" })),
+    ...files.map((_, index) => ({ name: `site/${index}.bin`, kind: "data" })),
+  ];
+  // Listed before anything is written, so a build that fails halfway is
+  // still cleaned up by the next.
+  const written = [...modules.map(({ name }) => name), "config.capnp"];
+  fs.writeFileSync(path.join(opts.out, MANIFEST), `${JSON.stringify(written, null, 1)}\n`);
+
   for (const [name, bytes] of Object.entries(transpiled)) {
     if (name.endsWith(".wasm")) {
       fs.writeFileSync(path.join(opts.out, name), bytes);
-      modules.push({ name, kind: "wasm" });
-      coreNames.push(name);
     } else if (name.endsWith(".js")) {
       fs.mkdirSync(path.dirname(path.join(staging, name)), { recursive: true });
       fs.writeFileSync(path.join(staging, name), bytes);
     }
   }
-
-  const { tree, files } = walkSite(opts.staticDir);
-  fs.mkdirSync(path.join(opts.out, "site"));
-  files.forEach((real, index) => {
-    const name = `site/${index}.bin`;
-    fs.copyFileSync(real, path.join(opts.out, name));
-    modules.push({ name, kind: "data" });
-  });
+  fs.mkdirSync(path.join(opts.out, "site"), { recursive: true });
+  files.forEach((real, index) => fs.copyFileSync(real, path.join(opts.out, `site/${index}.bin`)));
   // The tree's files as imports of their data modules (ArrayBuffers).
   const fileImports = files.map((_, index) => `import f${index} from "./site/${index}.bin";`);
   const treeSource = JSON.stringify(tree).replace(/\{"file":(\d+),/g, '{"data":f$1,');
@@ -232,6 +288,7 @@ async function main() {
 
   // 3. One ES module for workerd; the wasm and data modules stay separate
   // (workerd loads them as modules), as do the runtime's own imports.
+  const patched = { count: 0 };
   await esbuild.build({
     entryPoints: [path.join(here, "src/worker.js")],
     outfile: path.join(opts.out, "worker.js"),
@@ -242,8 +299,10 @@ async function main() {
     target: "es2022",
     external: ["cloudflare:*", "node:*"],
     logLevel: "warning",
+    // preview2-shim's wasi:http, with sitebox's fixes (see shim-patch.mjs).
     legalComments: "none",
     plugins: [
+      shimPatch(patched),
       {
         name: "sitebox-build",
         setup(build) {
@@ -254,6 +313,7 @@ async function main() {
     ],
   });
   fs.rmSync(staging, { recursive: true, force: true });
+  if (patched.count !== 1) fail("preview2-shim's http.js was not patched: see shim-patch.mjs");
 
   fs.mkdirSync(opts.storage, { recursive: true });
   fs.writeFileSync(path.join(opts.out, "config.capnp"), capnpConfig({ modules, ...opts }));

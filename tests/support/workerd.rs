@@ -46,30 +46,12 @@ pub fn worker() -> Option<&'static Worker> {
 
 /// A worker of the site in `site`, built now; `None` as for `worker`.
 pub fn worker_for(site: &Path) -> Option<Worker> {
-    let node_found = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !node_found {
-        skipped(WHAT, &format!("Node.js 20 or later, then {INSTALL}"));
-        return None;
-    }
-    if !workerd_binary().is_file() || !deploy_dir().join("node_modules/esbuild").is_dir() {
-        skipped(WHAT, INSTALL);
+    if !tools_found() {
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    let output = Command::new("node")
-        .arg(deploy_dir().join("build.mjs"))
-        .arg("--component")
-        .arg(embedded_component())
-        .arg("--static")
-        .arg(site)
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .output()
-        .expect("node runs");
+    let output = build(site, &dir.path().join("out"), &[]);
     assert!(
         output.status.success(),
         "build.mjs failed: {}{}",
@@ -84,6 +66,59 @@ pub fn worker_for(site: &Path) -> Option<Worker> {
         );
     }
     Some(Worker { dir })
+}
+
+/// Whether Node and `deploy/workerd/node_modules` are here (else a notice,
+/// or a failure under `CI=true`).
+pub fn tools_found() -> bool {
+    let node_found = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !node_found {
+        skipped(WHAT, &format!("Node.js 20 or later, then {INSTALL}"));
+        return false;
+    }
+    if !workerd_binary().is_file() || !deploy_dir().join("node_modules/esbuild").is_dir() {
+        skipped(WHAT, INSTALL);
+        return false;
+    }
+    true
+}
+
+/// `node build.mjs` of the embedded component and `site` into `out`, with
+/// `extra` arguments; what it printed and how it ended.
+pub fn build(site: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new("node")
+        .arg(deploy_dir().join("build.mjs"))
+        .arg("--component")
+        .arg(embedded_component())
+        .arg("--static")
+        .arg(site)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("node runs")
+}
+
+/// The Durable Object's SQLite files under `storage` (not workerd's
+/// `metadata.sqlite`): there once the object has run a request.
+pub fn object_files(storage: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![storage.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".sqlite") && name != "metadata.sqlite" {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// workerd's own binary. `node_modules/workerd/bin/workerd` is that binary
@@ -120,19 +155,37 @@ pub struct Workerd {
     storage: PathBuf,
     config: PathBuf,
     log: PathBuf,
+    /// RLIMIT_FSIZE for workerd, if any: a write past it fails (EFBIG).
+    max_file_bytes: Option<u64>,
     child: Option<Child>,
 }
 
 impl Workerd {
     /// Starts workerd on a new loopback socket and waits until it answers.
     pub async fn start(worker: &Worker, storage: &Path) -> Workerd {
+        Workerd::start_config(&worker.config(), storage).await
+    }
+
+    /// `start` with a `config.capnp` of one's own (beside the worker's modules).
+    pub async fn start_config(config: &Path, storage: &Path) -> Workerd {
+        Workerd::start_with(config, storage, None).await
+    }
+
+    /// `start`, with no file of workerd's allowed past `max_file_bytes`: a
+    /// disk that fails SQLite's writes once the board has grown.
+    pub async fn start_limited(worker: &Worker, storage: &Path, max_file_bytes: u64) -> Workerd {
+        Workerd::start_with(&worker.config(), storage, Some(max_file_bytes)).await
+    }
+
+    async fn start_with(config: &Path, storage: &Path, max_file_bytes: Option<u64>) -> Workerd {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut workerd = Workerd {
             addr: listener.local_addr().unwrap(),
             listener,
             storage: storage.to_owned(),
-            config: worker.config(),
+            config: config.to_owned(),
             log: storage.with_extension("workerd.log"),
+            max_file_bytes,
             child: None,
         };
         workerd.spawn().await;
@@ -166,6 +219,7 @@ impl Workerd {
             .open(&self.log)
             .unwrap();
         let fd = self.listener.as_raw_fd();
+        let max_file_bytes = self.max_file_bytes;
         let mut command = Command::new(workerd_binary());
         command
             .arg("serve")
@@ -179,8 +233,8 @@ impl Workerd {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        // SAFETY: fcntl and prctl are async-signal-safe; nothing else runs
-        // between fork and exec.
+        // SAFETY: fcntl, prctl, signal and setrlimit are async-signal-safe;
+        // nothing else runs between fork and exec.
         unsafe {
             command.pre_exec(move || {
                 // The listener is close-on-exec in the test; workerd needs it.
@@ -188,6 +242,18 @@ impl Workerd {
                     return Err(std::io::Error::last_os_error());
                 }
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(bytes) = max_file_bytes {
+                    // A write past the limit fails with EFBIG instead of
+                    // killing workerd with SIGXFSZ.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let limit = libc::rlimit {
+                        rlim_cur: bytes,
+                        rlim_max: bytes,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }
