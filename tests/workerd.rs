@@ -9,10 +9,11 @@
 use sitebox_tests as support;
 
 use http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use support::client::{self, Connection, Reply};
+use support::board::{clear_as_admin, clear_by_api, create, listed, post_form, shown};
+use support::client;
 use support::workerd::{Workerd, object_files, worker};
 
 fn static_file(name: &str) -> Vec<u8> {
@@ -88,58 +89,6 @@ async fn the_site_with_types_mtimes_and_the_404_page() {
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
 }
 
-async fn post_form(addr: SocketAddr, target: &str, fields: &[(&str, &str)]) -> Reply {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish();
-    let reply = client::post_form(addr, target, body).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::SEE_OTHER,
-        "POST {target}: {}",
-        reply.text()
-    );
-    assert_eq!(reply.header("location"), "/board");
-    reply
-}
-
-/// The texts shown on the board page, in order (as they are in the HTML).
-async fn shown(addr: SocketAddr) -> Vec<String> {
-    let reply = client::get(addr, "/board").await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert_eq!(reply.header("content-type"), "text/html; charset=utf-8");
-    let page = reply.text();
-    let texts: Vec<String> = page
-        .split("<p class=\"text\">")
-        .skip(1)
-        .map(|rest| rest.split("</p>").next().unwrap().to_owned())
-        .collect();
-    assert_eq!(texts.is_empty(), page.contains("No messages yet."));
-    texts
-}
-
-async fn create(addr: SocketAddr, text: &str) -> Value {
-    let reply = client::post_json(addr, "/api/messages", json!({ "text": text }).to_string()).await;
-    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
-    assert_eq!(reply.header("content-type"), "application/json");
-    let created = reply.json();
-    assert_eq!(created["text"], text);
-    let id = created["id"].as_u64().expect("an id");
-    assert_eq!(reply.header("location"), format!("/api/messages/{id}"));
-    created
-}
-
-async fn listed(addr: SocketAddr) -> Vec<Value> {
-    let reply = client::get(addr, "/api/messages").await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    let list = reply.json();
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].clone())
-        .collect()
-}
-
 #[tokio::test]
 async fn the_board_by_form_and_by_the_json_api() {
     let dir = tempfile::tempdir().unwrap();
@@ -192,19 +141,7 @@ async fn the_board_by_form_and_by_the_json_api() {
         3,
         "nothing cleared without the admin"
     );
-    let (name, login) = support::admin_login();
-    let cleared = Connection::open(addr)
-        .await
-        .send(
-            Method::POST,
-            "/board/clear",
-            &[
-                ("content-type", "application/x-www-form-urlencoded"),
-                (name, &login),
-            ],
-        )
-        .await;
-    assert_eq!(cleared.status, StatusCode::SEE_OTHER, "{}", cleared.text());
+    clear_as_admin(addr).await;
     assert!(shown(addr).await.is_empty());
     assert!(listed(addr).await.is_empty());
 
@@ -213,15 +150,7 @@ async fn the_board_by_form_and_by_the_json_api() {
         doomed["id"].as_u64() > created["id"].as_u64(),
         "ids are not reused"
     );
-    let bearer = format!("Bearer {}", support::ADMIN_PASSWORD);
-    let reply = client::request(
-        addr,
-        Method::DELETE,
-        "/api/messages",
-        &[("authorization", &bearer)],
-    )
-    .await;
-    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    clear_by_api(addr).await;
     assert!(listed(addr).await.is_empty());
     let gone = client::get(addr, &format!("/api/messages/{}", doomed["id"])).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
