@@ -13,7 +13,7 @@ use crate::settings::Settings;
 use crate::site_path::SitePath;
 use crate::static_files::Lookup;
 use crate::store::Store;
-use crate::{api, board, html, security_headers, static_files};
+use crate::{api, api_error, board, html, security_headers, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri};
@@ -109,7 +109,7 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         Routing::Broken { line, reason } => Err(Error::SiteRule { line, reason }),
     };
     let path = parts.uri.path();
-    let api = path.starts_with("/api/");
+    let api = api_error::answers_in_json(path);
     let mut response = result.unwrap_or_else(|error| error_response(site, &error, api));
     // The board and its API change with every post: never reuse them.
     if api || path.starts_with("/board") {
