@@ -11,7 +11,7 @@ use crate::response::{self, Response};
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::static_files::Lookup;
+use crate::static_files::{Context, Lookup};
 use crate::store::Store;
 use crate::{api, api_error, board, html, security_headers, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
@@ -24,8 +24,9 @@ pub struct Site<R, S> {
     pub static_root: R,
     pub store: S,
     pub settings: Settings,
-    /// The time, read only by the requests that need it (a post): the host's
-    /// wall clock in the component, any clock in tests.
+    /// The time, read only by the requests that need it (a post, a file's
+    /// `Last-Modified`): the host's wall clock in the component, any clock in
+    /// tests.
     pub clock: fn() -> Timestamp,
     /// Randomness, likewise (a multi-range answer's boundary, the board
     /// form's one-time token).
@@ -156,13 +157,14 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
         (&Method::DELETE, "/api/messages") => api::clear(store, admin, parts),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
         (_, _) if api && !board_api => Err(Error::NotFound),
-        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => static_files::get_after(
-            &site.static_root,
-            parts,
-            &site.settings,
-            site.random,
-            looked_up,
-        ),
+        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
+            let context = Context {
+                settings: &site.settings,
+                random: site.random,
+                now: (site.clock)().into(),
+            };
+            static_files::get_after(&site.static_root, parts, context, looked_up)
+        }
         (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
     }
 }

@@ -37,15 +37,24 @@ pub const INDEX_FILE: &str = "index.html";
 pub struct Rewritten;
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
 
+/// What an answer depends on besides the request and the files.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    /// Makes the boundary of a multi-range answer.
+    pub random: Random,
+    /// The time of the answer: no `Last-Modified` is later (RFC 9110
+    /// §8.8.2.1), and one of the same second is weak.
+    pub now: SystemTime,
+}
+
 /// The answer to `GET` (or `HEAD`) for a static path.
-/// `random` makes the boundary of a multi-range answer.
 pub fn get<R: StaticFs>(
     root: &R,
     request: &Parts,
-    settings: &Settings,
-    random: Random,
+    context: Context<'_>,
 ) -> Result<Response<R::File>, Error> {
-    get_after(root, request, settings, random, None)
+    get_after(root, request, context, None)
 }
 
 /// `get`, with what a site rule looked up (`earlier`): used, not looked
@@ -53,16 +62,14 @@ pub fn get<R: StaticFs>(
 pub fn get_after<R: StaticFs>(
     root: &R,
     request: &Parts,
-    settings: &Settings,
-    random: Random,
+    context: Context<'_>,
     earlier: Option<Lookup<R::File>>,
 ) -> Result<Response<R::File>, Error> {
+    let settings = context.settings;
     let path = SitePath::parse(request.uri.path())?;
     let found = earlier.and_then(|earlier| earlier.take_for(&path));
     match found.unwrap_or_else(|| find(root, &path, settings))? {
-        Found::File { path, file, meta } => {
-            serve_file(root, request, settings, random, &path, file, meta)
-        }
+        Found::File { path, file, meta } => serve_file(root, request, context, &path, file, meta),
         // `/docs` is a directory: `/docs/`, so that relative links in its
         // index resolve.
         Found::Directory => Ok(redirect(&format!("{}/", path.encoded()), &request.uri)),
@@ -71,7 +78,7 @@ pub fn get_after<R: StaticFs>(
         }
         Found::HtmlFile {
             path, file, meta, ..
-        } => serve_file(root, request, settings, random, &path, file, meta),
+        } => serve_file(root, request, context, &path, file, meta),
         Found::Listing => listing::page(root, &path, settings),
     }
 }
@@ -128,16 +135,17 @@ fn whole<R: StaticFs>(root: &R, path: &SitePath, status: StatusCode) -> Option<R
 fn serve_file<R: StaticFs>(
     root: &R,
     request: &Parts,
-    settings: &Settings,
-    random: Random,
+    context: Context<'_>,
     path: &SitePath,
     file: R::File,
     meta: FileMeta,
 ) -> Result<Response<R::File>, Error> {
     let content_type = content_type(path.file_name());
     let chosen = representation(root, &request.headers, path, file, meta)?;
-    let validators = Validators::new(&chosen.meta, chosen.coding.map(Coding::token));
-    let mut headers = representation_headers(&validators, &content_type, settings, chosen.varies);
+    let coding = chosen.coding.map(Coding::token);
+    let validators = Validators::new(&chosen.meta, coding, context.now);
+    let mut headers =
+        representation_headers(&validators, &content_type, context.settings, chosen.varies);
     let range = match conditional::evaluate(&request.method, &request.headers, &validators) {
         Precondition::NotModified => {
             let mut response = http::Response::new(Body::Empty);
@@ -157,7 +165,7 @@ fn serve_file<R: StaticFs>(
         Some(header) if range => range::resolve(header, chosen.meta.len),
         _ => Ranges::Full,
     };
-    let mut response = body(chosen.file, chosen.meta.len, ranges, content_type, random)?;
+    let mut response = body(chosen.file, chosen.meta.len, ranges, content_type, context.random)?;
     response.headers_mut().extend(headers);
     Ok(response)
 }

@@ -120,8 +120,7 @@ fn unsatisfiable_and_ignored_ranges() {
     let head = get(
         &site(),
         &request(Method::HEAD, "/digits.txt", &[("range", "bytes=0-1")]),
-        &settings(),
-        crate::random::os,
+        context(&settings()),
     )
     .unwrap();
     assert_eq!(head.status(), StatusCode::OK, "Range applies to GET only");
