@@ -6,7 +6,7 @@
 use crate::conditional::{self, Precondition, Validators};
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::precompressed::{self, Choice, Coding};
+use crate::precompressed::Coding;
 use crate::random::{self, Random};
 use crate::range::{self, Ranges};
 use crate::response::{self, Body, Response, Segment};
@@ -24,9 +24,11 @@ use mime_guess::mime;
 use std::time::SystemTime;
 
 mod lookup;
+mod representation;
 
 use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
+use representation::representation;
 
 pub const INDEX_FILE: &str = "index.html";
 
@@ -141,7 +143,7 @@ fn serve_file<R: StaticFs>(
     meta: FileMeta,
 ) -> Result<Response<R::File>, Error> {
     let content_type = content_type(path.file_name());
-    let chosen = representation(root, &request.headers, path, file, meta)?;
+    let chosen = representation(root, request, path, file, meta)?;
     let coding = chosen.coding.map(Coding::token);
     let validators = Validators::new(&chosen.meta, coding, context.now);
     let mut headers =
@@ -157,68 +159,34 @@ fn serve_file<R: StaticFs>(
         // Range handling is defined for GET only (RFC 9110 §14.2).
         Precondition::Proceed { range } => range && request.method == Method::GET,
     };
-    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(coding) = chosen.coding {
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-    }
     let ranges = match request.headers.get(RANGE).and_then(|v| v.to_str().ok()) {
         Some(header) if range => range::resolve(header, chosen.meta.len),
         _ => Ranges::Full,
     };
-    let mut response = body(chosen.file, chosen.meta.len, ranges, content_type, context.random)?;
+    let ranges = match ranges {
+        // Several ranges of a sidecar: the client refuses the plain file
+        // (else `representation` took it), so it gets the sidecar whole (a
+        // server may ignore a Range, RFC 9110 §14.2).
+        Ranges::Partial(parts) if parts.len() > 1 && coding.is_some() => Ranges::Full,
+        ranges => ranges,
+    };
+    if ranges == Ranges::Unsatisfiable {
+        // A 416 carries no representation (RFC 9110 §15.5.17): its page is
+        // neither in the sidecar's coding nor fresh for `max-age`, and has no
+        // validators; it says only the selected one's length (its
+        // `Content-Range`) and what selected it (`Vary`).
+        headers = match headers.remove(VARY) {
+            Some(vary) => HeaderMap::from_iter([(VARY, vary)]),
+            None => HeaderMap::new(),
+        };
+    } else if let Some(coding) = coding {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let len = chosen.meta.len;
+    let mut response = body(chosen.file, len, ranges, content_type, context.random)?;
     response.headers_mut().extend(headers);
     Ok(response)
-}
-
-/// The file or one of its precompressed sidecars, as `Accept-Encoding`
-/// chooses.
-struct Representation<F> {
-    file: F,
-    meta: FileMeta,
-    coding: Option<Coding>,
-    /// Whether the file has sidecars, so the answer depends on
-    /// `Accept-Encoding`.
-    varies: bool,
-}
-
-fn representation<R: StaticFs>(
-    root: &R,
-    headers: &HeaderMap,
-    path: &SitePath,
-    file: R::File,
-    meta: FileMeta,
-) -> Result<Representation<R::File>, Error> {
-    let mut sidecars: Vec<(Coding, R::File, FileMeta)> = Coding::ALL
-        .into_iter()
-        .filter_map(
-            |coding| match root.open(&path.with_suffix(coding.extension())) {
-                Ok(Entry::File { file, meta }) => Some((coding, file, meta)),
-                _ => None,
-            },
-        )
-        .collect();
-    let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
-    let (file, meta, coding) = match precompressed::choose(
-        precompressed::accept_encoding(headers).as_deref(),
-        &available,
-    ) {
-        Choice::Identity => (file, meta, None),
-        Choice::Coded(chosen) => {
-            let index = sidecars
-                .iter()
-                .position(|(coding, ..)| *coding == chosen)
-                .expect("chosen from these");
-            let (coding, file, meta) = sidecars.swap_remove(index);
-            (file, meta, Some(coding))
-        }
-        Choice::NotAcceptable => return Err(Error::NotAcceptable),
-    };
-    Ok(Representation {
-        file,
-        meta,
-        coding,
-        varies: !available.is_empty(),
-    })
 }
 
 /// What every answer about a representation carries, 304s included.

@@ -234,6 +234,47 @@ fn sidecars_follow_accept_encoding() {
 }
 
 #[test]
+fn a_416_of_a_sidecar_carries_no_representation() {
+    let headers = [("accept-encoding", "gzip"), ("range", "bytes=50-")];
+    let response = get_with(&site(), "/app.js", &headers, &settings()).unwrap();
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        header(&response, "content-range"),
+        "bytes */5",
+        "the sidecar's length"
+    );
+    assert_eq!(header(&response, "vary"), "Accept-Encoding");
+    for name in [CONTENT_ENCODING, ETAG, LAST_MODIFIED, CACHE_CONTROL] {
+        assert!(response.headers().get(&name).is_none(), "{name}");
+    }
+}
+
+#[test]
+fn several_ranges_of_a_sidecar_are_of_the_plain_file() {
+    let several = |accept: &str| {
+        let headers = [("accept-encoding", accept), ("range", "bytes=0-0,2-3")];
+        get_with(&site(), "/app.js", &headers, &settings()).unwrap()
+    };
+    let multipart = several("gzip");
+    assert_eq!(multipart.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(multipart.headers().get(CONTENT_ENCODING).is_none());
+    let plain = get_path(&site(), "/app.js").unwrap();
+    assert_eq!(header(&multipart, "etag"), header(&plain, "etag"));
+    let text = String::from_utf8(body(&multipart)).unwrap();
+    assert!(
+        text.contains("Content-Range: bytes 2-3/21\r\n\r\nns\r\n"),
+        "{text}"
+    );
+    let refusing = several("gzip, identity;q=0");
+    assert_eq!(
+        (refusing.status(), body(&refusing)),
+        (StatusCode::OK, b"GZIP!".to_vec()),
+        "the sidecar whole"
+    );
+    assert_eq!(header(&refusing, "content-encoding"), "gzip");
+}
+
+#[test]
 fn content_types() {
     let cases = [
         (Some("a.html"), "text/html; charset=utf-8"),
