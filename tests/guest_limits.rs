@@ -114,7 +114,7 @@ async fn a_chunked_body_over_the_limit_is_a_413_before_it_is_all_read() {
     // host that stops at the limit can answer.
     let reply = tokio::task::spawn_blocking(move || {
         let head = "POST /count HTTP/1.1\r\nHost: test";
-        client::unfinished_chunked(addr, head, &[&[b'y'; 500]; 3])
+        client::unfinished_chunked(addr, head, &[&[b'y'; 500][..]; 3])
     })
     .await
     .unwrap();
