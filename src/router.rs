@@ -11,7 +11,7 @@ use crate::response::{self, Response};
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::static_files::{Context, Lookup};
+use crate::static_files::{Context, ForTheHost, Lookup};
 use crate::store::Store;
 use crate::{api, api_error, board, html, security_headers, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
@@ -109,6 +109,23 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         .ok_or(Error::NotFound),
         Routing::Broken { line, reason } => Err(Error::SiteRule { line, reason }),
     };
+    let result = result.and_then(|response| {
+        // A file the client takes only compressed, sent plain for the host
+        // to compress: a 406 unless the host will, by its headers once the
+        // site's `_headers` had their say (a `no-transform` keeps it plain).
+        if response.extensions().get::<ForTheHost>().is_none() {
+            return Ok(response);
+        }
+        let mut headers = response.headers().clone();
+        if let (Some(rules), Some(path)) = (rules.headers(), &request_path) {
+            rules::headers::apply(rules, &path.decoded(), &mut headers);
+        }
+        let host = site.settings.host_compression.as_ref();
+        match host.is_some_and(|host| host.compresses(&parts.headers, &headers)) {
+            true => Ok(response),
+            false => Err(Error::NotAcceptable),
+        }
+    });
     let path = parts.uri.path();
     let api = api_error::answers_in_json(path);
     let mut response = result.unwrap_or_else(|error| error_response(site, &error, api));

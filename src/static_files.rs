@@ -50,6 +50,13 @@ pub struct Context<'a> {
     pub now: SystemTime,
 }
 
+/// Marks a file sent as it is to a client that refuses it so (its
+/// `Accept-Encoding` says `identity;q=0`), for the host to compress: the
+/// router turns it into a 406 unless the host will (`Compression::compresses`
+/// on its final headers).
+#[derive(Debug, Clone, Copy)]
+pub struct ForTheHost;
+
 /// The answer to `GET` (or `HEAD`) for a static path.
 pub fn get<R: StaticFs>(
     root: &R,
@@ -143,7 +150,7 @@ fn serve_file<R: StaticFs>(
     meta: FileMeta,
 ) -> Result<Response<R::File>, Error> {
     let content_type = content_type(path.file_name());
-    let chosen = representation(root, request, path, file, meta)?;
+    let chosen = representation(root, request, context.settings, path, file, meta)?;
     let coding = chosen.coding.map(Coding::token);
     let validators = Validators::new(&chosen.meta, coding, context.now);
     let mut headers =
@@ -156,8 +163,12 @@ fn serve_file<R: StaticFs>(
             return Ok(response);
         }
         Precondition::Failed => return Err(Error::PreconditionFailed),
-        // Range handling is defined for GET only (RFC 9110 §14.2).
-        Precondition::Proceed { range } => range && request.method == Method::GET,
+        // Range handling is defined for GET only (RFC 9110 §14.2). What the
+        // host is to compress goes whole: a range would be of the plain
+        // bytes, which the client refuses.
+        Precondition::Proceed { range } => {
+            range && request.method == Method::GET && !chosen.for_the_host
+        }
     };
     let ranges = match request.headers.get(RANGE).and_then(|v| v.to_str().ok()) {
         Some(header) if range => range::resolve(header, chosen.meta.len),
@@ -186,6 +197,9 @@ fn serve_file<R: StaticFs>(
     let len = chosen.meta.len;
     let mut response = body(chosen.file, len, ranges, content_type, context.random)?;
     response.headers_mut().extend(headers);
+    if chosen.for_the_host {
+        response.extensions_mut().insert(ForTheHost);
+    }
     Ok(response)
 }
 

@@ -25,6 +25,9 @@ fn ensure_files(server: &Server) {
         server.site.write("app.js.gz", GZIP);
         server.site.write("gzonly.css", "body{}");
         server.site.write("gzonly.css.gz", "gz");
+        server
+            .site
+            .write("long.txt", "a line of plain text\n".repeat(200));
     });
 }
 
@@ -102,6 +105,22 @@ async fn identity_can_be_refused(server: &Server) {
     assert_eq!(refused.status, StatusCode::NOT_ACCEPTABLE);
     let star = get(server, "/gzonly.css", Some("*;q=0")).await;
     assert_eq!(star.status, StatusCode::NOT_ACCEPTABLE);
+    // Issue 32: a 406 said nothing of what it depended on.
+    for reply in [&refused, &star] {
+        assert_eq!(reply.header("vary"), "Accept-Encoding");
+    }
+    // No sidecar, and a text the runner compresses on the fly: the runner
+    // sends it in gzip; `wasmtime serve` sends bytes as they are, so 406.
+    let long = get(server, "/long.txt", Some("gzip, identity;q=0")).await;
+    assert_eq!(long.header("vary"), "Accept-Encoding");
+    if server.backend == support::Backend::WasmtimeServe {
+        assert_eq!(long.status, StatusCode::NOT_ACCEPTABLE);
+    } else {
+        assert_eq!(
+            (long.status, long.header("content-encoding")),
+            (StatusCode::OK, "gzip")
+        );
+    }
     let plain = get(server, "/gzonly.css", Some("br")).await;
     assert_eq!(
         (plain.status, plain.text().as_str()),

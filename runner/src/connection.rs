@@ -312,7 +312,8 @@ async fn respond(
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
-        let negotiated = shared.config.compression.negotiate(&mut request);
+        let negotiated =
+            crate::compression::Negotiate::negotiate(&shared.config.compression, &mut request);
         let scheme = if origin.https {
             Scheme::Https
         } else {

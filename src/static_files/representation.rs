@@ -1,11 +1,12 @@
 //! Which representation of a file a request gets: the file itself or one of
 //! its precompressed sidecars, as `Accept-Encoding` (and a `Range` of
-//! several parts) chooses.
+//! several parts) chooses, or the file for the host to compress.
 
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
 use crate::precompressed::{self, Choice, Coding};
 use crate::range::{self, Ranges};
+use crate::settings::Settings;
 use crate::site_path::SitePath;
 use http::Method;
 use http::header::RANGE;
@@ -20,11 +21,15 @@ pub(super) struct Representation<F> {
     /// Whether the file has sidecars, so the answer depends on
     /// `Accept-Encoding`.
     pub(super) varies: bool,
+    /// The plain file, though the client refuses it plain: the host
+    /// compresses it (`ForTheHost`).
+    pub(super) for_the_host: bool,
 }
 
 pub(super) fn representation<R: StaticFs>(
     root: &R,
     request: &Parts,
+    settings: &Settings,
     path: &SitePath,
     file: R::File,
     meta: FileMeta,
@@ -56,6 +61,7 @@ pub(super) fn representation<R: StaticFs>(
         }
         choice => choice,
     };
+    let mut for_the_host = false;
     let (file, meta, coding) = match choice {
         Choice::Identity => (file, meta, None),
         Choice::Coded(chosen) => {
@@ -66,6 +72,15 @@ pub(super) fn representation<R: StaticFs>(
             let (coding, file, meta) = sidecars.swap_remove(index);
             (file, meta, Some(coding))
         }
+        // The host compresses on the way out with a coding the client
+        // takes: the plain file, for it (the router checks that it will).
+        Choice::NotAcceptable
+            if (settings.host_compression.as_ref())
+                .is_some_and(|host| host.coding_for(&request.headers).is_some()) =>
+        {
+            for_the_host = true;
+            (file, meta, None)
+        }
         Choice::NotAcceptable => return Err(Error::NotAcceptable),
     };
     Ok(Representation {
@@ -73,6 +88,7 @@ pub(super) fn representation<R: StaticFs>(
         meta,
         coding,
         varies: !available.is_empty(),
+        for_the_host,
     })
 }
 

@@ -275,6 +275,33 @@ fn several_ranges_of_a_sidecar_are_of_the_plain_file() {
 }
 
 #[test]
+fn a_refused_plain_file_goes_to_a_compressing_host() {
+    let host = Settings {
+        host_compression: Some(crate::compression::Compression::default()),
+        ..settings()
+    };
+    let refusing = [
+        ("accept-encoding", "gzip, identity;q=0"),
+        ("range", "bytes=0-1"),
+    ];
+    let response = get_with(&site(), "/index.css", &refusing, &host).unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "whole: the host codes it"
+    );
+    assert!(response.extensions().get::<ForTheHost>().is_some());
+    assert!(response.headers().get(CONTENT_ENCODING).is_none());
+    let plain = get_with(&site(), "/index.css", &refusing, &settings()).unwrap_err();
+    assert_eq!(plain, Error::NotAcceptable, "no compressing host");
+    let deflate = [("accept-encoding", "deflate, identity;q=0")];
+    let none_in_common = get_with(&site(), "/index.css", &deflate, &host).unwrap_err();
+    assert_eq!(none_in_common, Error::NotAcceptable);
+    let accepted = get_with(&site(), "/index.css", &[("accept-encoding", "gzip")], &host);
+    assert!(accepted.unwrap().extensions().get::<ForTheHost>().is_none());
+}
+
+#[test]
 fn content_types() {
     let cases = [
         (Some("a.html"), "text/html; charset=utf-8"),
