@@ -165,12 +165,14 @@ async fn if_range_with_a_date_of_this_second_sends_the_whole(server: &Server) {
     // One file per backend: they share the site.
     let name = format!("fresh-{:?}.txt", server.backend);
     for _ in 0..10 {
-        // Written at the start of a second, to be asked within it.
+        // Written early in a second, to be asked within it; not at its very
+        // start: the file system's clock may lag a few milliseconds behind
+        // and date the file in the second before.
         let since_epoch = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap();
         tokio::time::sleep(Duration::from_nanos(
-            1_000_000_000 - u64::from(since_epoch.subsec_nanos()),
+            1_100_000_000 - u64::from(since_epoch.subsec_nanos()),
         ))
         .await;
         server.site.write(&name, "AAAAABBBBB");
