@@ -2,6 +2,7 @@
 //! Errors are JSON as well: `{"error": "..."}` with the matching status.
 
 use crate::admin::{Admin, Challenge};
+use crate::api_error;
 use crate::body::RequestBody;
 use crate::error::Error;
 use crate::idempotency::{self, Scope, Submission};
@@ -14,7 +15,7 @@ use http::{StatusCode, Uri};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub const JSON: &str = "application/json";
+pub use crate::api_error::JSON;
 pub const MAX_LIMIT: usize = 200;
 const PREFIX: &str = "/api/messages";
 
@@ -128,17 +129,13 @@ pub fn clear<S: Store, F>(store: &S, admin: Admin, parts: &Parts) -> Result<Resp
     Ok(response::empty(StatusCode::NO_CONTENT))
 }
 
-/// An error as `{"error": "..."}`.
+/// An error as `{"error": "..."}` (`api_error`'s shape).
 pub fn error_response<F>(error: &Error) -> Response<F> {
-    #[derive(Serialize)]
-    struct ErrorJson {
-        error: String,
-    }
-    json(
+    let body = api_error::body(&error.public_message());
+    response::with_body(
         error.status(),
-        &ErrorJson {
-            error: error.public_message(),
-        },
+        HeaderValue::from_static(JSON),
+        Body::Bytes(body),
     )
 }
 

@@ -16,14 +16,25 @@ pub struct Validators {
     /// Strong: from the size and the modification time to the nanosecond,
     /// plus the content coding, so every representation has its own.
     pub etag: ETag,
-    /// Whole seconds, as the header carries them.
+    /// Whole seconds, as the header carries them, and never later than
+    /// the answer (RFC 9110 §8.8.2.1): a modification time in the future
+    /// says the answer's own time.
     pub last_modified: Option<SystemTime>,
+    /// Whether `last_modified` is a strong validator: at least a second
+    /// before the answer (RFC 9110 §8.8.2.2). Within its second the file
+    /// may change again under the same date, so `If-Range` with it never
+    /// holds (§13.1.5).
+    date_is_strong: bool,
     /// The entity tag's text, for `etag_header`.
     tag: String,
 }
 
 impl Validators {
-    pub fn new(meta: &FileMeta, coding: Option<&str>) -> Validators {
+    /// The validators of a representation with `meta` (and `coding`), as an
+    /// answer made at `now` gives them. The entity tag is of the file as it
+    /// is, the clock aside: a file dated ahead keeps one tag while its
+    /// `Last-Modified` follows the clock.
+    pub fn new(meta: &FileMeta, coding: Option<&str>, now: SystemTime) -> Validators {
         let since_epoch = meta
             .modified
             .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
@@ -43,13 +54,15 @@ impl Validators {
             tag.push_str(coding);
         }
         tag.push('"');
+        let whole_seconds = |time: Duration| UNIX_EPOCH + Duration::from_secs(time.as_secs());
+        let now = whole_seconds(now.duration_since(UNIX_EPOCH).unwrap_or_default());
+        let last_modified = meta.modified.map(|_| whole_seconds(since_epoch).min(now));
         Validators {
             etag: tag
                 .parse()
                 .expect("digits and a coding name make a valid entity tag"),
-            last_modified: meta
-                .modified
-                .map(|_| UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())),
+            last_modified,
+            date_is_strong: last_modified.is_some_and(|modified| modified < now),
             tag,
         }
     }
@@ -110,7 +123,8 @@ pub fn evaluate(method: &Method, headers: &HeaderMap, validators: &Validators) -
 }
 
 /// `If-Range` holds if absent, or if it names this representation exactly:
-/// a strong `ETag` match, or the very `Last-Modified` date.
+/// a strong `ETag` match, or the very `Last-Modified` date when that date is
+/// strong.
 fn if_range_matches(headers: &HeaderMap, validators: &Validators) -> bool {
     let Some(value) = headers.get(IF_RANGE) else {
         return true;
@@ -125,7 +139,7 @@ fn if_range_matches(headers: &HeaderMap, validators: &Validators) -> bool {
             .is_ok_and(|tag| !tag.is_weak() && tag == validators.etag);
     }
     match (httpdate::parse_http_date(value), validators.last_modified) {
-        (Ok(date), Some(modified)) => date == modified,
+        (Ok(date), Some(modified)) => validators.date_is_strong && date == modified,
         _ => false,
     }
 }
@@ -148,7 +162,12 @@ mod tests {
             let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
             map.append(name, HeaderValue::from_str(value).unwrap());
         }
-        evaluate(&method, &map, &Validators::new(&meta(), None))
+        evaluate(&method, &map, &Validators::new(&meta(), None, later()))
+    }
+
+    /// An answer a day after `meta`'s modification.
+    fn later() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_086_400)
     }
 
     const PROCEED: Precondition = Precondition::Proceed { range: true };
@@ -164,9 +183,9 @@ mod tests {
 
     #[test]
     fn validators_differ_by_coding_and_drop_subseconds_from_the_date() {
-        let plain = Validators::new(&meta(), None);
+        let plain = Validators::new(&meta(), None, later());
         assert_eq!(text(&plain.etag), TAG);
-        let br = Validators::new(&meta(), Some("br"));
+        let br = Validators::new(&meta(), Some("br"), later());
         assert_eq!(text(&br.etag), "\"1234-1700000000-5-br\"");
         assert_eq!(httpdate::fmt_http_date(plain.last_modified.unwrap()), DATE);
     }
@@ -276,5 +295,52 @@ mod tests {
             "only the exact date"
         );
         assert_eq!(check(Method::GET, &[("if-range", "garbage")]), stale);
+    }
+
+    #[test]
+    fn a_modification_time_in_the_future_is_the_answers_time() {
+        let ahead = FileMeta {
+            modified: Some(later() + Duration::from_secs(3600)),
+            ..meta()
+        };
+        let now = later() + Duration::from_millis(1500);
+        let validators = Validators::new(&ahead, None, now);
+        assert_eq!(
+            validators.last_modified,
+            Some(later() + Duration::from_secs(1))
+        );
+        let later = Validators::new(&ahead, None, now + Duration::from_secs(5));
+        assert_eq!(
+            later.etag, validators.etag,
+            "the tag is the file's, not the clock's"
+        );
+        assert_ne!(later.last_modified, validators.last_modified);
+        let date = httpdate::fmt_http_date(validators.last_modified.unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_RANGE, HeaderValue::from_str(&date).unwrap());
+        assert_eq!(
+            evaluate(&Method::GET, &headers, &validators),
+            Precondition::Proceed { range: false },
+            "a date of the answer's own second is weak"
+        );
+    }
+
+    #[test]
+    fn a_date_is_strong_from_the_next_second_on() {
+        let modified = meta().modified.unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_RANGE, HeaderValue::from_static(DATE));
+        let at = |after: Duration| {
+            evaluate(
+                &Method::GET,
+                &headers,
+                &Validators::new(&meta(), None, modified + after),
+            )
+        };
+        let weak = Precondition::Proceed { range: false };
+        assert_eq!(at(Duration::ZERO), weak);
+        assert_eq!(at(Duration::from_millis(999)), weak, "the same second");
+        assert_eq!(at(Duration::from_secs(1)), PROCEED);
+        assert_eq!(at(Duration::from_secs(86_400)), PROCEED);
     }
 }

@@ -6,7 +6,7 @@ use crate::fs::FsError;
 use crate::site_path::PathError;
 use crate::store::StoreError;
 use http::StatusCode;
-use http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, VARY, WWW_AUTHENTICATE};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
@@ -97,7 +97,9 @@ impl Error {
     }
 
     /// The headers an error's response carries besides its body's: `Allow`
-    /// on a 405, the challenge on a 401, `Retry-After` on a 503 and a 409.
+    /// on a 405, the challenge on a 401, `Retry-After` on a 503 and a 409,
+    /// and on a 406 what it depended on (another `Accept-Encoding` may get
+    /// a 200).
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         match self {
             Error::MethodNotAllowed { allow } => vec![(ALLOW, HeaderValue::from_static(allow))],
@@ -109,6 +111,7 @@ impl Error {
             Error::Unavailable(_) => vec![(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS))],
             // The first request with the key is being stored: moments.
             Error::Conflict(_) => vec![(RETRY_AFTER, HeaderValue::from(1))],
+            Error::NotAcceptable => vec![(VARY, HeaderValue::from_static("Accept-Encoding"))],
             _ => Vec::new(),
         }
     }
@@ -155,5 +158,7 @@ mod tests {
         assert_eq!(challenges.len(), 2);
         assert!(challenges.iter().all(|(name, _)| name == WWW_AUTHENTICATE));
         assert!(Error::NotFound.headers().is_empty());
+        let vary = Error::NotAcceptable.headers();
+        assert_eq!(vary, [(VARY, HeaderValue::from_static("Accept-Encoding"))]);
     }
 }

@@ -88,7 +88,8 @@ pub fn conditional(data: &[u8]) {
         len: 1234,
         modified: Some(UNIX_EPOCH + Duration::new(1_700_000_000, 5)),
     };
-    let validators = Validators::new(&meta, None);
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let validators = Validators::new(&meta, None, now);
     let names = [
         "if-match",
         "if-none-match",

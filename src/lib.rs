@@ -6,17 +6,19 @@
 //! module that touches WASI and is only built for `wasm32-wasip2`.
 //!
 //! Only what the runner and the fuzzers use is exported (`admin`,
-//! `settings`, `fuzzing`); the rest is the crate's own, so the dead-code lint
-//! sees it. It speaks for the component and the unit tests: a plain host
-//! build (the runner's dependency) has no `glue`, so most of it is unused
-//! there by design.
+//! `api_error`, `compression`, `settings`, `fuzzing`); the rest is the
+//! crate's own, so the dead-code lint sees it. It speaks for the component
+//! and the unit tests: a plain host build (the runner's dependency) has no
+//! `glue`, so most of it is unused there by design.
 #![cfg_attr(not(any(target_os = "wasi", test)), allow(dead_code))]
 
 pub mod admin;
 pub(crate) mod api;
+pub mod api_error;
 pub(crate) mod arena;
 pub(crate) mod board;
 pub(crate) mod body;
+pub mod compression;
 pub(crate) mod conditional;
 pub(crate) mod error;
 pub(crate) mod file_store;

@@ -11,9 +11,9 @@ use crate::response::{self, Response};
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::static_files::Lookup;
+use crate::static_files::{Context, ForTheHost, Lookup};
 use crate::store::Store;
-use crate::{api, board, html, security_headers, static_files};
+use crate::{api, api_error, board, html, security_headers, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri};
@@ -24,8 +24,9 @@ pub struct Site<R, S> {
     pub static_root: R,
     pub store: S,
     pub settings: Settings,
-    /// The time, read only by the requests that need it (a post): the host's
-    /// wall clock in the component, any clock in tests.
+    /// The time, read only by the requests that need it (a post, a file's
+    /// `Last-Modified`): the host's wall clock in the component, any clock in
+    /// tests.
     pub clock: fn() -> Timestamp,
     /// Randomness, likewise (a multi-range answer's boundary, the board
     /// form's one-time token).
@@ -108,8 +109,25 @@ pub fn handle<R: StaticFs, S: Store, B: RequestBody>(
         .ok_or(Error::NotFound),
         Routing::Broken { line, reason } => Err(Error::SiteRule { line, reason }),
     };
+    let result = result.and_then(|response| {
+        // A file the client takes only compressed, sent plain for the host
+        // to compress: a 406 unless the host will, by its headers once the
+        // site's `_headers` had their say (a `no-transform` keeps it plain).
+        if response.extensions().get::<ForTheHost>().is_none() {
+            return Ok(response);
+        }
+        let mut headers = response.headers().clone();
+        if let (Some(rules), Some(path)) = (rules.headers(), &request_path) {
+            rules::headers::apply(rules, &path.decoded(), &mut headers);
+        }
+        let host = site.settings.host_compression.as_ref();
+        match host.is_some_and(|host| host.compresses(&parts.headers, &headers)) {
+            true => Ok(response),
+            false => Err(Error::NotAcceptable),
+        }
+    });
     let path = parts.uri.path();
-    let api = path.starts_with("/api/");
+    let api = api_error::answers_in_json(path);
     let mut response = result.unwrap_or_else(|error| error_response(site, &error, api));
     // The board and its API change with every post: never reuse them.
     if api || path.starts_with("/board") {
@@ -156,13 +174,14 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
         (&Method::DELETE, "/api/messages") => api::clear(store, admin, parts),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
         (_, _) if api && !board_api => Err(Error::NotFound),
-        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => static_files::get_after(
-            &site.static_root,
-            parts,
-            &site.settings,
-            site.random,
-            looked_up,
-        ),
+        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
+            let context = Context {
+                settings: &site.settings,
+                random: site.random,
+                now: (site.clock)().into(),
+            };
+            static_files::get_after(&site.static_root, parts, context, looked_up)
+        }
         (_, p) => Err(Error::MethodNotAllowed { allow: allowed(p) }),
     }
 }

@@ -4,6 +4,8 @@
 //! SITEBOX_MAX_AGE=600` and so on). The runner builds on these same
 //! definitions, so the two sides cannot drift apart.
 
+use crate::compression::Compression;
+
 /// The guest path of the site, preopened read-only.
 pub const STATIC_DIR: &str = "/static";
 /// The guest path of the board's files, preopened read-write; without it,
@@ -31,6 +33,11 @@ pub const DEFAULT_BUCKET: &str = "sitebox";
 pub const REDIRECTS_VAR: &str = "SITEBOX_REDIRECTS";
 /// The same for the site's `_headers`.
 pub const HEADERS_VAR: &str = "SITEBOX_HEADERS";
+/// What the host compresses on the way out, if it does (the runner's
+/// `--compress`, as `Compression::to_env` writes it: `zstd,br,gzip;min=1024`):
+/// a client that refuses a file plain then gets it compressed rather than a
+/// 406. Unset (`wasmtime serve`), the component sends its bytes as they are.
+pub const HOST_COMPRESSION_VAR: &str = "SITEBOX_HOST_COMPRESSION";
 /// The argon2 hash (a PHC string) of the admin's password; unset or empty,
 /// the site has no admin and clearing the board is turned off.
 pub const ADMIN_PASSWORD_HASH_VAR: &str = "SITEBOX_ADMIN_PASSWORD_HASH";
@@ -43,6 +50,7 @@ pub struct Settings {
     pub clean_urls: bool,
     pub bucket: String,
     pub admin_password_hash: Option<String>,
+    pub host_compression: Option<Compression>,
 }
 
 impl Default for Settings {
@@ -54,6 +62,7 @@ impl Default for Settings {
             clean_urls: false,
             bucket: DEFAULT_BUCKET.to_owned(),
             admin_password_hash: None,
+            host_compression: None,
         }
     }
 }
@@ -78,6 +87,12 @@ impl Settings {
         }
         // Checked when it is used (`admin`): most requests never need it.
         settings.admin_password_hash = var(ADMIN_PASSWORD_HASH_VAR).filter(|hash| !hash.is_empty());
+        if let Some(value) = var(HOST_COMPRESSION_VAR) {
+            match Compression::from_env(&value) {
+                Ok(compression) => settings.host_compression = Some(compression),
+                Err(reason) => warnings.push(format!("{HOST_COMPRESSION_VAR}: {reason}")),
+            }
+        }
         for (name, flag) in [
             (LISTING_VAR, &mut settings.listing),
             (DOTFILES_VAR, &mut settings.dotfiles),
@@ -105,6 +120,9 @@ impl Settings {
         ];
         if let Some(hash) = &self.admin_password_hash {
             environment.push((ADMIN_PASSWORD_HASH_VAR, hash.clone()));
+        }
+        if let Some(compression) = &self.host_compression {
+            environment.push((HOST_COMPRESSION_VAR, compression.to_env()));
         }
         environment
     }
@@ -142,6 +160,7 @@ mod tests {
                 clean_urls: true,
                 bucket: "site-a".to_owned(),
                 admin_password_hash: None,
+                host_compression: None,
             }
         );
     }
@@ -155,6 +174,7 @@ mod tests {
             clean_urls: true,
             bucket: "b".to_owned(),
             admin_password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA".to_owned()),
+            host_compression: Some(Compression::default()),
         };
         for settings in [settings, Settings::default()] {
             let environment = settings.environment();
@@ -177,8 +197,12 @@ mod tests {
 
     #[test]
     fn bad_values_keep_the_default_and_warn() {
-        let (settings, warnings) = read(&[(MAX_AGE_VAR, "an hour"), (LISTING_VAR, "maybe")]);
+        let (settings, warnings) = read(&[
+            (MAX_AGE_VAR, "an hour"),
+            (LISTING_VAR, "maybe"),
+            (HOST_COMPRESSION_VAR, "gzip"),
+        ]);
         assert_eq!(settings, Settings::default());
-        assert_eq!(warnings.len(), 2);
+        assert_eq!(warnings.len(), 3);
     }
 }

@@ -6,7 +6,7 @@
 use crate::conditional::{self, Precondition, Validators};
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::precompressed::{self, Choice, Coding};
+use crate::precompressed::Coding;
 use crate::random::{self, Random};
 use crate::range::{self, Ranges};
 use crate::response::{self, Body, Response, Segment};
@@ -24,9 +24,11 @@ use mime_guess::mime;
 use std::time::SystemTime;
 
 mod lookup;
+mod representation;
 
 use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
+use representation::representation;
 
 pub const INDEX_FILE: &str = "index.html";
 
@@ -37,15 +39,31 @@ pub const INDEX_FILE: &str = "index.html";
 pub struct Rewritten;
 pub const NOT_FOUND_FILE: &str = "NotFound.html";
 
+/// What an answer depends on besides the request and the files.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub settings: &'a Settings,
+    /// Makes the boundary of a multi-range answer.
+    pub random: Random,
+    /// The time of the answer: no `Last-Modified` is later (RFC 9110
+    /// §8.8.2.1), and one of the same second is weak.
+    pub now: SystemTime,
+}
+
+/// Marks a file sent as it is to a client that refuses it so (its
+/// `Accept-Encoding` says `identity;q=0`), for the host to compress: the
+/// router turns it into a 406 unless the host will (`Compression::compresses`
+/// on its final headers).
+#[derive(Debug, Clone, Copy)]
+pub struct ForTheHost;
+
 /// The answer to `GET` (or `HEAD`) for a static path.
-/// `random` makes the boundary of a multi-range answer.
 pub fn get<R: StaticFs>(
     root: &R,
     request: &Parts,
-    settings: &Settings,
-    random: Random,
+    context: Context<'_>,
 ) -> Result<Response<R::File>, Error> {
-    get_after(root, request, settings, random, None)
+    get_after(root, request, context, None)
 }
 
 /// `get`, with what a site rule looked up (`earlier`): used, not looked
@@ -53,16 +71,14 @@ pub fn get<R: StaticFs>(
 pub fn get_after<R: StaticFs>(
     root: &R,
     request: &Parts,
-    settings: &Settings,
-    random: Random,
+    context: Context<'_>,
     earlier: Option<Lookup<R::File>>,
 ) -> Result<Response<R::File>, Error> {
+    let settings = context.settings;
     let path = SitePath::parse(request.uri.path())?;
     let found = earlier.and_then(|earlier| earlier.take_for(&path));
     match found.unwrap_or_else(|| find(root, &path, settings))? {
-        Found::File { path, file, meta } => {
-            serve_file(root, request, settings, random, &path, file, meta)
-        }
+        Found::File { path, file, meta } => serve_file(root, request, context, &path, file, meta),
         // `/docs` is a directory: `/docs/`, so that relative links in its
         // index resolve.
         Found::Directory => Ok(redirect(&format!("{}/", path.encoded()), &request.uri)),
@@ -71,7 +87,7 @@ pub fn get_after<R: StaticFs>(
         }
         Found::HtmlFile {
             path, file, meta, ..
-        } => serve_file(root, request, settings, random, &path, file, meta),
+        } => serve_file(root, request, context, &path, file, meta),
         Found::Listing => listing::page(root, &path, settings),
     }
 }
@@ -128,16 +144,17 @@ fn whole<R: StaticFs>(root: &R, path: &SitePath, status: StatusCode) -> Option<R
 fn serve_file<R: StaticFs>(
     root: &R,
     request: &Parts,
-    settings: &Settings,
-    random: Random,
+    context: Context<'_>,
     path: &SitePath,
     file: R::File,
     meta: FileMeta,
 ) -> Result<Response<R::File>, Error> {
     let content_type = content_type(path.file_name());
-    let chosen = representation(root, &request.headers, path, file, meta)?;
-    let validators = Validators::new(&chosen.meta, chosen.coding.map(Coding::token));
-    let mut headers = representation_headers(&validators, &content_type, settings, chosen.varies);
+    let chosen = representation(root, request, context.settings, path, file, meta)?;
+    let coding = chosen.coding.map(Coding::token);
+    let validators = Validators::new(&chosen.meta, coding, context.now);
+    let mut headers =
+        representation_headers(&validators, &content_type, context.settings, chosen.varies);
     let range = match conditional::evaluate(&request.method, &request.headers, &validators) {
         Precondition::NotModified => {
             let mut response = http::Response::new(Body::Empty);
@@ -146,71 +163,44 @@ fn serve_file<R: StaticFs>(
             return Ok(response);
         }
         Precondition::Failed => return Err(Error::PreconditionFailed),
-        // Range handling is defined for GET only (RFC 9110 §14.2).
-        Precondition::Proceed { range } => range && request.method == Method::GET,
+        // Range handling is defined for GET only (RFC 9110 §14.2). What the
+        // host is to compress goes whole: a range would be of the plain
+        // bytes, which the client refuses.
+        Precondition::Proceed { range } => {
+            range && request.method == Method::GET && !chosen.for_the_host
+        }
     };
-    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Some(coding) = chosen.coding {
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.token()));
-    }
     let ranges = match request.headers.get(RANGE).and_then(|v| v.to_str().ok()) {
         Some(header) if range => range::resolve(header, chosen.meta.len),
         _ => Ranges::Full,
     };
-    let mut response = body(chosen.file, chosen.meta.len, ranges, content_type, random)?;
-    response.headers_mut().extend(headers);
-    Ok(response)
-}
-
-/// The file or one of its precompressed sidecars, as `Accept-Encoding`
-/// chooses.
-struct Representation<F> {
-    file: F,
-    meta: FileMeta,
-    coding: Option<Coding>,
-    /// Whether the file has sidecars, so the answer depends on
-    /// `Accept-Encoding`.
-    varies: bool,
-}
-
-fn representation<R: StaticFs>(
-    root: &R,
-    headers: &HeaderMap,
-    path: &SitePath,
-    file: R::File,
-    meta: FileMeta,
-) -> Result<Representation<R::File>, Error> {
-    let mut sidecars: Vec<(Coding, R::File, FileMeta)> = Coding::ALL
-        .into_iter()
-        .filter_map(
-            |coding| match root.open(&path.with_suffix(coding.extension())) {
-                Ok(Entry::File { file, meta }) => Some((coding, file, meta)),
-                _ => None,
-            },
-        )
-        .collect();
-    let available: Vec<Coding> = sidecars.iter().map(|(coding, ..)| *coding).collect();
-    let (file, meta, coding) = match precompressed::choose(
-        precompressed::accept_encoding(headers).as_deref(),
-        &available,
-    ) {
-        Choice::Identity => (file, meta, None),
-        Choice::Coded(chosen) => {
-            let index = sidecars
-                .iter()
-                .position(|(coding, ..)| *coding == chosen)
-                .expect("chosen from these");
-            let (coding, file, meta) = sidecars.swap_remove(index);
-            (file, meta, Some(coding))
-        }
-        Choice::NotAcceptable => return Err(Error::NotAcceptable),
+    let ranges = match ranges {
+        // Several ranges of a sidecar: the client refuses the plain file
+        // (else `representation` took it), so it gets the sidecar whole (a
+        // server may ignore a Range, RFC 9110 §14.2).
+        Ranges::Partial(parts) if parts.len() > 1 && coding.is_some() => Ranges::Full,
+        ranges => ranges,
     };
-    Ok(Representation {
-        file,
-        meta,
-        coding,
-        varies: !available.is_empty(),
-    })
+    if ranges == Ranges::Unsatisfiable {
+        // A 416 carries no representation (RFC 9110 §15.5.17): its page is
+        // neither in the sidecar's coding nor fresh for `max-age`, and has no
+        // validators; it says only the selected one's length (its
+        // `Content-Range`) and what selected it (`Vary`).
+        headers = match headers.remove(VARY) {
+            Some(vary) => HeaderMap::from_iter([(VARY, vary)]),
+            None => HeaderMap::new(),
+        };
+    } else if let Some(coding) = coding {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let len = chosen.meta.len;
+    let mut response = body(chosen.file, len, ranges, content_type, context.random)?;
+    response.headers_mut().extend(headers);
+    if chosen.for_the_host {
+        response.extensions_mut().insert(ForTheHost);
+    }
+    Ok(response)
 }
 
 /// What every answer about a representation carries, 304s included.

@@ -282,3 +282,59 @@ support::on_each_backend!(
     delete_needs_the_admin,
     bad_input_gets_json_errors,
 );
+
+/// The runner's own answers on the API are the API's JSON errors: a body
+/// over `--max-body`, declared or streamed, is refused before the component
+/// runs, in the same `{"error": …}` (issue 32: an HTML page). The site's
+/// pages keep the HTML one.
+#[tokio::test]
+async fn the_runners_413_on_the_api_is_json() {
+    let site: &'static support::TestSite = Box::leak(Box::new(support::TestSite::new()));
+    let config = sitebox_runner::Config {
+        limits: sitebox_runner::Limits {
+            max_body: 1000,
+            ..sitebox_runner::Limits::default()
+        },
+        ..site.config()
+    };
+    let addr = support::start_runner(config);
+    let too_large = json!({ "text": "t".repeat(2000) }).to_string().into_bytes();
+    let reply = Connection::open(addr)
+        .await
+        .send_body(Method::POST, "/api/messages", &[JSON], too_large.clone())
+        .await;
+    assert_json_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "declared");
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("1000 bytes"),
+        "{}",
+        reply.text()
+    );
+    let streamed = tokio::task::spawn_blocking(move || {
+        let head = "POST /api/messages HTTP/1.1\r\nHost: test\r\nContent-Type: application/json";
+        client::unfinished_chunked(addr, head, &[&too_large])
+    })
+    .await
+    .unwrap();
+    assert!(streamed.starts_with("HTTP/1.1 413"), "{streamed}");
+    assert!(
+        streamed
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "streamed: {streamed}"
+    );
+    assert!(streamed.ends_with("\"}"), "streamed: {streamed}");
+    let page = Connection::open(addr)
+        .await
+        .send_body(
+            Method::POST,
+            "/board",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            vec![b'x'; 2000],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
+}

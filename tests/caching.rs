@@ -150,6 +150,47 @@ async fn cache_control_by_type(server: &Server) {
     }
 }
 
+/// A file whose modification time lies in the future: its `Last-Modified`
+/// is the answer's `Date` (RFC 9110 §8.8.2.1), so never a strong validator
+/// for `If-Range`; its `ETag` stays the one of its bytes (issue 32: it said
+/// a date a day ahead, and `If-Range` with that date gave a 206).
+async fn a_future_modification_time_is_clamped_to_the_date(server: &Server) {
+    static WRITTEN: std::sync::Once = std::sync::Once::new();
+    WRITTEN.call_once(|| {
+        server.site.write("future.txt", "written tomorrow");
+        let path = server.site.static_dir.join("future.txt");
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        let tomorrow = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+        file.set_modified(tomorrow).unwrap();
+    });
+    let first = client::get(server.addr, "/future.txt").await;
+    let date = httpdate::parse_http_date(first.header("date")).unwrap();
+    let modified = httpdate::parse_http_date(first.header("last-modified")).unwrap();
+    assert!(
+        modified <= date,
+        "Last-Modified {modified:?} after Date {date:?}"
+    );
+    let last_modified = first.header("last-modified").to_owned();
+    let etag = first.header("etag").to_owned();
+    let ranged = [("range", "bytes=0-6"), ("if-range", last_modified.as_str())];
+    let reply = get_with(server, "/future.txt", &ranged).await;
+    assert_eq!(
+        (reply.status, reply.text().as_str()),
+        (StatusCode::OK, "written tomorrow"),
+        "a date no earlier than the Date is weak"
+    );
+    assert_eq!(
+        reply.header("etag"),
+        etag,
+        "the ETag does not move with the clock"
+    );
+    let revalidated = get_with(server, "/future.txt", &[("if-none-match", &etag)]).await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
+    let date = httpdate::parse_http_date(revalidated.header("date")).unwrap();
+    let modified = httpdate::parse_http_date(revalidated.header("last-modified")).unwrap();
+    assert!(modified <= date, "on the 304 too");
+}
+
 support::on_each_backend!(
     shared_server =>
     every_file_has_validators,
@@ -157,6 +198,7 @@ support::on_each_backend!(
     if_modified_since_only_without_if_none_match,
     failing_preconditions_give_412,
     cache_control_by_type,
+    a_future_modification_time_is_clamped_to_the_date,
 );
 
 /// The max-age comes from the runner's flag (the environment under

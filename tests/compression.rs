@@ -257,3 +257,52 @@ async fn the_access_log_counts_the_bytes_sent() {
         .unwrap_or_else(|| panic!("no byte count in {metrics}"));
     assert_eq!(sent, reply.body.len() as f64);
 }
+
+/// A client that refuses the plain bytes (`identity;q=0`) of a file the
+/// runner compresses gets it compressed, whole, where the component alone
+/// would answer 406; what the runner leaves as it is (too small, an image,
+/// `no-transform`) stays a 406, with `Vary` (issue 32: every one was a 406,
+/// and without `Vary`).
+#[tokio::test]
+async fn refusing_identity_gets_what_the_runner_compresses() {
+    let site = site();
+    let addr = runner(&site, Compression::default());
+    let refusing = ("accept-encoding", "gzip, identity;q=0");
+    for headers in [vec![refusing], vec![refusing, ("range", "bytes=0-14")]] {
+        let reply = get(addr, "/long.html", &headers).await;
+        assert_eq!(reply.status, StatusCode::OK, "{headers:?}");
+        assert_eq!(reply.header("content-encoding"), "gzip", "{headers:?}");
+        assert_eq!(reply.header("vary"), "Accept-Encoding");
+        assert_eq!(decoded(&reply).await, page().as_bytes(), "{headers:?}");
+    }
+    let head = client::request(addr, Method::HEAD, "/long.html", &[refusing]).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.header("content-encoding"), "gzip");
+    // The sidecar is brotli; gzip is made on the fly.
+    let js = get(addr, "/app.js", &[refusing]).await;
+    assert_eq!(
+        (js.status, js.header("content-encoding")),
+        (StatusCode::OK, "gzip")
+    );
+    for target in ["/", "/photo.png", "/raw/notes.txt"] {
+        let reply = get(addr, target, &[refusing]).await;
+        assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE, "{target}");
+        assert_eq!(reply.header("vary"), "Accept-Encoding", "{target}");
+    }
+    let off = runner(&site, "none".parse().unwrap());
+    let reply = get(off, "/long.html", &[refusing]).await;
+    assert_eq!(reply.status, StatusCode::NOT_ACCEPTABLE, "compression off");
+    let zstd_only = runner(
+        &site,
+        Compression {
+            codings: vec![Coding::Zstd],
+            min_size: 1024,
+        },
+    );
+    let reply = get(zstd_only, "/long.html", &[refusing]).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::NOT_ACCEPTABLE,
+        "no gzip on the fly"
+    );
+}

@@ -110,24 +110,11 @@ async fn a_declared_body_over_the_limit_is_a_413_from_the_host() {
 #[tokio::test]
 async fn a_chunked_body_over_the_limit_is_a_413_before_it_is_all_read() {
     let addr = faulty_runner(with_max_body(1000));
+    // 1,500 bytes in three chunks, and then the body never ends: only a
+    // host that stops at the limit can answer.
     let reply = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        let head = "POST /count HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n";
-        stream.write_all(head.as_bytes()).unwrap();
-        // 1,500 bytes in three chunks, and then the body never ends: only a
-        // host that stops at the limit can answer.
-        for _ in 0..3 {
-            stream.write_all(b"1f4\r\n").unwrap();
-            stream.write_all(&[b'y'; 500]).unwrap();
-            stream.write_all(b"\r\n").unwrap();
-        }
-        let mut reply = vec![0; 4096];
-        let n = stream.read(&mut reply).unwrap();
-        String::from_utf8_lossy(&reply[..n]).into_owned()
+        let head = "POST /count HTTP/1.1\r\nHost: test";
+        client::unfinished_chunked(addr, head, &[&[b'y'; 500][..]; 3])
     })
     .await
     .unwrap();

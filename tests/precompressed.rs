@@ -25,6 +25,9 @@ fn ensure_files(server: &Server) {
         server.site.write("app.js.gz", GZIP);
         server.site.write("gzonly.css", "body{}");
         server.site.write("gzonly.css.gz", "gz");
+        server
+            .site
+            .write("long.txt", "a line of plain text\n".repeat(200));
     });
 }
 
@@ -102,6 +105,22 @@ async fn identity_can_be_refused(server: &Server) {
     assert_eq!(refused.status, StatusCode::NOT_ACCEPTABLE);
     let star = get(server, "/gzonly.css", Some("*;q=0")).await;
     assert_eq!(star.status, StatusCode::NOT_ACCEPTABLE);
+    // Issue 32: a 406 said nothing of what it depended on.
+    for reply in [&refused, &star] {
+        assert_eq!(reply.header("vary"), "Accept-Encoding");
+    }
+    // No sidecar, and a text the runner compresses on the fly: the runner
+    // sends it in gzip; `wasmtime serve` sends bytes as they are, so 406.
+    let long = get(server, "/long.txt", Some("gzip, identity;q=0")).await;
+    assert_eq!(long.header("vary"), "Accept-Encoding");
+    if server.backend == support::Backend::WasmtimeServe {
+        assert_eq!(long.status, StatusCode::NOT_ACCEPTABLE);
+    } else {
+        assert_eq!(
+            (long.status, long.header("content-encoding")),
+            (StatusCode::OK, "gzip")
+        );
+    }
     let plain = get(server, "/gzonly.css", Some("br")).await;
     assert_eq!(
         (plain.status, plain.text().as_str()),
@@ -125,6 +144,89 @@ async fn ranges_apply_to_the_chosen_representation(server: &Server) {
         reply.header("content-range"),
         format!("bytes 0-3/{}", GZIP.len())
     );
+    assert_eq!(reply.header("content-encoding"), "gzip");
+}
+
+/// A 416 carries no representation: the `Content-Range` names the length of
+/// the one selected (the sidecar), and nothing claims a coding, validators or
+/// a freshness lifetime for its HTML page (issue 32: it said
+/// `Content-Encoding: gzip` over plain HTML, with the sidecar's `ETag`).
+async fn a_416_of_a_sidecar_describes_no_representation(server: &Server) {
+    ensure_files(server);
+    let headers = [("accept-encoding", "gzip"), ("range", "bytes=1000-")];
+    let reply = client::request(server.addr, Method::GET, "/app.js", &headers).await;
+    assert_eq!(reply.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        reply.header("content-range"),
+        format!("bytes */{}", GZIP.len())
+    );
+    for name in ["content-encoding", "etag", "last-modified"] {
+        assert!(
+            reply.headers.get(name).is_none(),
+            "{name} on a 416: {:?}",
+            reply.headers
+        );
+    }
+    assert!(
+        !reply
+            .headers
+            .get("cache-control")
+            .is_some_and(|value| value.to_str().unwrap().contains("max-age")),
+        "a 416 is not fresh for an hour: {:?}",
+        reply.headers
+    );
+    assert!(reply.text().contains("416"), "{}", reply.text());
+    assert_eq!(
+        reply.header("vary"),
+        "Accept-Encoding",
+        "its range was of what Accept-Encoding chose"
+    );
+}
+
+/// Several ranges of a file with sidecars come from the plain file: a
+/// multipart body is not gzip, and one `Content-Encoding` cannot describe
+/// its parts (issue 32: `curl --compressed` failed on it, exit 61).
+async fn several_ranges_of_a_sidecar_come_from_the_plain_file(server: &Server) {
+    ensure_files(server);
+    let headers = [("accept-encoding", "gzip"), ("range", "bytes=0-1, 4-5")];
+    let reply = client::request(server.addr, Method::GET, "/app.js", &headers).await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert!(
+        reply.headers.get("content-encoding").is_none(),
+        "{:?}",
+        reply.headers
+    );
+    assert_eq!(reply.header("vary"), "Accept-Encoding");
+    let plain = get(server, "/app.js", None).await;
+    assert_eq!(
+        reply.header("etag"),
+        plain.header("etag"),
+        "the plain file's"
+    );
+    let text = reply.text();
+    for (first, last) in [(0, 1), (4, 5)] {
+        let head = format!(
+            "Content-Range: bytes {first}-{last}/{}\r\n\r\n",
+            PLAIN.len()
+        );
+        let data = std::str::from_utf8(&PLAIN[first..=last]).unwrap();
+        assert!(text.contains(&format!("{head}{data}\r\n")), "{text:?}");
+    }
+    // Refusing the plain file, the client gets the sidecar whole: a server
+    // may ignore a Range (RFC 9110 §14.2).
+    let refused = [
+        ("accept-encoding", "gzip, identity;q=0"),
+        ("range", "bytes=0-1, 4-5"),
+    ];
+    let reply = client::request(server.addr, Method::GET, "/app.js", &refused).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(&reply.body[..], GZIP);
+    assert_eq!(reply.header("content-encoding"), "gzip");
+    // One range is of the sidecar's bytes, as before.
+    let one = [("accept-encoding", "gzip"), ("range", "bytes=0-1, 2-3")];
+    let reply = client::request(server.addr, Method::GET, "/app.js", &one).await;
+    assert_eq!(reply.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&reply.body[..], &GZIP[..4], "merged into one range");
     assert_eq!(reply.header("content-encoding"), "gzip");
 }
 
@@ -156,5 +258,7 @@ support::on_each_backend!(
     identity_can_be_refused,
     files_without_sidecars_have_no_vary,
     ranges_apply_to_the_chosen_representation,
+    a_416_of_a_sidecar_describes_no_representation,
+    several_ranges_of_a_sidecar_come_from_the_plain_file,
     head_matches_get,
 );

@@ -6,6 +6,7 @@
 use sitebox_tests as support;
 
 use http::{Method, StatusCode};
+use std::time::{Duration, SystemTime};
 use support::Server;
 use support::client::{self, Reply};
 
@@ -17,9 +18,20 @@ fn contents() -> Vec<u8> {
 }
 
 /// Written once: rewriting it would change its validators under a test.
+/// Dated a day back, so that its `Last-Modified` is a strong validator.
 fn ensure_file(server: &Server) {
     static WRITTEN: std::sync::Once = std::sync::Once::new();
-    WRITTEN.call_once(|| server.site.write(&FILE[1..], contents()));
+    WRITTEN.call_once(|| {
+        server.site.write(&FILE[1..], contents());
+        let yesterday = SystemTime::now() - Duration::from_secs(86_400);
+        set_modified(server, &FILE[1..], yesterday);
+    });
+}
+
+fn set_modified(server: &Server, relative: &str, time: SystemTime) {
+    let path = server.site.static_dir.join(relative);
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(time).unwrap();
 }
 
 async fn range(server: &Server, value: &str, extra: &[(&str, &str)]) -> Reply {
@@ -145,6 +157,43 @@ async fn if_range_picks_part_or_whole(server: &Server) {
     }
 }
 
+/// A `Last-Modified` from the second of the answer's `Date` is weak (RFC
+/// 9110 §8.8.2.2, §13.1.5): the file may change again within that second,
+/// and a 206 would splice the new bytes onto the old (issue 32: it was a
+/// 206). Tried until a request meets its file's second.
+async fn if_range_with_a_date_of_this_second_sends_the_whole(server: &Server) {
+    // One file per backend: they share the site.
+    let name = format!("fresh-{:?}.txt", server.backend);
+    for _ in 0..10 {
+        // Written early in a second, to be asked within it; not at its very
+        // start: the file system's clock may lag a few milliseconds behind
+        // and date the file in the second before.
+        let since_epoch = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        tokio::time::sleep(Duration::from_nanos(
+            1_100_000_000 - u64::from(since_epoch.subsec_nanos()),
+        ))
+        .await;
+        server.site.write(&name, "AAAAABBBBB");
+        let target = format!("/{name}");
+        let first = client::get(server.addr, &target).await;
+        let modified = first.header("last-modified").to_owned();
+        let headers = [("range", "bytes=5-"), ("if-range", modified.as_str())];
+        let reply = client::request(server.addr, Method::GET, &target, &headers).await;
+        if reply.header("date") != modified {
+            continue; // the second ended first: try again
+        }
+        assert_eq!(
+            (reply.status, reply.text().as_str()),
+            (StatusCode::OK, "AAAAABBBBB"),
+            "If-Range: {modified} within that second"
+        );
+        return;
+    }
+    panic!("no request met its file's second in ten tries");
+}
+
 /// Range is defined for GET only; HEAD answers as a plain GET would.
 async fn head_ignores_range(server: &Server) {
     ensure_file(server);
@@ -181,6 +230,7 @@ support::on_each_backend!(
     malformed_ranges_are_ignored,
     several_ranges_are_multipart,
     if_range_picks_part_or_whole,
+    if_range_with_a_date_of_this_second_sends_the_whole,
     head_ignores_range,
     header_names_in_any_case,
 );

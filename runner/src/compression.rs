@@ -10,12 +10,14 @@
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
-    ETAG, HeaderName, IF_NONE_MATCH, VARY,
+    ACCEPT_RANGES, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_NONE_MATCH,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::Body;
-use sitebox::precompressed::{self, Choice};
+/// What is compressed and which answers are worth it: the component's
+/// definitions, which it decides its 406s by (`SITEBOX_HOST_COMPRESSION`).
+pub use sitebox::compression::Compression;
+use sitebox::compression::{add_vary, chosen, worth_compressing};
 
 mod body;
 
@@ -25,57 +27,16 @@ pub use sitebox::precompressed::Coding;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What is compressed: with which codings, in the server's order of
-/// preference (for ties in the client's q-values), from what size.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Compression {
-    /// None: compression is off.
-    pub codings: Vec<Coding>,
-    /// Bodies known to be smaller go as they are.
-    pub min_size: u64,
-}
-
-impl Default for Compression {
-    fn default() -> Self {
-        Compression {
-            codings: vec![Coding::Zstd, Coding::Brotli, Coding::Gzip],
-            min_size: 1024,
-        }
-    }
-}
-
-impl std::str::FromStr for Compression {
-    type Err = String;
-
-    /// `--compress`: `none`, or codings separated by commas (their order is
-    /// the preference); the size comes from its own flag.
-    fn from_str(text: &str) -> Result<Self, String> {
-        let mut codings = Vec::new();
-        if text.trim() != "none" {
-            for name in text.split(',').map(str::trim) {
-                let coding = Coding::ALL
-                    .into_iter()
-                    .find(|coding| coding.token().eq_ignore_ascii_case(name))
-                    .ok_or_else(|| {
-                        format!("unknown coding {name:?}: expected zstd, br, gzip or none")
-                    })?;
-                if !codings.contains(&coding) {
-                    codings.push(coding);
-                }
-            }
-        }
-        Ok(Compression {
-            codings,
-            ..Compression::default()
-        })
-    }
-}
-
-impl Compression {
+/// `--compress` at work on one request.
+pub trait Negotiate {
     /// Reads the request's `Accept-Encoding` and, when it asks for a coding,
     /// adds to its `If-None-Match` the component's tag behind each tag this
     /// module made for that coding. `None` when compression is off.
-    pub fn negotiate<B>(&self, request: &mut http::Request<B>) -> Option<Negotiated> {
+    fn negotiate<B>(&self, request: &mut http::Request<B>) -> Option<Negotiated>;
+}
+
+impl Negotiate for Compression {
+    fn negotiate<B>(&self, request: &mut http::Request<B>) -> Option<Negotiated> {
         if self.codings.is_empty() {
             return None;
         }
@@ -186,18 +147,6 @@ impl Negotiated {
     }
 }
 
-/// The coding among `offered` for the request's `Accept-Encoding`, by the
-/// rules the component picks its precompressed files by (RFC 9110 §12.5.3;
-/// ties go to `offered`'s order); `None` for the body as it is, also when the
-/// client refuses every choice (the body as it is then beats a 406).
-fn chosen(headers: &HeaderMap, offered: &[Coding]) -> Option<Coding> {
-    let accept = precompressed::accept_encoding(headers);
-    match precompressed::choose_in_order(accept.as_deref(), offered.iter().copied()) {
-        Choice::Coded(coding) => Some(coding),
-        Choice::Identity | Choice::NotAcceptable => None,
-    }
-}
-
 /// The opaque parts of the weak tags in `If-None-Match` that this module
 /// made for `coding`, without the suffix: the component's tags.
 fn uncompressed_tags(headers: &HeaderMap, coding: Coding) -> Vec<String> {
@@ -235,80 +184,10 @@ fn compressed_tag(opaque: &str, coding: Coding) -> HeaderValue {
     HeaderValue::from_str(&tag).expect("a tag's characters with a coding's name")
 }
 
-/// A body of a text-like type, not already coded, not known to be smaller
-/// than `min_size`, whose sender allows it to be transformed.
-fn worth_compressing(headers: &HeaderMap, length: Option<u64>, min_size: u64) -> bool {
-    let no_transform = any_listed(headers, CACHE_CONTROL, |directive| {
-        directive.eq_ignore_ascii_case("no-transform")
-    });
-    length.is_none_or(|length| length >= min_size)
-        && !no_transform
-        && !headers.contains_key(CONTENT_ENCODING)
-        && headers.get(CONTENT_TYPE).is_some_and(compressible)
-}
-
 /// The whole length a 206's `Content-Range` names (`bytes 0-9/4400`).
 fn complete_length(headers: &HeaderMap) -> Option<u64> {
     let range = headers.get(CONTENT_RANGE)?.to_str().ok()?;
     range.rsplit_once('/')?.1.trim().parse().ok()
-}
-
-/// Text and the formats made of text (JSON, XML, SVG, JavaScript…), fonts
-/// without their own compression, and wasm; not images, audio, video,
-/// archives, woff/woff2, nor event streams (compression would hold events
-/// back).
-fn compressible(content_type: &HeaderValue) -> bool {
-    let Ok(text) = content_type.to_str() else {
-        return false;
-    };
-    let essence = text.split(';').next().unwrap_or("").trim();
-    // Types come in lower case but may not: a copy only then.
-    let essence = if essence.bytes().any(|b| b.is_ascii_uppercase()) {
-        std::borrow::Cow::Owned(essence.to_ascii_lowercase())
-    } else {
-        std::borrow::Cow::Borrowed(essence)
-    };
-    let Some((kind, subtype)) = essence.split_once('/') else {
-        return false;
-    };
-    match kind {
-        "text" => subtype != "event-stream",
-        _ if subtype.ends_with("+json") || subtype.ends_with("+xml") => true,
-        "application" => matches!(
-            subtype,
-            "json"
-                | "javascript"
-                | "ecmascript"
-                | "xml"
-                | "wasm"
-                | "x-javascript"
-                | "vnd.ms-fontobject"
-                | "x-font-ttf"
-                | "x-ndjson"
-                | "graphql"
-        ),
-        "font" => matches!(subtype, "ttf" | "otf" | "collection"),
-        "image" => matches!(subtype, "x-icon" | "vnd.microsoft.icon" | "bmp"),
-        _ => false,
-    }
-}
-
-/// `Vary: Accept-Encoding`, unless the response already says it (or `*`).
-fn add_vary(headers: &mut HeaderMap) {
-    let varies = any_listed(headers, VARY, |name| {
-        name == "*" || name.eq_ignore_ascii_case("accept-encoding")
-    });
-    if !varies {
-        headers.append(VARY, HeaderValue::from_static("Accept-Encoding"));
-    }
-}
-
-/// Whether an item of the comma-separated lists in `name`'s values passes
-/// `test` (items trimmed).
-fn any_listed(headers: &HeaderMap, name: HeaderName, test: impl Fn(&str) -> bool) -> bool {
-    (headers.get_all(name).iter())
-        .flat_map(|value| value.to_str().unwrap_or("").split(','))
-        .any(|item| test(item.trim()))
 }
 
 #[cfg(test)]

@@ -289,6 +289,8 @@ async fn respond(
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    // Where the runner's own error pages are the API's JSON errors.
+    let api = sitebox::api_error::answers_in_json(request.uri().path());
     let checked = request_rules::check(&mut request, local);
     // After the check of the client's own `Host`: a proxy's is checked apart.
     origin.apply(&mut request);
@@ -310,7 +312,8 @@ async fn respond(
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
-        let negotiated = shared.config.compression.negotiate(&mut request);
+        let negotiated =
+            crate::compression::Negotiate::negotiate(&shared.config.compression, &mut request);
         let scheme = if origin.https {
             Scheme::Https
         } else {
@@ -326,7 +329,8 @@ async fn respond(
             Err(page) => page,
         }
     };
-    // The runner's own answers go as they are.
+    // The runner's own answers go as they are (in JSON on the API).
+    let response = crate::host_pages::for_the_request(response, api);
     (finish(shared, https, line, counted, None, response), None)
 }
 

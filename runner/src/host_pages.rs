@@ -1,7 +1,8 @@
 //! The pages the runner writes itself, when the guest is not asked: its
 //! failures (500, 504, 413, 503), the client's faults found before the guest
 //! ran (400, 417, 429), the logins held back (429, 503), and the plain-HTTP
-//! listener's way to HTTPS (308).
+//! listener's way to HTTPS (308). On the API's paths its errors take the
+//! API's JSON shape (`for_the_request`), as the component's own do.
 
 use crate::host::{Failure, GuestResponse};
 use crate::observed::Observed;
@@ -86,6 +87,11 @@ pub fn refusal_page(refusal: &Refusal, version: Version) -> GuestResponse {
     page
 }
 
+/// What a page of the host's says, kept beside it (an extension) so that
+/// `for_the_request` can say it in JSON instead.
+#[derive(Debug, Clone)]
+struct Said(String);
+
 /// A page the host writes itself, when the guest cannot be asked.
 pub fn failure_page(status: StatusCode, message: &str) -> GuestResponse {
     let reason = status.canonical_reason().unwrap_or("Error");
@@ -104,7 +110,31 @@ pub fn failure_page(status: StatusCode, message: &str) -> GuestResponse {
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    response.extensions_mut().insert(Said(message.to_owned()));
     response
+}
+
+/// The host's answer to a request: on the API's paths (`api`, by
+/// `sitebox::api_error::answers_in_json`: one rule and one shape for the
+/// component's errors and these), an error page becomes the API's JSON
+/// error, its status and other headers (`Retry-After`, `Connection`) kept.
+pub fn for_the_request(page: GuestResponse, api: bool) -> GuestResponse {
+    let said = page.extensions().get::<Said>();
+    let (Some(Said(message)), true) = (said, api) else {
+        return page;
+    };
+    if !(page.status().is_client_error() || page.status().is_server_error()) {
+        return page;
+    }
+    let body = Full::new(Bytes::from(sitebox::api_error::body(message)))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let (mut parts, _html) = page.into_parts();
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(sitebox::api_error::JSON),
+    );
+    hyper::Response::from_parts(parts, Observed::new(body, Progress::new()))
 }
 
 /// A response the host writes itself, in the guests' body type.
@@ -159,6 +189,37 @@ pub fn to_https<B>(request: &http::Request<B>, https_port: u16) -> GuestResponse
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn text(page: GuestResponse) -> String {
+        let bytes = page.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn errors_on_the_api_are_its_json() {
+        let page = answer_failure(Failure::BodyTooLarge, 1000);
+        let json = for_the_request(page, true);
+        assert_eq!(json.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(json.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(
+            text(json).await,
+            r#"{"error":"Request bodies are limited to 1000 bytes."}"#
+        );
+        let busy = for_the_request(too_many("changes", Duration::from_secs(3)), true);
+        assert_eq!(busy.headers()[RETRY_AFTER], "3", "its headers kept");
+        assert_eq!(busy.headers()[CONTENT_TYPE], "application/json");
+        let html = for_the_request(answer_failure(Failure::BodyTooLarge, 1000), false);
+        assert_eq!(html.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(text(html).await.contains("<h1>413 Payload Too Large</h1>"));
+        let request = http::Request::get("/api/x").header("host", "a.example");
+        let moved = for_the_request(to_https(&request.body(()).unwrap(), 443), true);
+        assert_eq!(moved.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(
+            moved.headers()[CONTENT_TYPE],
+            "text/html; charset=utf-8",
+            "not an error"
+        );
+    }
 
     fn location(uri: &str, host: Option<&str>, port: u16) -> (StatusCode, Option<String>) {
         let mut request = http::Request::get(uri);

@@ -57,8 +57,14 @@ impl Mounts {
             .allow_blocking_current_thread(true)
             .preopened_dir(&static_dir, settings::STATIC_DIR, FsPerms::ReadOnly)
             .with_context(|| format!("cannot open {}", static_dir.display()))?;
-        let environment = config
-            .site
+        // The component knows what the runner compresses, so as not to
+        // refuse (406) what a client will get compressed.
+        let site = sitebox::settings::Settings {
+            host_compression: (!config.compression.codings.is_empty())
+                .then(|| config.compression.clone()),
+            ..config.site.clone()
+        };
+        let environment = site
             .environment()
             .into_iter()
             .map(|(name, value)| (name.to_owned(), value))

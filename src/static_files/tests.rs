@@ -46,9 +46,17 @@ fn get_with(
     get(
         root,
         &request(Method::GET, target, headers),
-        settings,
-        counting,
+        context(settings),
     )
+}
+
+/// A day after the in-memory files were modified.
+fn context(settings: &Settings) -> Context<'_> {
+    Context {
+        settings,
+        random: counting,
+        now: std::time::UNIX_EPOCH + std::time::Duration::from_secs(MODIFIED_SECS + 86_400),
+    }
 }
 
 /// Randomness that is not: 0, 1, 2, … so answers are the same every run.
@@ -74,7 +82,12 @@ fn a_multi_range_boundary_comes_from_the_randomness_handed_in() {
     );
     let broken = |_: &mut [u8]| Err("no entropy".to_owned());
     let request = request(Method::GET, "/a.txt", &[("range", "bytes=0-0,5-5")]);
-    let error = get(&root, &request, &settings(), broken).unwrap_err();
+    let settings = settings();
+    let context = Context {
+        random: broken,
+        ..context(&settings)
+    };
+    let error = get(&root, &request, context).unwrap_err();
     assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 

@@ -192,6 +192,29 @@ pub fn raw_bytes(addr: SocketAddr, head: &str) -> Vec<u8> {
     reply
 }
 
+/// Sends `head` (request line and headers, without the blank line) with
+/// `Transfer-Encoding: chunked` and `body` as one chunk per piece, but never
+/// the last chunk: only a server that stops reading at its limit answers.
+/// Returns the first read of the answer, as text.
+pub fn unfinished_chunked(addr: SocketAddr, head: &str, body: &[&[u8]]) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!("{head}\r\nTransfer-Encoding: chunked\r\n\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    for piece in body {
+        stream
+            .write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+            .unwrap();
+        stream.write_all(piece).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+    }
+    let mut reply = vec![0; 4096];
+    let n = stream.read(&mut reply).unwrap();
+    String::from_utf8_lossy(&reply[..n]).into_owned()
+}
+
 /// `raw_bytes`, split into status, response head and body.
 pub fn raw(addr: SocketAddr, head: &str) -> (u16, String, Vec<u8>) {
     let reply = raw_bytes(addr, head);

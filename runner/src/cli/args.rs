@@ -385,6 +385,9 @@ impl Args {
                 .admin_password_hash
                 .clone()
                 .filter(|hash| !hash.is_empty()),
+            // From `config.compression`, where the instances' environment
+            // is made (`Mounts`).
+            host_compression: None,
         };
         Ok(config)
     }

@@ -96,6 +96,7 @@ fn flags() {
         clean_urls: true,
         bucket: "blog".to_owned(),
         admin_password_hash: Some("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".to_owned()),
+        host_compression: None,
     };
     assert_eq!(config.site, site);
 }

@@ -1,6 +1,6 @@
 use super::*;
 use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZstdDecoder};
-use http::header::ACCEPT_ENCODING;
+use http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_TYPE, VARY};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use tokio::io::AsyncReadExt;

@@ -319,3 +319,36 @@ fn clean_urls_redirect_what_was_asked_for_not_a_rewrite_target() {
     let index = get(&site, "/index.html");
     assert_eq!(header(&index, "location"), Some("/"));
 }
+
+#[test]
+fn a_refused_plain_file_is_a_406_where_the_sites_headers_keep_it_plain() {
+    let long = "p { margin: 0 }\n".repeat(100);
+    let mut site = site_with(&[
+        ("style.css", &long),
+        ("raw/style.css", &long),
+        ("_headers", "/raw/*\n  Cache-Control: no-transform\n"),
+    ]);
+    site.settings.host_compression = Some(crate::compression::Compression::default());
+    let refusing = |target: &str| {
+        let request = Request::get(target)
+            .header("accept-encoding", "gzip, identity;q=0")
+            .body(())
+            .unwrap();
+        handle(request, &site)
+    };
+    let compressed = refusing("/style.css");
+    assert_eq!(
+        compressed.status(),
+        StatusCode::OK,
+        "the host compresses it"
+    );
+    let kept = refusing("/raw/style.css");
+    assert_eq!(kept.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(header(&kept, "vary"), Some("Accept-Encoding"));
+    let small = refusing("/app.js");
+    assert_eq!(
+        small.status(),
+        StatusCode::NOT_ACCEPTABLE,
+        "too small to compress"
+    );
+}

@@ -120,8 +120,7 @@ fn unsatisfiable_and_ignored_ranges() {
     let head = get(
         &site(),
         &request(Method::HEAD, "/digits.txt", &[("range", "bytes=0-1")]),
-        &settings(),
-        crate::random::os,
+        context(&settings()),
     )
     .unwrap();
     assert_eq!(head.status(), StatusCode::OK, "Range applies to GET only");
@@ -232,6 +231,74 @@ fn sidecars_follow_accept_encoding() {
         (body(&ranged), header(&ranged, "content-range")),
         (b"ZI".to_vec(), "bytes 1-2/5")
     );
+}
+
+#[test]
+fn a_416_of_a_sidecar_carries_no_representation() {
+    let headers = [("accept-encoding", "gzip"), ("range", "bytes=50-")];
+    let response = get_with(&site(), "/app.js", &headers, &settings()).unwrap();
+    assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(
+        header(&response, "content-range"),
+        "bytes */5",
+        "the sidecar's length"
+    );
+    assert_eq!(header(&response, "vary"), "Accept-Encoding");
+    for name in [CONTENT_ENCODING, ETAG, LAST_MODIFIED, CACHE_CONTROL] {
+        assert!(response.headers().get(&name).is_none(), "{name}");
+    }
+}
+
+#[test]
+fn several_ranges_of_a_sidecar_are_of_the_plain_file() {
+    let several = |accept: &str| {
+        let headers = [("accept-encoding", accept), ("range", "bytes=0-0,2-3")];
+        get_with(&site(), "/app.js", &headers, &settings()).unwrap()
+    };
+    let multipart = several("gzip");
+    assert_eq!(multipart.status(), StatusCode::PARTIAL_CONTENT);
+    assert!(multipart.headers().get(CONTENT_ENCODING).is_none());
+    let plain = get_path(&site(), "/app.js").unwrap();
+    assert_eq!(header(&multipart, "etag"), header(&plain, "etag"));
+    let text = String::from_utf8(body(&multipart)).unwrap();
+    assert!(
+        text.contains("Content-Range: bytes 2-3/21\r\n\r\nns\r\n"),
+        "{text}"
+    );
+    let refusing = several("gzip, identity;q=0");
+    assert_eq!(
+        (refusing.status(), body(&refusing)),
+        (StatusCode::OK, b"GZIP!".to_vec()),
+        "the sidecar whole"
+    );
+    assert_eq!(header(&refusing, "content-encoding"), "gzip");
+}
+
+#[test]
+fn a_refused_plain_file_goes_to_a_compressing_host() {
+    let host = Settings {
+        host_compression: Some(crate::compression::Compression::default()),
+        ..settings()
+    };
+    let refusing = [
+        ("accept-encoding", "gzip, identity;q=0"),
+        ("range", "bytes=0-1"),
+    ];
+    let response = get_with(&site(), "/index.css", &refusing, &host).unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "whole: the host codes it"
+    );
+    assert!(response.extensions().get::<ForTheHost>().is_some());
+    assert!(response.headers().get(CONTENT_ENCODING).is_none());
+    let plain = get_with(&site(), "/index.css", &refusing, &settings()).unwrap_err();
+    assert_eq!(plain, Error::NotAcceptable, "no compressing host");
+    let deflate = [("accept-encoding", "deflate, identity;q=0")];
+    let none_in_common = get_with(&site(), "/index.css", &deflate, &host).unwrap_err();
+    assert_eq!(none_in_common, Error::NotAcceptable);
+    let accepted = get_with(&site(), "/index.css", &[("accept-encoding", "gzip")], &host);
+    assert!(accepted.unwrap().extensions().get::<ForTheHost>().is_none());
 }
 
 #[test]
