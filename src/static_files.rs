@@ -25,6 +25,7 @@ use std::time::SystemTime;
 
 mod lookup;
 
+pub(crate) use lookup::visible;
 use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
 
@@ -72,7 +73,7 @@ pub fn get_after<R: StaticFs>(
         Found::HtmlFile {
             path, file, meta, ..
         } => serve_file(root, request, settings, random, &path, file, meta),
-        Found::Listing => listing::page(root, &path, settings),
+        Found::Listing => listing::page(root, &path, request.uri.query(), settings),
     }
 }
 
