@@ -16,16 +16,16 @@ pub trait StaticFs {
     /// rules files; bodies are streamed instead).
     fn read(&self, file: &Self::File, len: u64) -> Result<Vec<u8>, FsError>;
 
-    /// The entries of directory `path`, in no particular order; entries the
-    /// host refuses to describe (a symlink out of the root) are left out.
-    fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError>;
-}
+    /// Calls `visit` with the name of each file and directory (through
+    /// symlinks) in directory `path`, and whether it is a directory, in no
+    /// particular order, one at a time: a directory of any size takes no
+    /// memory here. Left out: names that are not UTF-8 (no request can name
+    /// them), entries of other types, and those the host refuses to
+    /// describe (a symlink out of the root).
+    fn list(&self, path: &SitePath, visit: &mut dyn FnMut(&str, bool)) -> Result<(), FsError>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirEntry {
-    pub name: String,
-    pub is_dir: bool,
-    pub meta: FileMeta,
+    /// The size and time of the file or directory at `path`, for listings.
+    fn describe(&self, path: &SitePath) -> Result<FileMeta, FsError>;
 }
 
 pub enum Entry<F> {
@@ -98,7 +98,7 @@ pub mod memory {
     impl StaticFs for MemoryFs {
         type File = Vec<u8>;
 
-        fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError> {
+        fn list(&self, path: &SitePath, visit: &mut dyn FnMut(&str, bool)) -> Result<(), FsError> {
             if !matches!(self.open(path)?, Entry::Directory) {
                 return Err(FsError::NotFound);
             }
@@ -107,25 +107,29 @@ pub mod memory {
                 .iter()
                 .map(|s| format!("{s}/"))
                 .collect::<String>();
-            let mut entries: Vec<DirEntry> = Vec::new();
-            for (key, contents) in &self.files {
+            let mut previous_dir: Option<&str> = None;
+            for key in self.files.keys() {
                 let Some(rest) = key.strip_prefix(&prefix) else {
                     continue;
                 };
-                let (name, is_dir) = match rest.split_once('/') {
-                    Some((dir, _)) => (dir, true),
-                    None => (rest, false),
-                };
-                if !entries.iter().any(|e| e.name == name) {
-                    let meta = if is_dir { meta(&[]) } else { meta(contents) };
-                    entries.push(DirEntry {
-                        name: name.to_owned(),
-                        is_dir,
-                        meta,
-                    });
+                match rest.split_once('/') {
+                    // The files below a directory are next to each other.
+                    Some((dir, _)) if previous_dir == Some(dir) => {}
+                    Some((dir, _)) => {
+                        previous_dir = Some(dir);
+                        visit(dir, true);
+                    }
+                    None => visit(rest, false),
                 }
             }
-            Ok(entries)
+            Ok(())
+        }
+
+        fn describe(&self, path: &SitePath) -> Result<FileMeta, FsError> {
+            match self.open(path)? {
+                Entry::File { meta, .. } => Ok(meta),
+                Entry::Directory => Ok(meta(&[])),
+            }
         }
 
         fn read(&self, file: &Vec<u8>, len: u64) -> Result<Vec<u8>, FsError> {

@@ -153,7 +153,8 @@ pub fn listing(data: &[u8]) {
     let Ok(name) = std::str::from_utf8(data) else {
         return;
     };
-    if name.is_empty() || name.contains(['/', '\0']) || name == "." || name == ".." {
+    // Not listed at all (`names_a_request_cannot_name_are_not_listed`).
+    if SitePath::root().entry(name).is_none() {
         return;
     }
     let (Some(page), Some(plain)) = (listing_of(name), listing_of("plain")) else {
@@ -172,7 +173,7 @@ fn listing_of(name: &str) -> Option<String> {
         ..Settings::default()
     };
     let directory = SitePath::parse("/dir/").expect("a plain path");
-    let response = listing::page(&root, &directory, &settings).ok()?;
+    let response = listing::page(&root, &directory, None, &settings).ok()?;
     let crate::response::Body::Bytes(page) = response.into_body() else {
         panic!("a listing is HTML bytes");
     };

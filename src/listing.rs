@@ -1,33 +1,74 @@
 //! Directory listings, opt-in (`--listing`), like `python -m http.server`:
 //! the entries of a directory that has no `index.html`, directories first,
-//! each group sorted by name, with sizes and times. Names are escaped in the
-//! text and percent-encoded in the links; hidden entries stay hidden unless
-//! dotfiles are allowed.
+//! each group sorted by name, with sizes and times, in pages of
+//! `PAGE_ENTRIES`. Names are escaped in the text and percent-encoded in the
+//! links. An entry is listed exactly when a request for it would be served
+//! (the request path's own checks decide), so every link can be followed.
+//!
+//! Pages, not one page: a page holds the first `PAGE_ENTRIES` entries after
+//! `?after=` (the link of the previous page's last entry), kept in a bounded
+//! heap while the directory is read. A page's memory is therefore the same
+//! for ten entries or a million; each page reads the whole directory once.
 
 use crate::error::Error;
-use crate::fs::{DirEntry, StaticFs};
-use crate::percent::SEGMENT;
+use crate::fs::StaticFs;
+use crate::html;
+use crate::percent::{self, SEGMENT};
 use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::{html, rules};
+use crate::static_files::visible;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, HeaderValue};
 use maud::html;
 use percent_encoding::utf8_percent_encode;
+use std::collections::BinaryHeap;
+
+/// Entries on one page: a page a browser shows at once (~150 KiB of HTML).
+pub const PAGE_ENTRIES: usize = 1000;
+
+/// An entry's place in the listing: directories first, then by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    is_file: bool,
+    name: String,
+}
+
+impl Key {
+    fn borrowed(&self) -> (bool, &str) {
+        (self.is_file, &self.name)
+    }
+
+    /// What the entry's link is, and what `?after=` names: the name, with a
+    /// `/` for a directory.
+    fn link(&self) -> String {
+        let name = utf8_percent_encode(&self.name, SEGMENT);
+        if self.is_file {
+            name.to_string()
+        } else {
+            format!("{name}/")
+        }
+    }
+}
 
 pub fn page<R: StaticFs>(
     root: &R,
     path: &SitePath,
+    query: Option<&str>,
     settings: &Settings,
 ) -> Result<Response<R::File>, Error> {
-    let mut entries: Vec<DirEntry> = root
-        .list(path)?
-        .into_iter()
-        .filter(|entry| settings.dotfiles || !path.hides(&entry.name))
-        .filter(|entry| !rules::is_rules_entry(path, &entry.name))
-        .collect();
-    entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
+    let after = after(query)?;
+    let (keys, more) = select(root, path, after.as_ref(), settings)?;
+    let mut entries = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(entry) = path.entry(&key.name) else {
+            continue;
+        };
+        // Gone since it was listed: left out, as if listed a moment later.
+        if let Ok(meta) = root.describe(&entry) {
+            entries.push((key, meta));
+        }
+    }
     let title = format!(
         "Index of /{}",
         path.segments()
@@ -35,6 +76,10 @@ pub fn page<R: StaticFs>(
             .map(|s| format!("{s}/"))
             .collect::<String>()
     );
+    let next = match entries.last() {
+        Some((last, _)) if more => Some(format!("?after={}", last.link())),
+        _ => None,
+    };
     let body = html! {
         h1 { (title) }
         table {
@@ -43,16 +88,23 @@ pub fn page<R: StaticFs>(
                 @if !path.segments().is_empty() {
                     tr { td { a href="../" { "../" } } td {} td {} }
                 }
-                @for entry in &entries {
-                    @let suffix = if entry.is_dir { "/" } else { "" };
+                @for (key, meta) in &entries {
+                    @let suffix = if key.is_file { "" } else { "/" };
                     tr {
-                        td { a href=(format!("{}{suffix}", utf8_percent_encode(&entry.name, SEGMENT))) { (entry.name) (suffix) } }
-                        td { @if !entry.is_dir { (size(entry.meta.len)) } }
-                        td { @if let Some(time) = entry.meta.modified.and_then(|t| jiff::Timestamp::try_from(t).ok()) {
+                        td { a href=(key.link()) { (key.name) (suffix) } }
+                        td { @if key.is_file { (size(meta.len)) } }
+                        td { @if let Some(time) = meta.modified.and_then(|t| jiff::Timestamp::try_from(t).ok()) {
                             (time.strftime("%Y-%m-%d %H:%M UTC"))
                         } }
                     }
                 }
+            }
+        }
+        @if after.is_some() || next.is_some() {
+            p {
+                @if after.is_some() { a href="./" { "First page" } }
+                @if after.is_some() && next.is_some() { " · " }
+                @if let Some(next) = &next { a href=(next) rel="next" { "Next page" } }
             }
         }
     };
@@ -61,6 +113,73 @@ pub fn page<R: StaticFs>(
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     Ok(response)
+}
+
+/// The first `PAGE_ENTRIES` listed entries of `path` after `after`, in
+/// order, and whether more follow.
+fn select<R: StaticFs>(
+    root: &R,
+    path: &SitePath,
+    after: Option<&Key>,
+    settings: &Settings,
+) -> Result<(Vec<Key>, bool), Error> {
+    // The largest kept key on top, to be dropped when a smaller one comes.
+    let mut kept: BinaryHeap<Key> = BinaryHeap::new();
+    let mut more = false;
+    root.list(path, &mut |name, is_dir| {
+        let candidate = (!is_dir, name);
+        if after.is_some_and(|after| candidate <= after.borrowed()) || !listed(path, name, settings)
+        {
+            return;
+        }
+        if kept.len() == PAGE_ENTRIES {
+            more = true;
+            if kept
+                .peek()
+                .is_some_and(|largest| candidate >= largest.borrowed())
+            {
+                return;
+            }
+            kept.pop();
+        }
+        kept.push(Key {
+            is_file: !is_dir,
+            name: name.to_owned(),
+        });
+    })?;
+    Ok((kept.into_sorted_vec(), more))
+}
+
+/// Whether the entry `name` of `dir` is listed: exactly when a request for
+/// it would be served (a name a request path cannot carry, such as one
+/// with a control character, cannot be).
+fn listed(dir: &SitePath, name: &str, settings: &Settings) -> bool {
+    dir.entry(name)
+        .is_some_and(|entry| visible(&entry, settings))
+}
+
+/// Where the page starts: `?after=NAME` (a file) or `?after=NAME/` (a
+/// directory), as the previous page's link says; the first page without.
+fn after(query: Option<&str>) -> Result<Option<Key>, Error> {
+    let raw = query
+        .into_iter()
+        .flat_map(|query| query.split('&'))
+        .find_map(|pair| pair.strip_prefix("after="));
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let name = percent::decode_strict(raw.as_bytes())
+        .map_err(|_| Error::BadRequest("The listing's after= is not a valid name.".to_owned()))?;
+    Ok(Some(match name.strip_suffix('/') {
+        Some(directory) => Key {
+            is_file: false,
+            name: directory.to_owned(),
+        },
+        None => Key {
+            is_file: true,
+            name: name.into_owned(),
+        },
+    }))
 }
 
 /// Bytes for small files, binary units with one decimal above.
@@ -79,70 +198,4 @@ fn size(bytes: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::fs::memory::MemoryFs;
-    use crate::response::Body;
-
-    fn listing(root: &MemoryFs, path: &str, dotfiles: bool) -> String {
-        let settings = Settings {
-            listing: true,
-            dotfiles,
-            ..Settings::default()
-        };
-        let response = page(root, &SitePath::parse(path).unwrap(), &settings).unwrap();
-        assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
-        let Body::Bytes(bytes) = response.into_body() else {
-            panic!()
-        };
-        String::from_utf8(bytes).unwrap()
-    }
-
-    #[test]
-    fn entries_are_sorted_escaped_and_encoded() {
-        let root = MemoryFs::default()
-            .with("files/b.txt", "bb")
-            .with("files/a <b>&.txt", "a")
-            .with("files/zdir/x", "x")
-            .with("files/.secret", "s")
-            .with("files/big.bin", vec![0; 3 * 1024 * 1024]);
-        let html = listing(&root, "/files/", false);
-        assert!(html.contains("<title>Index of /files/</title>"));
-        assert!(html.contains("<a href=\"../\">"));
-        assert!(html.contains("<a href=\"a%20%3Cb%3E%26.txt\">a &lt;b&gt;&amp;.txt</a>"));
-        assert!(html.contains("<a href=\"zdir/\">zdir/</a>"));
-        assert!(html.contains("3.0 MiB") && html.contains("2 B"));
-        assert!(!html.contains(".secret"));
-        let order: Vec<usize> = ["zdir/", "a%20", "b.txt", "big.bin"]
-            .iter()
-            .map(|n| html.find(n).unwrap())
-            .collect();
-        assert!(
-            order.windows(2).all(|w| w[0] < w[1]),
-            "directories first, then by name"
-        );
-        assert!(listing(&root, "/files/", true).contains(".secret"));
-    }
-
-    /// What is served is listed: the top-level `/.well-known/` (RFC 8615)
-    /// shows, as it is served; one below the top does not, as it is not.
-    #[test]
-    fn hidden_entries_follow_the_serving_rule() {
-        let root = MemoryFs::default()
-            .with(".well-known/security.txt", "Contact: x")
-            .with(".git/config", "[core]")
-            .with("a/.well-known/x", "x")
-            .with("a/b.txt", "b");
-        let top = listing(&root, "/", false);
-        assert!(top.contains("href=\".well-known/\"") && !top.contains(".git"));
-        assert!(!listing(&root, "/a/", false).contains(".well-known"));
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(size(0), "0 B");
-        assert_eq!(size(1023), "1023 B");
-        assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(size(5 << 30), "5.0 GiB");
-    }
-}
+mod tests;

@@ -91,10 +91,16 @@ impl SitePath {
         self.segments.last().map(String::as_str)
     }
 
+    /// This directory's entry `name`, if a request path could name it (the
+    /// very check a request's segments pass): what a listing may show.
+    pub fn entry(&self, name: &str) -> Option<SitePath> {
+        check_name(name).ok().map(|()| self.child(name))
+    }
+
     /// This directory's entry `name` (a plain name the code chose, such as
     /// `index.html`).
     pub fn child(&self, name: &str) -> SitePath {
-        debug_assert!(decode_segment(name).as_deref() == Ok(name));
+        debug_assert!(check_name(name).is_ok());
         let mut segments = self.segments.clone();
         segments.push(name.to_owned());
         SitePath {
@@ -120,12 +126,6 @@ impl SitePath {
             .iter()
             .enumerate()
             .any(|(depth, segment)| hidden_segment(depth, segment))
-    }
-
-    /// Whether the entry `name` in this directory is hidden (`is_hidden` of
-    /// the path to it), for listings.
-    pub fn hides(&self, name: &str) -> bool {
-        self.is_hidden() || hidden_segment(self.segments.len(), name)
     }
 
     /// The decoded path as text, `/`-joined, without a trailing slash (`/`
@@ -189,6 +189,16 @@ fn decode_segment(raw: &str) -> Result<String, PathError> {
         DecodeError::BadEscape => PathError::BadEscape,
         DecodeError::NotUtf8 => PathError::NotUtf8,
     })?;
+    check_name(&name)?;
+    Ok(name.into_owned())
+}
+
+/// Whether `name`, decoded, may be a segment: the one rule for the names a
+/// request may carry and so for the names a listing may show.
+fn check_name(name: &str) -> Result<(), PathError> {
+    if name.is_empty() {
+        return Err(PathError::EmptySegment);
+    }
     if name == "." || name == ".." {
         return Err(PathError::DotSegment);
     }
@@ -198,7 +208,7 @@ fn decode_segment(raw: &str) -> Result<String, PathError> {
     {
         return Err(PathError::ForbiddenCharacter);
     }
-    Ok(name.into_owned())
+    Ok(())
 }
 
 #[cfg(test)]
@@ -261,21 +271,27 @@ mod tests {
         }
     }
 
+    /// A listed name is one a request can carry: the same check decides.
     #[test]
-    fn a_directory_hides_exactly_the_entries_whose_paths_are_hidden() {
-        let parse = |path: &str| SitePath::parse(path).unwrap();
-        for (dir, name, path) in [
-            ("/", ".well-known", "/.well-known"),
-            ("/", ".git", "/.git"),
-            ("/", "x.txt", "/x.txt"),
-            ("/a/", ".well-known", "/a/.well-known"),
-            ("/a/", ".env", "/a/.env"),
-            ("/.git/", "config", "/.git/config"),
-            ("/.well-known/", "security.txt", "/.well-known/security.txt"),
-        ] {
-            assert_eq!(parse(dir).hides(name), parse(path).is_hidden(), "{path}");
+    fn an_entry_is_a_name_a_request_could_carry() {
+        let dir = SitePath::parse("/a/").unwrap();
+        for name in ["b.txt", "ü é", ".env", "a%2Fb"] {
+            let entry = dir.entry(name).unwrap();
+            let encoded = SitePath::parse(&entry.encoded()).unwrap();
+            assert_eq!(encoded, entry, "{name}");
         }
-        assert!(!parse("/").hides(".well-known") && parse("/a/").hides(".well-known"));
+        for name in [
+            "",
+            ".",
+            "..",
+            "a\\b",
+            "tab\t",
+            "nul\0",
+            "esc\u{1b}",
+            "nel\u{85}",
+        ] {
+            assert_eq!(dir.entry(name), None, "{name:?}");
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ use std::time::SystemTime;
 mod lookup;
 mod representation;
 
+pub(crate) use lookup::visible;
 use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
 use representation::representation;
@@ -88,7 +89,7 @@ pub fn get_after<R: StaticFs>(
         Found::HtmlFile {
             path, file, meta, ..
         } => serve_file(root, request, context, &path, file, meta),
-        Found::Listing => listing::page(root, &path, settings),
+        Found::Listing => listing::page(root, &path, request.uri.query(), settings),
     }
 }
 

@@ -8,6 +8,8 @@ use crate::percent::{self, DecodeError};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN};
 use http::request::Parts;
 use http::{HeaderMap, Uri};
+use icu_properties::CodePointSetData;
+use icu_properties::props::DefaultIgnorableCodePoint;
 use std::borrow::Cow;
 
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -15,12 +17,22 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const PAGE_SIZE: usize = 50;
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
-/// A message must have something besides whitespace, no control
+/// A message must have something visible (besides whitespace and
+/// invisible, default-ignorable characters such as U+200B), no control
 /// characters but tab and line breaks, and at most 4,000 characters,
 /// counted as a browser's `maxlength` counts them (a line break is one).
 pub fn check_message(text: &str) -> Result<(), Error> {
     if text.trim().is_empty() {
         return Err(Error::BadRequest("The message is empty.".to_owned()));
+    }
+    let invisible = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    if text
+        .chars()
+        .all(|c| c.is_whitespace() || invisible.contains(c))
+    {
+        return Err(Error::BadRequest(
+            "The message has only invisible characters (such as zero-width spaces).".to_owned(),
+        ));
     }
     // NUL, ESC and the rest would go raw into the board: terminal escapes
     // for anyone reading it with curl.
@@ -224,6 +236,27 @@ mod tests {
             check_message(&over),
             Err(Error::PayloadTooLarge(_))
         ));
+    }
+
+    /// Issue 32: a message of invisible characters alone was accepted,
+    /// though a whitespace-only one is refused.
+    #[test]
+    fn a_message_needs_something_visible() {
+        for text in [
+            "\u{200B}",
+            "\u{FEFF}",
+            " \u{200E}\n",
+            "\u{2060}\u{00AD}",
+            "\u{FE0F}",
+        ] {
+            assert!(
+                matches!(check_message(text), Err(Error::BadRequest(_))),
+                "{text:?}"
+            );
+        }
+        for text in ["a\u{200B}b", "\u{200E}שלום", "👍\u{FE0F}"] {
+            assert!(check_message(text).is_ok(), "{text:?}");
+        }
     }
 
     #[test]

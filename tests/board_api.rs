@@ -204,6 +204,13 @@ async fn bad_input_gets_json_errors(server: &Server) {
         ),
         (
             vec![JSON],
+            json!({ "text": "\u{200B}\u{FEFF} \u{200E}" })
+                .to_string()
+                .into_bytes(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            vec![JSON],
             b"{\"text\":\"\xff\xfe\"}".to_vec(),
             StatusCode::BAD_REQUEST,
         ),

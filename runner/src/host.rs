@@ -6,6 +6,7 @@
 
 use crate::admission::{Admission, Refused};
 use crate::engine::{RequestState, compile, engine_config, sitebox_world_linker};
+use crate::guest_thread::{self, GuestThread};
 use crate::keyvalue::KeyValue;
 use crate::limited_body::LimitedBody;
 use crate::metrics::Metrics;
@@ -19,7 +20,6 @@ use bytes::Bytes;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, OwnedSemaphorePermit};
-use tokio::task::JoinHandle;
 use wasmtime::component::{Component, Linker, Resource};
 // wasmtime has its own error type; its `Context` covers both it and std
 // errors here, and `?` turns the result into an `anyhow::Error`.
@@ -272,13 +272,13 @@ impl Host {
                 "guest answered with error {code:?}"
             ))),
             // The guest is gone without answering: learn why.
-            Err(_) => match guest.await {
+            Err(_) => match guest.join().await {
                 Ok(Outcome::TimedOut) => Err(Failure::TimedOut),
                 Ok(Outcome::Trapped) => Err(Failure::Failed(anyhow!("the guest trapped"))),
                 Ok(Outcome::Done) => {
                     Err(Failure::Failed(anyhow!("guest ended without a response")))
                 }
-                Err(error) => Err(Failure::Failed(error.into())),
+                Err(error) => Err(Failure::Failed(error)),
             },
         }
     }
@@ -326,17 +326,18 @@ impl Host {
         Ok(instance)
     }
 
-    /// Runs the guest on its own task, which owns the slot and the store
-    /// until the guest is done: it keeps running after it has sent the
-    /// headers (it streams the body). A healthy instance goes back to the
-    /// warm ones while it may serve more.
+    /// Runs the guest on a thread of its own (`guest_thread`: a filesystem
+    /// call that hangs stalls no other request), which owns the slot and the
+    /// store until the guest is done: it keeps running after it has sent
+    /// the headers (it streams the body). A healthy instance goes back to
+    /// the warm ones while it may serve more.
     fn spawn_guest(
         &self,
         generation: Arc<Generation>,
         instance: Instance,
         call: GuestCall,
         progress: Progress,
-    ) -> JoinHandle<Outcome> {
+    ) -> GuestThread<Outcome> {
         let (reuse, idle) = (self.reuse, self.limits.request_timeout);
         let metrics = self.metrics.clone();
         let Instance {
@@ -345,7 +346,7 @@ impl Host {
             served,
             slot,
         } = instance;
-        tokio::spawn(async move {
+        guest_thread::spawn(async move {
             let run = async {
                 let proxy = match proxy {
                     Some(proxy) => proxy,

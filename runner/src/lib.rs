@@ -14,6 +14,7 @@ mod connection;
 mod engine;
 mod gate;
 mod guest_log;
+mod guest_thread;
 mod health;
 mod host;
 mod host_pages;

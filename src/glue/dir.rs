@@ -2,7 +2,7 @@
 //! directory as the board's `Dir`, both on `wasi:filesystem`.
 
 use crate::file_store::{Dir, DirError};
-use crate::fs::{DirEntry, Entry, FileMeta, FsError, StaticFs};
+use crate::fs::{Entry, FileMeta, FsError, StaticFs};
 use crate::site_path::SitePath;
 use std::time::{Duration, SystemTime};
 use wasi::clocks::wall_clock::Datetime;
@@ -53,7 +53,7 @@ impl WasiDir {
 impl StaticFs for WasiDir {
     type File = Descriptor;
 
-    fn list(&self, path: &SitePath) -> Result<Vec<DirEntry>, FsError> {
+    fn list(&self, path: &SitePath, visit: &mut dyn FnMut(&str, bool)) -> Result<(), FsError> {
         let dir = self
             .descriptor()
             .and_then(|root| {
@@ -67,29 +67,42 @@ impl StaticFs for WasiDir {
             })
             .map_err(fs_error)?;
         let stream = dir.read_directory().map_err(fs_error)?;
-        let mut entries = Vec::new();
-        while let Some(entry) = stream.read_directory_entry().map_err(fs_error)? {
-            // Stat through symlinks; one that leads out of the root is refused
-            // by the host and left out of the listing.
-            let Ok(stat) = dir.stat_at(PathFlags::SYMLINK_FOLLOW, &entry.name) else {
-                continue;
+        loop {
+            let entry = match stream.read_directory_entry() {
+                Ok(Some(entry)) => entry,
+                Ok(None) => return Ok(()),
+                // A name that is not UTF-8: no request can name it. The host
+                // says so for that entry and goes on with the next.
+                Err(ErrorCode::IllegalByteSequence) => continue,
+                Err(code) => return Err(fs_error(code)),
             };
-            let is_dir = match stat.type_ {
+            let is_dir = match entry.type_ {
                 DescriptorType::Directory => true,
                 DescriptorType::RegularFile => false,
+                // Through the link; one that leads out of the root is
+                // refused by the host and left out.
+                DescriptorType::SymbolicLink | DescriptorType::Unknown => {
+                    match dir.stat_at(PathFlags::SYMLINK_FOLLOW, &entry.name) {
+                        Ok(stat) if matches!(stat.type_, DescriptorType::Directory) => true,
+                        Ok(stat) if matches!(stat.type_, DescriptorType::RegularFile) => false,
+                        _ => continue,
+                    }
+                }
                 _ => continue,
             };
-            let meta = FileMeta {
-                len: stat.size,
-                modified: stat.data_modification_timestamp.map(system_time),
-            };
-            entries.push(DirEntry {
-                name: entry.name,
-                is_dir,
-                meta,
-            });
+            visit(&entry.name, is_dir);
         }
-        Ok(entries)
+    }
+
+    fn describe(&self, path: &SitePath) -> Result<FileMeta, FsError> {
+        let stat = self
+            .descriptor()
+            .and_then(|root| root.stat_at(PathFlags::SYMLINK_FOLLOW, &path.relative()))
+            .map_err(fs_error)?;
+        Ok(FileMeta {
+            len: stat.size,
+            modified: stat.data_modification_timestamp.map(system_time),
+        })
     }
 
     fn read(&self, file: &Descriptor, len: u64) -> Result<Vec<u8>, FsError> {

@@ -35,11 +35,6 @@ pub(crate) fn is_rules_file(path: &SitePath) -> bool {
     matches!(path.segments(), [name] if name == REDIRECTS_FILE || name == HEADERS_FILE)
 }
 
-/// Whether a directory entry of `dir` is a rules file (for listings).
-pub(crate) fn is_rules_entry(dir: &SitePath, name: &str) -> bool {
-    dir.segments().is_empty() && (name == REDIRECTS_FILE || name == HEADERS_FILE)
-}
-
 /// The lines that say something, numbered from 1 and trimmed: blank lines
 /// and `#` comments are left out. As cheaply as it goes: the component
 /// reads the files on every request.

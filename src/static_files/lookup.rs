@@ -64,7 +64,7 @@ pub(super) enum Found<F> {
 /// on) and the site's rules files may not.
 /// Whether a request may see what is at `path`: the one rule for serving
 /// and for the pages `_redirects` points to.
-pub(super) fn visible(path: &SitePath, settings: &Settings) -> bool {
+pub(crate) fn visible(path: &SitePath, settings: &Settings) -> bool {
     (settings.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
 }
 

@@ -100,6 +100,9 @@ fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
 fn run(args: &Args, config: &Config) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Every instance that may run has a thread of its own to run on
+        // (see `guest_thread`), and some are left for other blocking work.
+        .max_blocking_threads(config.limits.max_concurrent as usize + 64)
         .build()
         .context("cannot start the async runtime")?;
     let served = runtime.block_on(async {

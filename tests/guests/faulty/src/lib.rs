@@ -9,6 +9,9 @@
 //! - `/count` reads the whole request body and answers its length;
 //! - `/headers` answers the request's headers as it received them, one
 //!   `name: value` a line;
+//! - `/file?NAME` answers the contents of the site's file NAME, opened and
+//!   read through `wasi:filesystem` (any file the preopen holds: a FIFO
+//!   too, whose open blocks until a writer comes);
 //! - anything else answers 200 "ok".
 
 use wasi::http::types::{
@@ -57,6 +60,16 @@ impl wasi::exports::http::incoming_handler::Guest for Faulty {
                 let length = read_body(request.consume().unwrap());
                 answer(response_out, length.to_string().as_bytes());
             }
+            "/file" => match read_site_file(query) {
+                Ok(contents) => answer(response_out, &contents),
+                Err(error) => {
+                    let body = respond(response_out, 500, None);
+                    let stream = body.write().unwrap();
+                    stream.blocking_write_and_flush(error.as_bytes()).unwrap();
+                    drop(stream);
+                    OutgoingBody::finish(body, None).unwrap();
+                }
+            },
             _ => answer(response_out, b"ok"),
         }
     }
@@ -68,6 +81,20 @@ fn spin() -> ! {
     loop {
         x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
+}
+
+/// The file `name` of the `/static` preopen, whole (up to 64 KiB).
+fn read_site_file(name: &str) -> Result<Vec<u8>, String> {
+    use wasi::filesystem::types::{DescriptorFlags, OpenFlags, PathFlags};
+    let preopens = wasi::filesystem::preopens::get_directories();
+    let (site, _) = (preopens.iter())
+        .find(|(_, path)| path == "/static")
+        .ok_or("no /static preopen")?;
+    let file = site
+        .open_at(PathFlags::empty(), name, OpenFlags::empty(), DescriptorFlags::READ)
+        .map_err(|code| format!("open: {code:?}"))?;
+    let (contents, _) = file.read(64 << 10, 0).map_err(|code| format!("read: {code:?}"))?;
+    Ok(contents)
 }
 
 fn read_body(body: IncomingBody) -> u64 {
