@@ -70,10 +70,9 @@ S| http:// /to
 /sub/index.html  /page.html  302!
 ";
 
-/// The lines sitebox skips: each must be named by `check-rules`.
-
 /// Every `packages/headers-parser/tests/fixtures/headers_file/` fixture,
-/// each under a path of its own (`invalid_for_order` must come first).
+/// each under a path of its own (`invalid_for_order` must come first);
+/// `S| ` marks a line sitebox skips.
 const HEADERS: &str = "\
 # netlify/build packages/headers-parser/tests/fixtures/headers_file/
 # invalid_for_order (a header before any path):
