@@ -3,8 +3,8 @@
 //! removes), indented by convention. Every block whose pattern matches the
 //! request's path applies, in file order, to every answer — files, listings,
 //! redirects and error pages alike. A header a block sets replaces the one
-//! sitebox would send; the headers that frame a response are not theirs to
-//! set.
+//! sitebox would send; the headers that frame a response, and those a
+//! `wasi:http` host refuses, are not theirs to set.
 
 use super::pattern::cannot_match;
 use super::pattern::{self, Captures, Pattern};
@@ -17,7 +17,7 @@ pub const MAX_BLOCKS: usize = 200;
 
 /// Framing and hop-by-hop headers: sitebox and the host own these, and a
 /// wrong value would break the response on the wire.
-const RESERVED: [&str; 10] = [
+const FRAMING: [&str; 10] = [
     "content-length",
     "transfer-encoding",
     "content-encoding",
@@ -28,6 +28,17 @@ const RESERVED: [&str; 10] = [
     "te",
     "trailer",
     "upgrade",
+];
+
+/// The other names a `wasi:http` host refuses in a guest's response
+/// (wasmtime-wasi-http's `DEFAULT_FORBIDDEN_HEADERS`, jco's
+/// `_forbiddenHeaders`; the rest of that list is in `FRAMING`): setting one
+/// would turn every matching answer into a 500.
+const HOST_REFUSED: [&str; 4] = [
+    "host",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "http2-settings",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,9 +131,14 @@ pub fn entry(content: &str) -> Result<Entry, String> {
 fn name_of(text: &str) -> Result<HeaderName, String> {
     let name = HeaderName::from_bytes(text.as_bytes())
         .map_err(|_| format!("`{text}` is not a header name"))?;
-    if RESERVED.contains(&name.as_str()) {
+    if FRAMING.contains(&name.as_str()) {
         return Err(format!(
             "{name} frames the response: sitebox sets it, a site cannot"
+        ));
+    }
+    if HOST_REFUSED.contains(&name.as_str()) {
+        return Err(format!(
+            "{name} is refused by wasi:http hosts in a response (every matching answer would be a 500)"
         ));
     }
     Ok(name)

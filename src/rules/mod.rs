@@ -296,26 +296,33 @@ pub fn check(file: &'static str, contents: &[u8]) -> Vec<Problem> {
         }
         return problems;
     }
-    let mut in_block = false;
+    // The block the header lines are in: none yet, or its path's line,
+    // `Err` if that path is skipped (and its header lines with it).
+    let mut block: Option<Result<(), usize>> = None;
     for (line, item) in headers::items(text) {
         let result = match item {
             headers::Line::Pattern(content) => {
-                in_block = true;
-                headers::pattern(content).map(drop)
+                let parsed = headers::pattern(content).map(drop);
+                block = Some(parsed.as_ref().map_err(|_| line).copied());
+                parsed
             }
-            headers::Line::Entry(_) if !in_block => {
-                Err("a header line before any path line".to_owned())
-            }
-            headers::Line::Entry(content) => match headers::entry(content) {
-                // Applied, but not what the convention's owners read there.
-                Ok(headers::Entry::Remove(name)) => {
-                    problems.push(Problem {
-                        skipped: false,
-                        ..problem(line, format!("`! {name}` removes {name} in sitebox; Netlify and Cloudflare Pages would send a header named `!{name}`"))
-                    });
-                    Ok(())
-                }
-                other => other.map(drop),
+            headers::Line::Entry(content) => match block {
+                None => Err("a header line before any path line".to_owned()),
+                Some(Err(path_line)) => Err(format!(
+                    "the path of its block (line {path_line}) is skipped"
+                )),
+                Some(Ok(())) => match headers::entry(content) {
+                    // Applied, but not what one of the convention's owners
+                    // reads there.
+                    Ok(headers::Entry::Remove(name)) => {
+                        problems.push(Problem {
+                            skipped: false,
+                            ..problem(line, format!("`! {name}` removes {name}, as on Cloudflare Pages; Netlify ignores the line"))
+                        });
+                        Ok(())
+                    }
+                    other => other.map(drop),
+                },
             },
             headers::Line::TooMany => Err(format!(
                 "more than {} blocks: this line and those after it are ignored",

@@ -368,12 +368,40 @@ fn check_warns_of_redirects_that_need_the_guards() {
     assert!(problems[1].to_string().contains("not redirected to itself"));
 }
 
-/// Issue 31: `! Name` removes Name in sitebox; for Netlify and Cloudflare it
-/// is a header named `!Name`. check-rules says so (the line applies).
+/// Issue 31: `! Name` removes Name, as on Cloudflare Pages; Netlify ignores
+/// the line. check-rules says so (the line applies).
 #[test]
 fn check_notes_removals_and_refuses_headers_without_a_value() {
     let problems = check(HEADERS_FILE, b"/*\n  ! X-Frame-Options\n  X-Empty:\n");
     let lines: Vec<(usize, bool)> = problems.iter().map(|p| (p.line, p.skipped)).collect();
     assert_eq!(lines, [(2, false), (3, true)]);
     assert!(problems[0].message.contains("removes"), "{}", problems[0]);
+}
+
+/// Issue 31: every line skipped is reported, the header lines of a block
+/// whose path is skipped too (they were skipped silently).
+#[test]
+fn check_reports_the_header_lines_of_a_skipped_path() {
+    let problems = check(HEADERS_FILE, b"/a b\n  X-A: 1\n  X-B: 2\n/ok\n  X-C: 3\n");
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[0].starts_with("_headers line 1: "), "{lines:#?}");
+    for (at, line) in [(1, 2), (2, 3)] {
+        assert_eq!(
+            lines[at],
+            format!("_headers line {line}: the path of its block (line 1) is skipped (skipped)")
+        );
+    }
+}
+
+/// Issue 32: a name a `wasi:http` host refuses made every matching answer
+/// a 500, and check said nothing.
+#[test]
+fn check_reports_names_a_host_refuses() {
+    let text = "/*\n  Host: x\n  Proxy-Authenticate: Basic\n  Proxy-Authorization: Basic YTpi\n  HTTP2-Settings: AA\n  ! host\n  X-Kept: yes\n";
+    let problems = check(HEADERS_FILE, text.as_bytes());
+    let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [2, 3, 4, 5, 6], "{problems:#?}");
+    assert!(problems.iter().all(|p| p.skipped));
+    assert!(problems[0].message.contains("refused by wasi:http hosts"));
 }

@@ -9,6 +9,7 @@ pub mod sources;
 mod values;
 
 pub use args::{AccessLogFormat, Args, Command};
+pub use check_rules::{Report as RulesReport, report as check_rules};
 pub use values::StoreLocation;
 
 use crate::Config;
