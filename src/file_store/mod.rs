@@ -291,13 +291,22 @@ impl<D: Dir> Store for FileStore<D> {
     }
 
     fn delete(&self, id: u64, now: Timestamp) -> Result<bool, StoreError> {
-        if id <= self.cleared_up_to()? || self.read_message(id)?.is_none() {
+        if id <= self.cleared_up_to()? {
             return Ok(false);
         }
+        let path = Self::message_path(id);
+        let bytes = match self.dir.read(&path) {
+            Ok(bytes) => bytes,
+            Err(DirError::NotFound) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        };
+        if store::decode_message(id, &bytes)?.is_none() {
+            return Ok(false);
+        }
+        self.settle_claim_of(id, &bytes)?;
         // Its name stays taken, so the id is never handed out again.
         let tmp = temporary_name(now, self.random)?;
         self.dir.write_new(&tmp, &store::encode_tombstone(now))?;
-        let path = Self::message_path(id);
         if let Err(error) = self.dir.rename(&tmp, &path) {
             self.discard(&tmp);
             return Err(error.into());
