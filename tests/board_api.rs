@@ -250,7 +250,11 @@ async fn bad_input_gets_json_errors(server: &Server) {
             "GET, HEAD, POST, DELETE, OPTIONS",
         ),
         // DELETE is the admin's (issue 32, tests/board_moderation.rs).
-        (Method::POST, "/api/messages/1", "GET, HEAD, DELETE, OPTIONS"),
+        (
+            Method::POST,
+            "/api/messages/1",
+            "GET, HEAD, DELETE, OPTIONS",
+        ),
         (Method::PUT, "/api/messages/1", "GET, HEAD, DELETE, OPTIONS"),
     ];
     for (method, target, allow) in methods {
