@@ -53,7 +53,7 @@ impl Admin<'_> {
     pub fn authorize(self, headers: &HeaderMap, challenge: Challenge) -> Result<(), Error> {
         let Some(password_hash) = self.password_hash else {
             return Err(Error::Forbidden(
-                "Clearing the board is turned off: this site has no admin password.",
+                "The board's admin actions are turned off: this site has no admin password.",
             ));
         };
         // The runner checks the hash at start; `wasmtime serve` and other

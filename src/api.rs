@@ -1,4 +1,5 @@
-//! The board's JSON API under `/api/messages`: list, create, read one, clear.
+//! The board's JSON API under `/api/messages`: list, create, read one,
+//! delete one, clear.
 //! Errors are JSON as well: `{"error": "..."}` with the matching status.
 
 use crate::admin::{Admin, Challenge};
@@ -109,16 +110,34 @@ pub fn create<S: Store, F, B: RequestBody>(
 
 /// `GET /api/messages/{id}`.
 pub fn get<S: Store, F>(store: &S, path: &str) -> Result<Response<F>, Error> {
-    let id = path
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.strip_prefix('/'))
-        // Digits only, without leading zeros: one id, one URL (`+1` and
-        // `0001` named message 1).
-        .filter(|id| id.bytes().all(|b| b.is_ascii_digit()) && !id.starts_with('0'))
-        .and_then(|id| id.parse::<u64>().ok())
-        .ok_or(Error::NotFound)?;
-    let message = store.get(id)?.ok_or(Error::NotFound)?;
+    let message = store.get(id_in(path)?)?.ok_or(Error::NotFound)?;
     Ok(json(StatusCode::OK, &MessageJson::from(&message)))
+}
+
+/// `DELETE /api/messages/{id}`: deletes one message, for the admin: `204`,
+/// or `404` if there is none (never posted, deleted already, or cleared: a
+/// repeat changes nothing, RFC 9110 §9.3.5). `now` is the deletion's time.
+pub fn delete<S: Store, F>(
+    store: &S,
+    admin: Admin,
+    parts: &Parts,
+    now: Timestamp,
+) -> Result<Response<F>, Error> {
+    submission::check_same_origin(parts)?;
+    // The login first: without it, nothing is told about the id.
+    admin.authorize(&parts.headers, Challenge::Api)?;
+    if !store.delete(id_in(parts.uri.path())?, now)? {
+        return Err(Error::NotFound);
+    }
+    Ok(response::empty(StatusCode::NO_CONTENT))
+}
+
+/// The id in `/api/messages/{id}`; 404 for anything else.
+fn id_in(path: &str) -> Result<u64, Error> {
+    path.strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(submission::message_id)
+        .ok_or(Error::NotFound)
 }
 
 /// `DELETE /api/messages`: clears the board, for the admin.

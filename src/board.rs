@@ -1,4 +1,5 @@
-//! The message board's HTML flow (`/board`, `/board/clear`), on the rules
+//! The message board's HTML flow (`/board`, `/board/clear`,
+//! `/board/delete`), on the rules
 //! of `submission`. The page's form carries a one-time token, so a form
 //! sent twice (a double click, a retry after an error) posts once.
 
@@ -11,8 +12,8 @@ use crate::random::Random;
 use crate::response::{self, Response};
 use crate::store::Store;
 use crate::submission::{
-    FORM, PAGE_SIZE, Query, check_content_type, check_message, check_same_origin, parse_form,
-    read_body,
+    FORM, PAGE_SIZE, Query, check_content_type, check_message, check_same_origin, message_id,
+    parse_form, read_body,
 };
 use http::header::{HeaderValue, LOCATION};
 use http::request::Parts;
@@ -137,6 +138,34 @@ pub fn clear<S: Store, F>(store: &S, admin: Admin, parts: &Parts) -> Result<Resp
     check_same_origin(parts)?;
     admin.authorize(&parts.headers, Challenge::Basic)?;
     store.clear()?;
+    Ok(see_the_board())
+}
+
+/// `POST /board/delete` with `id=ID`: a message's "Delete" button, for the
+/// admin (the login as for clearing). Back to the board also when the
+/// message was gone already (a double click): it is not on the board, as
+/// wanted. `now` is the deletion's time.
+pub fn delete<S: Store, F, B: RequestBody>(
+    store: &S,
+    admin: Admin,
+    parts: &Parts,
+    body: B,
+    now: Timestamp,
+) -> Result<Response<F>, Error> {
+    check_same_origin(parts)?;
+    admin.authorize(&parts.headers, Challenge::Basic)?;
+    check_content_type(
+        &parts.headers,
+        FORM,
+        "Send the form as application/x-www-form-urlencoded.",
+    )?;
+    let fields = parse_form(&read_body(&parts.headers, body)?)?;
+    let id = fields
+        .iter()
+        .find_map(|(name, value)| (name == "id").then(|| message_id(value)))
+        .flatten()
+        .ok_or_else(|| Error::BadRequest("The form names no message.".to_owned()))?;
+    store.delete(id, now)?;
     Ok(see_the_board())
 }
 

@@ -46,7 +46,8 @@ pub struct BoardForm<'a> {
 }
 
 /// The message board: the form, the messages of `page` (oldest first) with
-/// their times, links to older and newer pages, and the clear button.
+/// their times and delete buttons, links to older and newer pages, and the
+/// clear button.
 pub fn board_page(page: &Page, is_older_page: bool, form: BoardForm) -> String {
     let BoardForm {
         notice,
@@ -81,6 +82,11 @@ pub fn board_page(page: &Page, is_older_page: bool, form: BoardForm) -> String {
                             time datetime=(in_milliseconds(message.posted_at)) {
                                 (message.posted_at.strftime("%Y-%m-%d %H:%M:%S UTC"))
                             }
+                        }
+                        // For the admin, behind the login as clearing.
+                        form method="post" action="/board/delete" {
+                            input type="hidden" name="id" value=(message.id);
+                            button type="submit" title=(format!("Delete message {}", message.id)) { "Delete" }
                         }
                     }
                 }
@@ -178,6 +184,10 @@ mod tests {
             "<input type=\"hidden\" name=\"token\" value=\"0123456789abcdef0123456789abcdef\">"
         ));
         assert!(html.contains("Save Message") && html.contains("Clear Messages"));
+        // Issue 32: each message has the admin's delete button.
+        assert!(html.contains(
+            "<form method=\"post\" action=\"/board/delete\"><input type=\"hidden\" name=\"id\" value=\"7\">"
+        ));
     }
 
     #[test]

@@ -62,9 +62,9 @@ fn allowed(path: &str) -> &'static str {
 fn own_route(path: &str) -> Option<&'static str> {
     match path {
         "/board" => Some("GET, HEAD, POST, OPTIONS"),
-        "/board/clear" => Some("POST, OPTIONS"),
+        "/board/clear" | "/board/delete" => Some("POST, OPTIONS"),
         "/api/messages" => Some("GET, HEAD, POST, DELETE, OPTIONS"),
-        p if p.starts_with("/api/messages/") => Some("GET, HEAD, OPTIONS"),
+        p if p.starts_with("/api/messages/") => Some("GET, HEAD, DELETE, OPTIONS"),
         _ => None,
     }
 }
@@ -169,12 +169,18 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
             board::post(store, admin, parts, body, (site.clock)(), site.random)
         }
         (&Method::POST, "/board/clear") => board::clear(store, admin, parts),
+        (&Method::POST, "/board/delete") => {
+            board::delete(store, admin, parts, body, (site.clock)())
+        }
         (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
         (&Method::POST, "/api/messages") => api::create(store, parts, body, (site.clock)()),
         (&Method::DELETE, "/api/messages") => api::clear(store, admin, parts),
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/api/messages/") => api::get(store, p),
+        (&Method::DELETE, p) if p.starts_with("/api/messages/") => {
+            api::delete(store, admin, parts, (site.clock)())
+        }
         (_, _) if api && !board_api => Err(Error::NotFound),
-        (&Method::GET | &Method::HEAD, p) if p != "/board/clear" => {
+        (&Method::GET | &Method::HEAD, p) if !matches!(p, "/board/clear" | "/board/delete") => {
             let context = Context {
                 settings: &site.settings,
                 random: site.random,

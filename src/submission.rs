@@ -161,6 +161,13 @@ fn decode_field(raw: &[u8]) -> Result<String, Error> {
     Ok(decoded.into_owned())
 }
 
+/// A message's id as written in a URL or a form: digits only, without
+/// leading zeros (one id, one URL: `+1` and `0001` named message 1).
+pub fn message_id(text: &str) -> Option<u64> {
+    let canonical = text.bytes().all(|b| b.is_ascii_digit()) && !text.starts_with('0');
+    canonical.then(|| text.parse().ok()).flatten()
+}
+
 /// The board's query parameters.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Query {

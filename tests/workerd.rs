@@ -309,3 +309,45 @@ async fn the_sites_rules_apply_on_the_edge() {
         );
     }
 }
+
+/// Issue 32: the admin deletes one message on the Durable Object's board:
+/// it is gone from the page and the API, its id is not reused, and the
+/// deletion survives a restart.
+#[tokio::test]
+async fn the_admin_deletes_one_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut workerd) = start(dir.path()).await else {
+        return;
+    };
+    let addr = workerd.addr;
+    for text in ["one", "two", "three"] {
+        create(addr, text).await;
+    }
+    let (name, login) = support::admin_login();
+    let delete = |id: u64, login: Vec<(&'static str, String)>| async move {
+        let headers: Vec<(&str, &str)> = login.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        client::request(
+            addr,
+            Method::DELETE,
+            &format!("/api/messages/{id}"),
+            &headers,
+        )
+        .await
+    };
+    assert_eq!(delete(2, vec![]).await.status, StatusCode::UNAUTHORIZED);
+    let deleted = delete(2, vec![(name, login.clone())]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    assert_eq!(
+        delete(2, vec![(name, login.clone())]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        client::get(addr, "/api/messages/2").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(listed(addr).await, [json!("one"), json!("three")]);
+    assert_eq!(shown(addr).await, ["one", "three"]);
+    assert_eq!(create(addr, "four").await["id"], 4);
+    workerd.restart().await;
+    assert_eq!(shown(addr).await, ["one", "three", "four"]);
+}

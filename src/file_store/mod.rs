@@ -5,7 +5,7 @@
 //! Layout below the data root:
 //!
 //! ```text
-//! board/messages/<id:020>.json   one immutable file per message
+//! board/messages/<id:020>.json   one file per message (or its tombstone)
 //! board/cleared/<id:020>         markers: every id up to the largest is cleared
 //! board/tmp/<secs>-<random>.json messages being written
 //! board/submissions/<key>.json   posts with an idempotency key (`submissions`)
@@ -19,10 +19,17 @@
 //!   final name. The link both publishes it whole (readers never see a partial
 //!   file) and claims its id: it fails if the name exists, so two writers never
 //!   get the same id. The directory is synced before the post is answered.
-//! - The visible messages are the ids above the largest marker, and they are
-//!   contiguous: a writer only tries id + 1 after finding id taken. So the
-//!   newest id is found by galloping from the marker with existence checks —
-//!   O(log n), no directory listing — and a page reads only its own files.
+//! - The visible messages are the ids above the largest marker, and their
+//!   names are contiguous: a writer only tries id + 1 after finding id
+//!   taken. So the newest id is found by galloping from the marker with
+//!   existence checks — O(log n), no directory listing — and a page reads
+//!   its own files (and one more, to tell whether older ones exist).
+//! - The admin's delete replaces the message with a *tombstone* (`rename`
+//!   of a synced temporary file: atomic, durable once the directory is
+//!   synced), so its name stays taken and its id is never handed out
+//!   again; pages read past tombstones. A file deleted by hand is a gap
+//!   that the search for the newest looks past (up to `GAP_LOOKAHEAD`
+//!   missing ids in a row), and pages read past it too.
 //! - A clear creates the marker for the newest id (the largest marker wins, so
 //!   concurrent clears never go back), then deletes what it hides. Readers
 //!   switch from the old board to the empty one at the marker's creation; the
@@ -34,6 +41,7 @@ use crate::random::{self, Random};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
 
+mod reading;
 mod submissions;
 
 /// The file operations the store needs, relative to the data root: the
@@ -128,69 +136,6 @@ impl<D: Dir> FileStore<D> {
             self.dir.sync_dir(parent)?;
         }
         Ok(())
-    }
-
-    /// The largest cleared id: every id up to it is hidden.
-    fn cleared_up_to(&self) -> Result<u64, DirError> {
-        match self.dir.list(CLEARED) {
-            Ok(names) => Ok(names
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .max()
-                .unwrap_or(0)),
-            Err(DirError::NotFound) => Ok(0),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// The newest id, given that the ids above `floor` up to it all exist and
-    /// none above it does: gallop up, then bisect.
-    fn newest_id(&self, floor: u64) -> Result<u64, DirError> {
-        let exists = |id: u64| self.dir.exists(&Self::message_path(id));
-        let mut present = floor;
-        let mut step = 1;
-        while exists(present + step)? {
-            present += step;
-            step *= 2;
-        }
-        let mut absent = present + step;
-        while absent - present > 1 {
-            let middle = present + (absent - present) / 2;
-            if exists(middle)? {
-                present = middle;
-            } else {
-                absent = middle;
-            }
-        }
-        Ok(present)
-    }
-
-    fn read_message(&self, id: u64) -> Result<Option<Message>, StoreError> {
-        match self.dir.read(&Self::message_path(id)) {
-            Ok(bytes) => store::decode_message(id, &bytes).map(Some),
-            Err(DirError::NotFound) => Ok(None),
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// One attempt at a consistent page; `None` if a clear removed a file
-    /// under our feet (then the caller starts again from the new marker).
-    fn try_page(&self, before: Option<u64>, limit: usize) -> Result<Option<Page>, StoreError> {
-        let floor = self.cleared_up_to()?;
-        let newest = self.newest_id(floor)?;
-        let top = before.map_or(newest, |before| newest.min(before.saturating_sub(1)));
-        let first = top.saturating_sub(limit as u64).max(floor) + 1;
-        let mut messages = Vec::new();
-        for id in first..=top {
-            match self.read_message(id)? {
-                Some(message) => messages.push(message),
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(Page {
-            messages,
-            has_older: first > floor + 1,
-        }))
     }
 
     /// Publishes a message (`text`, `posted_at`) from `source`: links it at
@@ -343,6 +288,36 @@ impl<D: Dir> Store for FileStore<D> {
             return Ok(None);
         }
         self.read_message(id)
+    }
+
+    fn delete(&self, id: u64, now: Timestamp) -> Result<bool, StoreError> {
+        if id <= self.cleared_up_to()? {
+            return Ok(false);
+        }
+        let path = Self::message_path(id);
+        let bytes = match self.dir.read(&path) {
+            Ok(bytes) => bytes,
+            Err(DirError::NotFound) => return Ok(false),
+            Err(error) => return Err(error.into()),
+        };
+        if store::decode_message(id, &bytes)?.is_none() {
+            return Ok(false);
+        }
+        self.settle_claim_of(id, &bytes)?;
+        // Its name stays taken, so the id is never handed out again.
+        let tmp = temporary_name(now, self.random)?;
+        self.dir.write_new(&tmp, &store::encode_tombstone(now))?;
+        if let Err(error) = self.dir.rename(&tmp, &path) {
+            self.discard(&tmp);
+            return Err(error.into());
+        }
+        self.dir.sync_dir(MESSAGES)?;
+        // A clear that hid the id meanwhile may have collected the message
+        // before the rename: the tombstone is then its garbage.
+        if id <= self.cleared_up_to()? {
+            self.discard(&path);
+        }
+        Ok(true)
     }
 
     fn clear(&self) -> Result<(), StoreError> {

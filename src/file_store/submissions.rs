@@ -24,6 +24,11 @@
 //! a message linked before the fence is found and one after it cannot be.
 //! No timing is needed for that: the lease only decides how long a repeat
 //! answers 409 before it takes over.
+//!
+//! The admin's delete leaves a tombstone that carries no key, so before it
+//! replaces a keyed message whose record is still a claim, it completes the
+//! record (durably): a repeat then answers the deleted message and never
+//! posts it again.
 
 use super::{BOARD, Dir};
 use super::{DirError, FileStore, MESSAGES, Source, TMP, temporary_name};
@@ -322,24 +327,56 @@ impl<D: Dir> FileStore<D> {
     /// Replaces the key's record by the posted one. A failure leaves the
     /// claim, which a repeat resolves by finding the message.
     fn complete(&self, submission: &Submission, message: &Message) {
+        if let Err(error) = self.write_posted(submission, message) {
+            eprintln!("sitebox: board: cannot record a posted submission: {error}");
+        }
+    }
+
+    /// Replaces the key's record by the posted record of `message`.
+    fn write_posted(&self, submission: &Submission, message: &Message) -> Result<(), StoreError> {
         let posted = Posted {
             fingerprint: submission.fingerprint.clone(),
             id: message.id,
             posted_at: message.posted_at,
         };
-        let written = temporary_name((self.clock)(), self.random).and_then(|tmp| {
-            let result = self
-                .dir
-                .write_new(&tmp, &posted.encode())
-                .and_then(|()| self.dir.rename(&tmp, &record_path(&submission.name)));
-            if result.is_err() {
-                self.discard(&tmp);
-            }
-            result.map_err(StoreError::from)
-        });
-        if let Err(error) = written {
-            eprintln!("sitebox: board: cannot record a posted submission: {error}");
+        let tmp = temporary_name((self.clock)(), self.random)?;
+        let written = self
+            .dir
+            .write_new(&tmp, &posted.encode())
+            .and_then(|()| self.dir.rename(&tmp, &record_path(&submission.name)));
+        if written.is_err() {
+            self.discard(&tmp);
         }
+        Ok(written?)
+    }
+
+    /// Before the admin deletes message `id` (its file's `bytes`): if the
+    /// key it was posted with still has a claim for a record (its writer
+    /// died after linking it), the record is completed first, durably, so
+    /// a repeat answers the deleted message instead of posting it again.
+    pub(super) fn settle_claim_of(&self, id: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let Ok(claimed) = serde_json::from_slice::<Claimed<String>>(bytes) else {
+            // A plain post's message.
+            return Ok(());
+        };
+        let info = claimed.submission;
+        if !matches!(
+            self.read_record(&record_path(&info.key))?,
+            Some(Record::Claimed(..))
+        ) {
+            return Ok(());
+        }
+        let submission = Submission {
+            name: info.key,
+            fingerprint: info.fingerprint,
+        };
+        let message = Message {
+            id,
+            text: claimed.text,
+            posted_at: claimed.posted_at,
+        };
+        self.write_posted(&submission, &message)?;
+        Ok(self.dir.sync_dir(SUBMISSIONS)?)
     }
 }
 

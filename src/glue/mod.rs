@@ -161,6 +161,13 @@ impl Store for BoardStore {
         }
     }
 
+    fn delete(&self, id: u64, now: Timestamp) -> Result<bool, StoreError> {
+        match self {
+            BoardStore::Files(store) => store.delete(id, now),
+            BoardStore::KeyValue(store) => store.delete(id, now),
+        }
+    }
+
     fn clear(&self) -> Result<(), StoreError> {
         match self {
             BoardStore::Files(store) => store.clear(),

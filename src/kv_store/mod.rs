@@ -11,7 +11,7 @@
 //! board:next-id            counter: the last id handed out
 //! board:cleared-up-to      counter: every id up to it is cleared
 //! board:collected-up-to    decimal: cleared messages up to it are deleted
-//! board:message:<id>       one message (JSON: text and time), written once
+//! board:message:<id>       one message (JSON: text and time), or its tombstone
 //! board:submission:<name>…  posts with an idempotency key (`submissions`)
 //! ```
 //!
@@ -26,8 +26,12 @@
 //!   with one `get-many`, and reads the marker again: if a clear moved it,
 //!   the page is read anew, so a page never mixes messages from before and
 //!   after a clear. Ids a post took but never wrote (it failed, or is still
-//!   writing) are gaps: a page of `limit` ids may show fewer messages. No
-//!   key listing is ever needed.
+//!   writing) and deleted messages are gaps: a window that comes back short
+//!   is followed by a wider one below it, so a page still holds `limit`
+//!   messages when older ones exist. No key listing is ever needed.
+//! - The admin's delete overwrites the message with a tombstone (one `set`),
+//!   never removes its key: a repeat of a keyed post writes its message
+//!   only where the key is missing, so a deleted message stays deleted.
 //! - A clear raises the marker to the newest id with `increment` (the only
 //!   atomic update there is: no compare-and-swap in this version of
 //!   `wasi:keyvalue`), so markers never go back. Two clears at once may
@@ -84,6 +88,8 @@ const READ_ATTEMPTS: usize = 8;
 const POST_ATTEMPTS: usize = 32;
 /// Keys per `delete-many` while a clear deletes what it hid.
 const DELETE_BATCH: u64 = 256;
+/// Keys per `get-many` at most while a page reads past gaps.
+const MAX_WINDOW: u64 = 1024;
 
 pub struct KvStore<B> {
     bucket: B,
@@ -122,12 +128,46 @@ impl<B: Bucket> KvStore<B> {
         // read is above it, so the window never reaches past a clear.
         let newest = self.counter(NEXT_ID)?;
         let floor = self.counter(CLEARED)?;
-        let top = before.map_or(newest, |before| newest.min(before.saturating_sub(1)));
-        if top <= floor {
-            return Ok(Some(Page::default()));
+        let mut top = before.map_or(newest, |before| newest.min(before.saturating_sub(1)));
+        // Newest first; one more than `limit` tells whether older messages
+        // exist. Gaps (deleted messages, posts that died) make a window
+        // come back short: the next, twice as wide, reads on below it.
+        let mut messages = Vec::new();
+        let mut has_older = false;
+        let mut width = limit as u64 + 1;
+        while top > floor && !has_older {
+            let first = top.saturating_sub(width).max(floor) + 1;
+            for (id, value) in (first..=top)
+                .rev()
+                .zip(self.window(first, top)?.into_iter().rev())
+            {
+                let Some(message) = value.map(|value| store::decode_message(id, &value)) else {
+                    continue;
+                };
+                if let Some(message) = message? {
+                    if messages.len() == limit {
+                        has_older = true;
+                        break;
+                    }
+                    messages.push(message);
+                }
+            }
+            top = first - 1;
+            width = (width * 2).min(MAX_WINDOW);
         }
-        let first = top.saturating_sub(limit as u64).max(floor) + 1;
-        let keys: Vec<String> = (first..=top).map(message_key).collect();
+        if self.counter(CLEARED)? != floor {
+            return Ok(None);
+        }
+        messages.reverse();
+        Ok(Some(Page {
+            messages,
+            has_older,
+        }))
+    }
+
+    /// The values of the messages `first..=last`, with one `get-many`.
+    fn window(&self, first: u64, last: u64) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let keys: Vec<String> = (first..=last).map(message_key).collect();
         let values = self.bucket.get_many(&keys)?;
         if values.len() != keys.len() {
             return Err(StoreError::Unavailable(format!(
@@ -136,17 +176,7 @@ impl<B: Bucket> KvStore<B> {
                 keys.len()
             )));
         }
-        if self.counter(CLEARED)? != floor {
-            return Ok(None);
-        }
-        let messages = (first..=top)
-            .zip(values)
-            .filter_map(|(id, value)| Some(store::decode_message(id, &value?)))
-            .collect::<Result<_, _>>()?;
-        Ok(Some(Page {
-            messages,
-            has_older: first > floor + 1,
-        }))
+        Ok(values)
     }
 
     /// Takes an id and writes the message under it, then reads the clear
@@ -235,9 +265,25 @@ impl<B: Bucket> Store for KvStore<B> {
             return Ok(None);
         }
         match self.bucket.get(&message_key(id))? {
-            Some(value) => Ok(Some(store::decode_message(id, &value)?)),
+            Some(value) => store::decode_message(id, &value),
             None => Ok(None),
         }
+    }
+
+    fn delete(&self, id: u64, now: Timestamp) -> Result<bool, StoreError> {
+        if self.get(id)?.is_none() {
+            return Ok(false);
+        }
+        // A tombstone, not a deletion: a repeat of a keyed post writes its
+        // message again only where the key is missing.
+        let key = message_key(id);
+        self.bucket.set(&key, &store::encode_tombstone(now))?;
+        // A clear that hid the id meanwhile may have collected the message
+        // before this write: the tombstone is then its garbage.
+        if id <= self.counter(CLEARED)? {
+            self.bucket.delete_many(&[key])?;
+        }
+        Ok(true)
     }
 
     fn clear(&self) -> Result<(), StoreError> {

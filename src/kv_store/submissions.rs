@@ -107,8 +107,8 @@ impl<B: Bucket> KvStore<B> {
         self.post(text, posted_at, bind).map(Once::Stored)
     }
 
-    /// The answer for a repeat of a bound key; writes the message if it may
-    /// be missing (and is not hidden by a clear).
+    /// The answer for a repeat of a bound key; writes the message if it is
+    /// missing (and not hidden by a clear): a tombstone is no gap to fill.
     fn replay(
         &self,
         posted: &Posted,
@@ -119,8 +119,11 @@ impl<B: Bucket> KvStore<B> {
         if let Once::Replayed(message) = &answer
             && self.counter(CLEARED)? < message.id
         {
-            let value = store::encode_message(&message.text, message.posted_at);
-            self.bucket.set(&message_key(message.id), &value)?;
+            let key = message_key(message.id);
+            if self.bucket.get(&key)?.is_none() {
+                let value = store::encode_message(&message.text, message.posted_at);
+                self.bucket.set(&key, &value)?;
+            }
         }
         Ok(answer)
     }

@@ -186,6 +186,87 @@ fn clearing_challenges_for_the_admin_login() {
     assert!(site.store.page(None, 10).unwrap().messages.is_empty());
 }
 
+/// Issue 32: the admin deletes one message, through the API or the page's
+/// button, behind the same login as clearing.
+#[test]
+fn deleting_one_message_takes_the_admin_login() {
+    use crate::admin::{USER, testing};
+    let mut site = site();
+    let send = |site: &Site<MemoryFs, MemoryStore>,
+                method: Method,
+                target: &str,
+                login: Option<String>| {
+        let mut request = Request::builder().method(method).uri(target);
+        if let Some(value) = login {
+            request = request.header(http::header::AUTHORIZATION, value);
+        }
+        if target == "/board/delete" {
+            request = request.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let body = if target == "/board/delete" {
+            b"id=2".to_vec()
+        } else {
+            Vec::new()
+        };
+        handle(request.body(body).unwrap(), site)
+    };
+    for text in ["a", "b", "c"] {
+        site.store.append(text, Timestamp::now()).unwrap();
+    }
+    let off = send(&site, Method::DELETE, "/api/messages/2", None);
+    assert_eq!(off.status(), StatusCode::FORBIDDEN, "no admin: turned off");
+    site.settings.admin_password_hash = Some(testing::HASH.clone());
+    let bearer = || Some(format!("Bearer {}", testing::PASSWORD));
+    for (method, target) in [
+        (Method::DELETE, "/api/messages/2"),
+        (Method::POST, "/board/delete"),
+    ] {
+        let refused = send(&site, method.clone(), target, Some("Bearer nope".into()));
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{target}");
+        assert!(
+            refused
+                .headers()
+                .contains_key(http::header::WWW_AUTHENTICATE)
+        );
+        let cross = Request::builder()
+            .method(method)
+            .uri(target)
+            .header("sec-fetch-site", "cross-site")
+            .header(http::header::AUTHORIZATION, bearer().unwrap())
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(
+            handle(cross, &site).status(),
+            StatusCode::FORBIDDEN,
+            "{target}"
+        );
+    }
+    assert_eq!(site.store.page(None, 10).unwrap().messages.len(), 3);
+    let deleted = send(&site, Method::DELETE, "/api/messages/2", bearer());
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    for target in ["/api/messages/2", "/api/messages/9", "/api/messages/x"] {
+        let gone = send(&site, Method::DELETE, target, bearer());
+        assert_eq!(gone.status(), StatusCode::NOT_FOUND, "{target}");
+        assert_eq!(gone.headers()["content-type"], "application/json");
+    }
+    let texts = |site: &Site<MemoryFs, MemoryStore>| -> Vec<String> {
+        let page = site.store.page(None, 10).unwrap();
+        page.messages.into_iter().map(|m| m.text).collect()
+    };
+    assert_eq!(texts(&site), ["a", "c"]);
+    // The page's button: back to the board, also for a message gone already.
+    let login = || Some(testing::basic(USER, testing::PASSWORD));
+    let button = send(&site, Method::POST, "/board/delete", login());
+    assert_eq!(button.status(), StatusCode::SEE_OTHER);
+    assert_eq!(button.headers()["location"], "/board");
+    site.store.append("d", Timestamp::now()).unwrap();
+    assert_eq!(texts(&site), ["a", "c", "d"]);
+    assert_eq!(allowed("/api/messages/1"), "GET, HEAD, DELETE, OPTIONS");
+    assert_eq!(allowed("/board/delete"), "POST, OPTIONS");
+    let get = send(&site, Method::GET, "/board/delete", None);
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
 #[test]
 fn bad_paths_get_a_400_page() {
     let response = handle(request(Method::GET, "/%2e%2e/secret"), &site());

@@ -4,7 +4,10 @@
 //! idempotency key).
 
 use super::{Message, Page, Store, StoreError};
+
+mod deletes;
 use crate::idempotency::{Once, Scope, Submission};
+pub use deletes::*;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Barrier, Mutex};

@@ -1,5 +1,6 @@
 //! The board's storage as the board logic sees it: a small trait (append,
-//! append once per idempotency key, read a page, get one, clear) with an
+//! append once per idempotency key, read a page, get one, delete one, clear)
+//! with an
 //! in-memory implementation for unit tests. `file_store` implements it on the data directory, `kv_store` on a
 //! `wasi:keyvalue` bucket (edge hosts, a fleet of runners on one Redis).
 
@@ -67,6 +68,12 @@ pub trait Store {
 
     fn get(&self, id: u64) -> Result<Option<Message>, StoreError>;
 
+    /// Removes message `id` (the admin's moderation), durably: `false` if
+    /// there is none (never posted, deleted already, or cleared). Its id is
+    /// never handed out again, and pages read past the gap it leaves. `now`
+    /// is the deletion's time, kept in its place.
+    fn delete(&self, id: u64, now: Timestamp) -> Result<bool, StoreError>;
+
     /// Removes every message, at once as far as readers can tell.
     fn clear(&self) -> Result<(), StoreError>;
 }
@@ -83,14 +90,34 @@ pub(crate) fn encode_message(text: &str, posted_at: Timestamp) -> Vec<u8> {
     serde_json::to_vec(&Record { text, posted_at }).expect("a string and a time always serialize")
 }
 
-pub(crate) fn decode_message(id: u64, bytes: &[u8]) -> Result<Message, StoreError> {
-    let record: Record<String> = serde_json::from_slice(bytes)
-        .map_err(|error| StoreError::Corrupt(format!("message {id} is unreadable: {error}")))?;
-    Ok(Message {
+/// What a deleted message's file or entry becomes: it keeps the id taken
+/// (a post claims an id by its name) and says when it went.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tombstone {
+    deleted_at: Timestamp,
+}
+
+pub(crate) fn encode_tombstone(deleted_at: Timestamp) -> Vec<u8> {
+    serde_json::to_vec(&Tombstone { deleted_at }).expect("a time always serializes")
+}
+
+/// A stored message, or `None` where it was deleted.
+pub(crate) fn decode_message(id: u64, bytes: &[u8]) -> Result<Option<Message>, StoreError> {
+    let record: Record<String> = match serde_json::from_slice(bytes) {
+        Ok(record) => record,
+        Err(_) if serde_json::from_slice::<Tombstone>(bytes).is_ok() => return Ok(None),
+        Err(error) => {
+            return Err(StoreError::Corrupt(format!(
+                "message {id} is unreadable: {error}"
+            )));
+        }
+    };
+    Ok(Some(Message {
         id,
         text: record.text,
         posted_at: record.posted_at,
-    })
+    }))
 }
 
 /// What a store keeps of a keyed submission once its message has an id:
@@ -203,6 +230,13 @@ impl Store for MemoryStore {
         Ok(state.messages.iter().find(|m| m.id == id).cloned())
     }
 
+    fn delete(&self, id: u64, _: Timestamp) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().unwrap();
+        let before = state.messages.len();
+        state.messages.retain(|m| m.id != id);
+        Ok(state.messages.len() < before)
+    }
+
     fn clear(&self) -> Result<(), StoreError> {
         self.state.lock().unwrap().messages.clear();
         Ok(())
@@ -238,6 +272,10 @@ impl Store for BusyStore {
         self.0.get(id)
     }
 
+    fn delete(&self, id: u64, now: Timestamp) -> Result<bool, StoreError> {
+        self.0.delete(id, now)
+    }
+
     fn clear(&self) -> Result<(), StoreError> {
         self.0.clear()
     }
@@ -254,6 +292,11 @@ mod tests {
         contract::messages_come_back_in_order_with_their_time(&MemoryStore::default());
         contract::pages_walk_back_through_the_board(&MemoryStore::default());
         contract::clear_hides_everything_and_ids_are_never_reused(&MemoryStore::default());
+        contract::a_deleted_message_leaves_a_gap_and_its_id_is_never_reused(&MemoryStore::default());
+        contract::pages_fill_past_deleted_messages(&MemoryStore::default());
+        contract::posts_racing_deletes_lose_nothing_else(std::sync::Arc::new(
+            MemoryStore::default(),
+        ));
         contract::concurrent_posts_are_neither_lost_nor_duplicated(std::sync::Arc::new(
             MemoryStore::default(),
         ));

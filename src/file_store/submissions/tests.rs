@@ -214,6 +214,14 @@ fn dead_claim(root: &std::path::Path, key: &str, text: &str, claimed_at: i64) ->
     tmp
 }
 
+/// A claim whose writer died after linking its message as #1, at second
+/// 1_800_000_000.
+fn dead_claim_posted(root: &std::path::Path, key: &str, text: &str) {
+    let tmp = dead_claim(root, key, text, 1_800_000_000);
+    let first = root.join("board/messages/00000000000000000001.json");
+    std::fs::hard_link(root.join(tmp), first).unwrap();
+}
+
 #[test]
 fn a_claim_whose_writer_died_is_taken_over_after_the_lease() {
     let root = tempfile::tempdir().unwrap();
@@ -247,12 +255,7 @@ fn a_claim_whose_writer_died_is_taken_over_after_the_lease() {
 #[test]
 fn a_claimant_that_died_after_posting_is_answered_not_posted_again() {
     let root = tempfile::tempdir().unwrap();
-    let tmp = dead_claim(root.path(), "k", "hello", 1_800_000_000);
-    std::fs::hard_link(
-        root.path().join(&tmp),
-        root.path().join("board/messages/00000000000000000001.json"),
-    )
-    .unwrap();
+    dead_claim_posted(root.path(), "k", "hello");
     let store = store_in(root.path());
     let answer = store
         .append_once(&keyed("k", "hello"), "hello", at(1_800_000_001))
@@ -260,6 +263,24 @@ fn a_claimant_that_died_after_posting_is_answered_not_posted_again() {
     assert_eq!(answered(answer.clone()).id, 1);
     assert!(matches!(answer, Once::Replayed(_)));
     assert_eq!(contract::texts(&store.page(None, 50).unwrap()), ["hello"]);
+}
+
+/// Issue 32: the admin deletes the message of a claimant that died after
+/// posting it: a repeat after the lease answers it, never posts it again.
+#[test]
+fn a_deleted_message_of_a_dead_claimant_is_not_posted_again() {
+    let root = tempfile::tempdir().unwrap();
+    dead_claim_posted(root.path(), "k", "spam");
+    let store = store_in(root.path());
+    assert!(store.delete(1, at(1_800_000_001)).unwrap());
+    let late = 1_800_000_000 + 2 * CLAIM_LEASE_SECS;
+    let answer = store
+        .append_once(&keyed("k", "spam"), "spam", at(late))
+        .unwrap();
+    assert!(matches!(answer, Once::Replayed(_)), "{answer:?}");
+    assert_eq!(answered(answer).id, 1);
+    assert_eq!(store.page(None, 50).unwrap(), Page::default());
+    assert_eq!(store.append("next", at(late)).unwrap().id, 2);
 }
 
 /// Eight repeats find the same silent claim at once: one takes it over,
