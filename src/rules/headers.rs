@@ -8,7 +8,7 @@
 
 use super::pattern::cannot_match;
 use super::pattern::{self, Captures, Pattern};
-use super::prepared::{HeaderLine, header_lines};
+use super::prepared_lines::{HeaderLine, header_lines};
 use super::{Source, first_word, line_length, lines};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
