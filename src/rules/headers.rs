@@ -265,5 +265,5 @@ impl<'a, 'p> Changes<'a, 'p> {
     }
 }
 
-#[cfg(test)]
-mod tests;
+// Its tests are `rules::tests::headers`: they check every answer against
+// `prepared`'s text too, and `prepared` depends on this module.
