@@ -5,7 +5,7 @@
 //! challenge with their login prompt; API clients may also send the password
 //! as a Bearer token.
 
-use crate::error::Error;
+use crate::error::{Challenge, Error};
 use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params};
@@ -16,28 +16,6 @@ use subtle::{Choice, ConstantTimeEq};
 
 /// The admin's user name in a Basic login.
 pub const USER: &str = "admin";
-
-/// What a `401` asks for, by who is asking: a browser posting the board's
-/// form, or a client of the JSON API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Challenge {
-    /// `Basic`: browsers show their login prompt and send the request again.
-    Basic,
-    /// `Bearer` (the password as the token), and `Basic` as well.
-    Api,
-}
-
-impl Challenge {
-    /// The `WWW-Authenticate` values of the `401`.
-    pub fn www_authenticate(self) -> &'static [&'static str] {
-        const BASIC: &str = r#"Basic realm="sitebox admin", charset="UTF-8""#;
-        const BEARER: &str = r#"Bearer realm="sitebox admin""#;
-        match self {
-            Challenge::Basic => &[BASIC],
-            Challenge::Api => &[BEARER, BASIC],
-        }
-    }
-}
 
 /// The site's admin: the hash of the admin's password, if the site has one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

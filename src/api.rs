@@ -2,10 +2,10 @@
 //! delete one, clear.
 //! Errors are JSON as well: `{"error": "..."}` with the matching status.
 
-use crate::admin::{Admin, Challenge};
+use crate::admin::Admin;
 use crate::api_error;
 use crate::body::RequestBody;
-use crate::error::Error;
+use crate::error::{Challenge, Error};
 use crate::idempotency::{self, Scope, Submission};
 use crate::response::{self, Body, Response};
 use crate::store::{Message, Store};

@@ -3,9 +3,9 @@
 //! of `submission`. The page's form carries a one-time token, so a form
 //! sent twice (a double click, a retry after an error) posts once.
 
-use crate::admin::{Admin, Challenge};
+use crate::admin::Admin;
 use crate::body::RequestBody;
-use crate::error::Error;
+use crate::error::{Challenge, Error};
 use crate::html::{self, BoardForm};
 use crate::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
 use crate::random::Random;

@@ -1,10 +1,10 @@
 //! `Error`: what can go wrong while answering a request, each mapped to a status
-//! code and a short message that is safe to show the client.
+//! code and a short message that is safe to show the client (and, for a
+//! `401`, the `Challenge` it answers with). The other modules' errors convert
+//! into it; it depends on none of the board's modules.
 
-use crate::admin::Challenge;
 use crate::fs::FsError;
 use crate::site_path::PathError;
-use crate::store::StoreError;
 use http::StatusCode;
 use http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, VARY, WWW_AUTHENTICATE};
 
@@ -45,6 +45,28 @@ pub enum Error {
     },
     /// A fault on our side; the text goes to the log, never to the client.
     Internal(String),
+}
+
+/// What a `401` asks for, by who is asking: a browser posting the board's
+/// form, or a client of the JSON API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Challenge {
+    /// `Basic`: browsers show their login prompt and send the request again.
+    Basic,
+    /// `Bearer` (the password as the token), and `Basic` as well.
+    Api,
+}
+
+impl Challenge {
+    /// The `WWW-Authenticate` values of the `401`.
+    pub fn www_authenticate(self) -> &'static [&'static str] {
+        const BASIC: &str = r#"Basic realm="sitebox admin", charset="UTF-8""#;
+        const BEARER: &str = r#"Bearer realm="sitebox admin""#;
+        match self {
+            Challenge::Basic => &[BASIC],
+            Challenge::Api => &[BEARER, BASIC],
+        }
+    }
 }
 
 /// How long a client should wait before retrying a 503, in seconds.
@@ -130,17 +152,6 @@ impl From<FsError> for Error {
 impl From<PathError> for Error {
     fn from(error: PathError) -> Self {
         Error::BadPath(error)
-    }
-}
-
-impl From<StoreError> for Error {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(detail) => {
-                Error::Unavailable(format!("board storage: {detail}"))
-            }
-            StoreError::Corrupt(detail) => Error::Internal(format!("board storage: {detail}")),
-        }
     }
 }
 

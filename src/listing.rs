@@ -17,7 +17,6 @@ use crate::percent::{self, SEGMENT};
 use crate::response::{self, Response};
 use crate::settings::Settings;
 use crate::site_path::SitePath;
-use crate::static_files::visible;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, HeaderValue};
 use maud::html;
@@ -154,8 +153,7 @@ fn select<R: StaticFs>(
 /// it would be served (a name a request path cannot carry, such as one
 /// with a control character, cannot be).
 fn listed(dir: &SitePath, name: &str, settings: &Settings) -> bool {
-    dir.entry(name)
-        .is_some_and(|entry| visible(&entry, settings))
+    dir.entry(name).is_some_and(|entry| settings.shows(&entry))
 }
 
 /// Where the page starts: `?after=NAME` (a file) or `?after=NAME/` (a

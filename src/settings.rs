@@ -5,6 +5,8 @@
 //! definitions, so the two sides cannot drift apart.
 
 use crate::compression::Compression;
+use crate::rules;
+use crate::site_path::SitePath;
 
 /// The guest path of the site, preopened read-only.
 pub const STATIC_DIR: &str = "/static";
@@ -68,6 +70,13 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Whether a request may see what is at `path`: hidden names only with
+    /// dotfiles on, the site's rules files never. The one rule for serving,
+    /// for listing and for the pages `_redirects` points to.
+    pub(crate) fn shows(&self, path: &SitePath) -> bool {
+        (self.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
+    }
+
     /// Reads the settings through `var`; a value that does not parse keeps
     /// the default and is reported in the returned warnings.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {

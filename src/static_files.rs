@@ -26,7 +26,6 @@ use std::time::SystemTime;
 mod lookup;
 mod representation;
 
-pub(crate) use lookup::visible;
 use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
 use representation::representation;
@@ -115,7 +114,7 @@ pub fn page<R: StaticFs>(
     status: StatusCode,
     settings: &Settings,
 ) -> Option<Response<R::File>> {
-    if !lookup::visible(path, settings) {
+    if !settings.shows(path) {
         return None;
     }
     whole(root, path, status)

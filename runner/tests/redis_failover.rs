@@ -2,10 +2,10 @@
 //! on a real Redis, through a fault-injecting TCP proxy
 //! (`tests/support/fault_proxy.rs`) where the test needs one. Connections
 //! that stall (a failover, a half-open socket), a network that drops every
-//! packet (a black hole), replies delayed beyond the
-//! timeout, connections cut while Redis is away, and a Redis whose password
-//! is wrong at start or changed under the runner: the board answers 503
-//! meanwhile, reconnects with back-off (calls during it fail at once, and
+//! packet (a black hole), replies delayed beyond the timeout, connections
+//! cut while Redis is away, and a Redis whose password is wrong at start or
+//! changed under the runner (`logins`): the board answers 503 meanwhile,
+//! reconnects with back-off (calls during it fail at once, and
 //! Redis is not hammered with connection attempts), and comes back within
 //! seconds of Redis being reachable again, without restarting the runner.
 //! A failover to a replica promoted to primary (the old one demoted, its
@@ -15,6 +15,8 @@
 mod common;
 #[path = "../../tests/support/fault_proxy.rs"]
 mod fault_proxy;
+#[path = "redis_failover/logins.rs"]
+mod logins;
 #[path = "../../tests/support/redis.rs"]
 mod redis;
 
@@ -31,8 +33,6 @@ const STORE_TIMEOUT: Duration = Duration::from_millis(400);
 /// runner takes well under a second, or its back-off's cap); generous for
 /// a busy 2-core CI machine.
 const RECOVERY_LIMIT: Duration = Duration::from_secs(10);
-/// The runner's password for Redis in the login tests.
-const PASSWORD: &str = "board-secret";
 
 /// A Redis, a proxy in front of it, and a runner on one of the two.
 struct Setup {
@@ -348,54 +348,4 @@ fn replicate(replica: &RedisServer, primary: &RedisServer) {
         assert!(Instant::now() < deadline, "the replica never synced");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-#[test]
-fn a_wrong_password_at_start_is_retried_until_redis_takes_it() {
-    let Some(mut setup) = Setup::start(Some("other-secret"), Some(PASSWORD), false) else {
-        return;
-    };
-    let tally = traffic_for(setup.addr(), Duration::from_secs(2));
-    eprintln!("FIGURES wrong password: {}", tally.summary());
-    assert_eq!(tally.worked, 0, "{tally:?}");
-    setup.redis.set_password(Some(PASSWORD));
-    assert_recovered("password fixed", until_recovered(setup.addr()));
-    assert_ready(setup.addr());
-    assert_login_failures_logged_once(&setup.log());
-}
-
-#[test]
-fn a_password_changed_under_the_runner_is_retried() {
-    let Some(mut setup) = Setup::start(Some(PASSWORD), Some(PASSWORD), false) else {
-        return;
-    };
-    setup.assert_board_works();
-    // A failover to a Redis with another password.
-    setup.redis.restart_with_password(Some("other-secret"));
-    let tally = traffic_for(setup.addr(), Duration::from_secs(2));
-    eprintln!("FIGURES password changed: {}", tally.summary());
-    assert_eq!(tally.worked, 0, "{tally:?}");
-    setup.redis.set_password(Some(PASSWORD));
-    assert_recovered("password restored", until_recovered(setup.addr()));
-    assert_login_failures_logged_once(&setup.log());
-}
-
-/// The runner said that Redis refused its login once (not once per request)
-/// and never wrote a password to its log.
-fn assert_login_failures_logged_once(log: &[String]) {
-    for line in log {
-        assert!(
-            !line.contains(PASSWORD) && !line.contains("other-secret"),
-            "a password in the log: {line}"
-        );
-    }
-    let said: Vec<&String> = log
-        .iter()
-        .filter(|line| line.contains("no connection to Redis"))
-        .collect();
-    assert!(
-        (1..=2).contains(&said.len()),
-        "the login failure logged {} times: {said:#?}",
-        said.len()
-    );
 }

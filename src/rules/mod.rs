@@ -12,6 +12,7 @@ pub mod headers;
 mod location;
 pub mod pattern;
 pub mod prepared;
+mod prepared_lines;
 pub mod redirects;
 
 use crate::fs::{Entry, StaticFs};

@@ -4,7 +4,7 @@
 //! `!` forces a rule over a file that exists at FROM.
 
 use super::pattern::{self, Captures, Pattern};
-use super::prepared::{PreparedRule, redirect_rules};
+use super::prepared_lines::{PreparedRule, redirect_rules};
 use super::{Source, first_word, line_length, lines};
 use crate::site_path::SitePath;
 use http::StatusCode;

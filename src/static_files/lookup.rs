@@ -6,7 +6,6 @@
 use super::INDEX_FILE;
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, FsError, StaticFs};
-use crate::rules;
 use crate::settings::Settings;
 use crate::site_path::SitePath;
 
@@ -60,20 +59,12 @@ pub(super) enum Found<F> {
     Listing,
 }
 
-/// Whether a path may be served at all: hidden names (unless dotfiles are
-/// on) and the site's rules files may not.
-/// Whether a request may see what is at `path`: the one rule for serving
-/// and for the pages `_redirects` points to.
-pub(crate) fn visible(path: &SitePath, settings: &Settings) -> bool {
-    (settings.dotfiles || !path.is_hidden()) && !rules::is_rules_file(path)
-}
-
 pub(super) fn find<R: StaticFs>(
     root: &R,
     path: &SitePath,
     settings: &Settings,
 ) -> Result<Found<R::File>, Error> {
-    if !visible(path, settings) {
+    if !settings.shows(path) {
         return Err(Error::NotFound);
     }
     let clean_urls = settings.clean_urls && !path.has_trailing_slash();

@@ -4,6 +4,7 @@
 //! in-memory implementation for unit tests. `file_store` implements it on the data directory, `kv_store` on a
 //! `wasi:keyvalue` bucket (edge hosts, a fleet of runners on one Redis).
 
+use crate::error::Error;
 use crate::idempotency::{Once, Submission};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,19 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Unavailable(detail) => write!(f, "unavailable: {detail}"),
             StoreError::Corrupt(detail) => write!(f, "corrupt: {detail}"),
+        }
+    }
+}
+
+/// The board's storage failing is the client's to retry (a 503); stored data
+/// it cannot read is ours (a 500). The detail goes to the log only.
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(detail) => {
+                Error::Unavailable(format!("board storage: {detail}"))
+            }
+            StoreError::Corrupt(detail) => Error::Internal(format!("board storage: {detail}")),
         }
     }
 }

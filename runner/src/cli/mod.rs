@@ -4,6 +4,7 @@
 
 mod args;
 mod check_rules;
+mod config;
 mod hash_password;
 pub mod sources;
 mod values;

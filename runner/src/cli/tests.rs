@@ -1,8 +1,12 @@
 //! Flags to `Config`: defaults, values, stores, usage errors.
 
 use super::*;
+use crate::cli::Command;
+use crate::cli::values::store_location;
 use clap::Parser;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[test]
 fn defaults() {

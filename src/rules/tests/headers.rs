@@ -1,7 +1,12 @@
-use super::*;
+//! `_headers`: blocks applied in order, lines in error skipped, removals,
+//! placeholders; each answer checked against the prepared text as well
+//! (which is why these tests sit beside `headers`, not under it).
+
+use crate::rules::headers::*;
 use crate::rules::prepared::{Scope, prepare};
 use crate::rules::{HEADERS_FILE, Source};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 fn base() -> HeaderMap {
     let mut headers = HeaderMap::new();

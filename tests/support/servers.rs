@@ -1,0 +1,236 @@
+//! The servers under test: the runner started in-process on a free
+//! loopback port (the board on files, or in a bucket of its own on the
+//! process's shared Redis), `wasmtime serve` beside it, the shared and
+//! fresh ones per backend, and `on_each_backend!` declaring a test for each.
+
+use super::fixture::fixture;
+use super::wasmtime_serve::{start_wasmtime_serve, start_wasmtime_serve_with};
+use super::{TestSite, redis, skipped};
+use sitebox_runner::{BoardStore, Config, SiteSettings};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::OnceLock;
+use tempfile::TempDir;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Runner,
+    WasmtimeServe,
+    /// The runner with the board in a bucket of its own on the shared Redis.
+    RunnerRedis,
+}
+
+/// A server under test and the site it serves.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub site: &'static TestSite,
+}
+
+/// The shared server for `backend` over the shared `TestSite::new()` site;
+/// `None` when `wasmtime` or `redis-server` is not installed (outside CI).
+pub fn shared_server(backend: Backend) -> Option<&'static Server> {
+    static SITE: OnceLock<TestSite> = OnceLock::new();
+    static RUNNER: OnceLock<Server> = OnceLock::new();
+    static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
+    static RUNNER_REDIS: OnceLock<Option<Server>> = OnceLock::new();
+    let site = SITE.get_or_init(TestSite::new);
+    match backend {
+        Backend::Runner => Some(RUNNER.get_or_init(|| Server {
+            addr: start_runner(site.config()),
+            backend,
+            site,
+        })),
+        Backend::RunnerRedis => RUNNER_REDIS
+            .get_or_init(|| {
+                Some(Server {
+                    addr: start_runner(on_redis(site.config())?),
+                    backend,
+                    site,
+                })
+            })
+            .as_ref(),
+        Backend::WasmtimeServe => WASMTIME
+            .get_or_init(|| {
+                start_wasmtime_serve(site, embedded_component()).map(|addr| Server {
+                    addr,
+                    backend,
+                    site,
+                })
+            })
+            .as_ref(),
+    }
+}
+
+/// Both backends (the second only when wasmtime is installed) over `site`,
+/// with the component's settings `options`.
+pub fn start_servers(site: &TestSite, options: SiteSettings) -> Vec<(Backend, SocketAddr)> {
+    let config = Config {
+        site: options.clone(),
+        ..site.config()
+    };
+    let mut servers = vec![(Backend::Runner, start_runner(config))];
+    if let Some(addr) = start_wasmtime_serve_with(site, embedded_component(), &options) {
+        servers.push((Backend::WasmtimeServe, addr));
+    }
+    servers
+}
+
+/// A server of its own for `backend`, over a new `TestSite::new()` site (an
+/// empty board), for tests that change state.
+pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
+    let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
+    let addr = match backend {
+        Backend::Runner => start_runner(site.config()),
+        Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
+        Backend::RunnerRedis => start_runner(on_redis(site.config())?),
+    };
+    Some(Box::leak(Box::new(Server {
+        addr,
+        backend,
+        site,
+    })))
+}
+
+/// `config` with the board on the test process's Redis, in a bucket of its
+/// own; `None` (with a notice) when `redis-server` is not installed.
+pub fn on_redis(mut config: Config) -> Option<Config> {
+    config.store = BoardStore::Redis {
+        url: format!("redis://127.0.0.1:{}/0", shared_redis()?),
+        timeout: BoardStore::DEFAULT_TIMEOUT,
+    };
+    config.site.bucket = new_bucket();
+    Some(config)
+}
+
+/// A bucket name no other server of this process uses.
+pub fn new_bucket() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("test-{}-{n}", std::process::id())
+}
+
+/// The port of one Redis for the whole test process, started through the
+/// fixture so it lives as long as the process; `None` (with a notice) when
+/// `redis-server` is not installed.
+pub fn shared_redis() -> Option<u16> {
+    static REDIS: OnceLock<Option<(TempDir, u16)>> = OnceLock::new();
+    let started = REDIS.get_or_init(|| {
+        if !redis::installed() {
+            skipped("the tests of the board on Redis", redis::INSTALL);
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        for _ in 0..5 {
+            let port = redis::free_port();
+            let mut stderr = fixture().spawn(redis::command(dir.path(), port));
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            if redis::wait_until_ready(port) {
+                return Some((dir, port));
+            }
+        }
+        panic!("redis-server did not start");
+    });
+    started.as_ref().map(|(_, port)| *port)
+}
+
+/// One runner per test process for `cell`: on the site `site` makes, with
+/// `config` adjusting that site's defaults. The site lives as long as the runner.
+pub fn runner_once(
+    cell: &'static OnceLock<(TestSite, SocketAddr)>,
+    site: fn() -> TestSite,
+    config: impl FnOnce(Config) -> Config,
+) -> SocketAddr {
+    cell.get_or_init(|| {
+        let site = site();
+        let addr = start_runner(config(site.config()));
+        (site, addr)
+    })
+    .1
+}
+
+pub fn embedded_component() -> &'static Path {
+    Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)
+}
+
+/// Starts a runner with `config` on a free loopback port; it serves until the
+/// test process exits.
+pub fn start_runner(config: Config) -> SocketAddr {
+    start_runner_with(config).addr
+}
+
+/// Where a runner started by `start_runner_with` listens.
+pub struct Started {
+    pub addr: SocketAddr,
+    /// With `config.metrics_addr`.
+    pub metrics: Option<SocketAddr>,
+    /// With `config.redirect_http`.
+    pub redirect: Option<SocketAddr>,
+}
+
+/// `start_runner`, with its other listeners.
+pub fn start_runner_with(config: Config) -> Started {
+    // The runner's background tasks (the Redis connection's) go on the
+    // fixture's runtime, which outlives every test.
+    let _runtime = fixture().runtime.enter();
+    let server = sitebox_runner::Server::new(&config).expect("the runner starts");
+    let (metrics, redirect) = (server.metrics_addr(), server.redirect_addr());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    fixture().runtime.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        server.serve(listener).await.unwrap();
+    });
+    Started {
+        addr,
+        metrics,
+        redirect,
+    }
+}
+
+/// Declares `check(server)` tests once per backend: `runner::check` and
+/// `wasmtime_serve::check` (which passes with a notice when wasmtime is
+/// absent). `shared_server` gives every test the same server and site,
+/// `fresh_server` a new one each (for tests that change the board).
+#[macro_export]
+macro_rules! on_each_backend {
+    // Board tests also run against the runner with the board on Redis.
+    (fresh_server => $($check:ident),* $(,)?) => {
+        $crate::on_each_backend!(@files fresh_server => $($check),*);
+        mod runner_redis {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::fresh_server($crate::Backend::RunnerRedis) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+    };
+    ($servers:ident => $($check:ident),* $(,)?) => {
+        $crate::on_each_backend!(@files $servers => $($check),*);
+    };
+    (@files $servers:ident => $($check:ident),* $(,)?) => {
+        mod runner {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let server = $crate::$servers($crate::Backend::Runner).unwrap();
+                    super::$check(server).await;
+                }
+            )*
+        }
+        mod wasmtime_serve {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::$servers($crate::Backend::WasmtimeServe) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
