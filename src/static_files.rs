@@ -57,7 +57,9 @@ pub struct Context<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct ForTheHost;
 
-/// The answer to `GET` (or `HEAD`) for a static path.
+/// The answer to `GET` (or `HEAD`) for a static path (the router calls
+/// `get_after`, with what a site rule looked up).
+#[cfg(test)]
 pub fn get<R: StaticFs>(
     root: &R,
     request: &Parts,
