@@ -95,9 +95,6 @@ const TMP: &str = "board/tmp";
 /// Temporary files older than this belong to writers that died.
 const ABANDONED_AFTER_SECS: i64 = 3600;
 
-/// A page read races with a clear at most this often before giving up.
-const READ_ATTEMPTS: usize = 8;
-
 pub struct FileStore<D> {
     dir: D,
     /// The time, for the age of temporary files (garbage collection).
@@ -273,14 +270,10 @@ impl<D: Dir> Store for FileStore<D> {
     }
 
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
-        for _ in 0..READ_ATTEMPTS {
-            if let Some(page) = self.try_page(before, limit)? {
-                return Ok(page);
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the board kept changing while being read".to_owned(),
-        ))
+        store::page_retrying(
+            || self.try_page(before, limit),
+            "the board kept changing while being read",
+        )
     }
 
     fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {

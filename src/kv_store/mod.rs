@@ -82,8 +82,6 @@ fn message_key(id: u64) -> String {
     format!("board:message:{id}")
 }
 
-/// A page read races with a clear at most this often before giving up.
-const READ_ATTEMPTS: usize = 8;
 /// A post is overtaken by a clear at most this often before giving up.
 const POST_ATTEMPTS: usize = 32;
 /// Keys per `delete-many` while a clear deletes what it hid.
@@ -250,14 +248,10 @@ impl<B: Bucket> Store for KvStore<B> {
     }
 
     fn page(&self, before: Option<u64>, limit: usize) -> Result<Page, StoreError> {
-        for _ in 0..READ_ATTEMPTS {
-            if let Some(page) = self.try_page(before, limit)? {
-                return Ok(page);
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the board kept being cleared while being read".to_owned(),
-        ))
+        store::page_retrying(
+            || self.try_page(before, limit),
+            "the board kept being cleared while being read",
+        )
     }
 
     fn get(&self, id: u64) -> Result<Option<Message>, StoreError> {

@@ -92,6 +92,23 @@ pub trait Store {
     fn clear(&self) -> Result<(), StoreError>;
 }
 
+/// A page read races with a clear at most this often before giving up.
+const READ_ATTEMPTS: usize = 8;
+
+/// A page, read again while `try_page` finds that the board changed under
+/// it (`None`), at most `READ_ATTEMPTS` times; then `Unavailable(why)`.
+pub(crate) fn page_retrying(
+    mut try_page: impl FnMut() -> Result<Option<Page>, StoreError>,
+    why: &str,
+) -> Result<Page, StoreError> {
+    for _ in 0..READ_ATTEMPTS {
+        if let Some(page) = try_page()? {
+            return Ok(page);
+        }
+    }
+    Err(StoreError::Unavailable(why.to_owned()))
+}
+
 /// How a message is stored, in a file or a key-value entry (its id is the
 /// file's or the key's name).
 #[derive(Serialize, Deserialize)]
