@@ -36,6 +36,19 @@ async fn sample(metrics: SocketAddr, series: &str) -> f64 {
     line.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
+/// The series once it reads `want`: an instance's slot is given back when its
+/// guest has returned, which may be just after the client read the last byte.
+async fn settled(metrics: SocketAddr, series: &str, want: f64) -> f64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let value = sample(metrics, series).await;
+        if value == want || tokio::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn scrape(metrics: SocketAddr) -> String {
     let reply = client::get(metrics, "/metrics").await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -109,7 +122,7 @@ async fn busy_instances_the_queue_and_its_refusals_are_shown() {
     assert_eq!(sample(metrics, full).await, 1.0);
     assert_eq!(sleeper.await.unwrap().body, "slept");
     assert_eq!(waiter.await.unwrap().body, "ok");
-    assert_eq!(sample(metrics, "sitebox_instances_busy").await, 0.0);
+    assert_eq!(settled(metrics, "sitebox_instances_busy", 0.0).await, 0.0);
     assert_eq!(sample(metrics, "sitebox_requests_queued").await, 0.0);
     let unavailable = r#"sitebox_http_requests_total{method="GET",status="503"}"#;
     assert_eq!(sample(metrics, unavailable).await, 1.0);
