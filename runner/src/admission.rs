@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use crate::metrics::Refused;
+
 /// Slots for running instances, and a bounded queue for requests waiting for
 /// one: a burst waits its turn instead of failing, and only a burst beyond the
 /// queue is turned away.
@@ -14,15 +16,6 @@ pub struct Admission {
     queued: AtomicU32,
     max_queue: u32,
     max_concurrent: usize,
-}
-
-/// Why a request got no slot.
-#[derive(Debug)]
-pub enum Refused {
-    /// The queue was full.
-    QueueFull,
-    /// It waited in the queue as long as a request may.
-    Waited,
 }
 
 impl Admission {

@@ -2,7 +2,6 @@
 //! them (OpenMetrics text) on the `--metrics-addr` listener, never on the
 //! public one.
 
-use crate::admission::Refused;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::Full;
@@ -74,6 +73,16 @@ impl MethodClass {
             _ => MethodClass::other,
         }
     }
+}
+
+/// Why a request got no slot (from `admission` or `client_slots`; defined
+/// here, where refusals are counted, so the metrics use no other module).
+#[derive(Debug)]
+pub enum Refused {
+    /// The queue was full.
+    QueueFull,
+    /// It waited in the queue as long as a request may.
+    Waited,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
