@@ -6,8 +6,8 @@
 //! `sitebox::access`; the binary sends that target to stdout.
 
 use crate::LogFormat;
+use crate::filters::observed::{FrameObserver, Observed};
 use crate::metrics::{MethodClass, Metrics};
-use crate::observed::{FrameObserver, Observed};
 use bytes::Bytes;
 use http::{Method, StatusCode, Version};
 use http_body::Frame;

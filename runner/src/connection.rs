@@ -7,13 +7,13 @@
 use crate::Config;
 use crate::access_log::{Counted, LoggedBody, RequestLine};
 use crate::client_slots::ClientSlot;
-use crate::compression::Compressed;
+use crate::filters::compression::Compressed;
+use crate::filters::observed::Observed;
 use crate::gate::Gate;
 use crate::host::{Failure, Host};
 use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
 use crate::idle::Activity;
 use crate::metrics::Metrics;
-use crate::observed::Observed;
 use crate::pace::{BodyRate, Meter, Pace, Paced};
 use crate::progress::ProgressBody;
 use crate::protocols::{HttpBuilders, Protocol, negotiated};
@@ -312,8 +312,10 @@ async fn respond(
     } else if declared_length.is_some_and(|length| length > limits.max_body) {
         answer_failure(Failure::BodyTooLarge, limits.max_body)
     } else {
-        let negotiated =
-            crate::compression::Negotiate::negotiate(&shared.config.compression, &mut request);
+        let negotiated = crate::filters::compression::Negotiate::negotiate(
+            &shared.config.compression,
+            &mut request,
+        );
         let scheme = if origin.https {
             Scheme::Https
         } else {
@@ -341,7 +343,7 @@ fn finish(
     https: bool,
     line: Option<RequestLine>,
     counted: Option<Counted>,
-    negotiated: Option<crate::compression::Negotiated>,
+    negotiated: Option<crate::filters::compression::Negotiated>,
     response: crate::host::GuestResponse,
 ) -> hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>> {
     let mut response = match negotiated {

@@ -6,10 +6,10 @@
 
 use crate::Limits;
 use crate::client_slots::{ClientSlot, ClientSlots};
+use crate::filters::observed::FrameObserver;
 use crate::host::{Failure, GuestResponse, Host};
 use crate::host_pages::{answer_failure, refusal_page, try_again_soon};
 use crate::logins::Logins;
-use crate::observed::FrameObserver;
 use crate::pace::{Pace, Paced};
 use crate::read_ahead::{Unread, read_ahead};
 use crate::request_rules::Refusal;

@@ -6,12 +6,12 @@
 
 use crate::admission::{Admission, Refused};
 use crate::engine::{RequestState, compile, engine_config, sitebox_world_linker};
+use crate::filters::observed::Observed;
 use crate::guest_thread::{self, GuestThread};
 use crate::keyvalue::KeyValue;
 use crate::limited_body::LimitedBody;
 use crate::metrics::Metrics;
 use crate::mounts::Mounts;
-use crate::observed::Observed;
 use crate::progress::{Progress, ProgressBody};
 use crate::site_rules::RulesFiles;
 use crate::{ComponentSource, Config, Limits};

@@ -4,8 +4,8 @@
 //! listener's way to HTTPS (308). On the API's paths its errors take the
 //! API's JSON shape (`for_the_request`), as the component's own do.
 
+use crate::filters::observed::Observed;
 use crate::host::{Failure, GuestResponse};
-use crate::observed::Observed;
 use crate::progress::Progress;
 use crate::request_rules::Refusal;
 use bytes::Bytes;

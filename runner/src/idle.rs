@@ -2,7 +2,7 @@
 //! timeout is closed (HTTP/2 with a GOAWAY). hyper has no such timeout for
 //! HTTP/2, where a client may otherwise hold a connection open for ever.
 
-use crate::observed::FrameObserver;
+use crate::filters::observed::FrameObserver;
 use crate::progress::Progress;
 use bytes::Bytes;
 use http_body::Frame;

@@ -1,8 +1,8 @@
 //! Progress: when a request last moved, and the watch that drops a guest
 //! that goes too long without moving.
 
-use crate::observed::FrameObserver;
-use crate::observed::Observed;
+use crate::filters::observed::FrameObserver;
+use crate::filters::observed::Observed;
 use bytes::Bytes;
 use http_body::Frame;
 use std::pin::pin;
