@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use crate::metrics::Refused;
+pub use crate::ops::metrics::Refused;
 
 /// Slots for running instances, and a bounded queue for requests waiting for
 /// one: a burst waits its turn instead of failing, and only a burst beyond the

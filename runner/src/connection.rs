@@ -5,7 +5,6 @@
 //! recorded — until it closes, idles out, or the server stops.
 
 use crate::Config;
-use crate::access_log::{Counted, LoggedBody, RequestLine};
 use crate::client_slots::ClientSlot;
 use crate::filters::compression::Compressed;
 use crate::filters::observed::Observed;
@@ -13,7 +12,8 @@ use crate::gate::Gate;
 use crate::host::{Failure, Host};
 use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
 use crate::idle::Activity;
-use crate::metrics::Metrics;
+use crate::ops::access_log::{Counted, LoggedBody, RequestLine};
+use crate::ops::metrics::Metrics;
 use crate::pace::{BodyRate, Meter, Pace, Paced};
 use crate::progress::ProgressBody;
 use crate::protocols::{HttpBuilders, Protocol, negotiated};
@@ -356,5 +356,5 @@ fn finish(
             .entry(http::header::STRICT_TRANSPORT_SECURITY)
             .or_insert_with(|| hsts.clone());
     }
-    crate::access_log::log_response(line, counted, response)
+    crate::ops::access_log::log_response(line, counted, response)
 }

@@ -8,7 +8,7 @@
 
 use crate::Health;
 use crate::host::{GuestResponse, Host};
-use crate::metrics::{self, Metrics};
+use crate::ops::metrics::{self, Metrics};
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use http::{Method, StatusCode};

@@ -4,7 +4,6 @@
 //! `serve(listener, config)` is the whole server; the `sitebox` binary only
 //! parses flags (`cli`) and binds the port, so tests can serve on port 0.
 
-mod access_log;
 mod admission;
 pub mod cli;
 mod client_address;
@@ -23,8 +22,8 @@ mod keyvalue;
 mod limited_body;
 pub mod listeners;
 mod logins;
-mod metrics;
 mod mounts;
+mod ops;
 mod pace;
 mod progress;
 mod protocols;

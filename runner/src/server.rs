@@ -7,7 +7,7 @@ use crate::connection::{Accepting, Role, Shared, accept, finish_connections};
 use crate::host::Host;
 use crate::listeners::Listener;
 use crate::logins::Logins;
-use crate::metrics::Metrics;
+use crate::ops::metrics::Metrics;
 use crate::protocols::HttpBuilders;
 use crate::reload::Reload;
 use crate::write_limit::WriteLimit;
@@ -264,7 +264,11 @@ fn serve_metrics(
         metrics.instances_busy.set(busy.into());
         metrics.requests_queued.set(queued.into());
     };
-    tokio::spawn(crate::metrics::serve(listener, metrics.clone(), refresh));
+    tokio::spawn(crate::ops::metrics::serve(
+        listener,
+        metrics.clone(),
+        refresh,
+    ));
     Ok(metrics)
 }
 

@@ -7,7 +7,7 @@
 
 use crate::LogFormat;
 use crate::filters::observed::{FrameObserver, Observed};
-use crate::metrics::{MethodClass, Metrics};
+use crate::ops::metrics::{MethodClass, Metrics};
 use bytes::Bytes;
 use http::{Method, StatusCode, Version};
 use http_body::Frame;
