@@ -5,7 +5,7 @@
 //! requests are refused (429) at once. Its waiting ones are not in the
 //! instances' queue, so they hold no one else up.
 
-use crate::admission::Refused;
+use crate::guest::admission::Refused;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

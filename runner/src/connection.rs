@@ -9,13 +9,13 @@ use crate::client_slots::ClientSlot;
 use crate::filters::compression::Compressed;
 use crate::filters::observed::Observed;
 use crate::gate::Gate;
-use crate::host::{Failure, Host};
+use crate::guest::host::{Failure, Host};
+use crate::guest::progress::ProgressBody;
 use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
 use crate::idle::Activity;
 use crate::ops::access_log::{Counted, LoggedBody, RequestLine};
 use crate::ops::metrics::Metrics;
 use crate::pace::{BodyRate, Meter, Pace, Paced};
-use crate::progress::ProgressBody;
 use crate::protocols::{HttpBuilders, Protocol, negotiated};
 use crate::request_rules;
 use crate::write_limit::WriteLimit;
@@ -344,7 +344,7 @@ fn finish(
     line: Option<RequestLine>,
     counted: Option<Counted>,
     negotiated: Option<crate::filters::compression::Negotiated>,
-    response: crate::host::GuestResponse,
+    response: crate::guest::host::GuestResponse,
 ) -> hyper::Response<LoggedBody<Compressed<ProgressBody<HyperOutgoingBody>>>> {
     let mut response = match negotiated {
         Some(negotiated) => negotiated.apply(response),

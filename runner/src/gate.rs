@@ -7,7 +7,7 @@
 use crate::Limits;
 use crate::client_slots::{ClientSlot, ClientSlots};
 use crate::filters::observed::FrameObserver;
-use crate::host::{Failure, GuestResponse, Host};
+use crate::guest::host::{Failure, GuestResponse, Host};
 use crate::host_pages::{answer_failure, refusal_page, try_again_soon};
 use crate::logins::Logins;
 use crate::pace::{Pace, Paced};

@@ -7,7 +7,7 @@
 //! log and the metrics) and really checks at most once a second.
 
 use crate::Health;
-use crate::host::{GuestResponse, Host};
+use crate::guest::host::{GuestResponse, Host};
 use crate::ops::metrics::{self, Metrics};
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, HeaderValue};

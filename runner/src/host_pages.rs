@@ -5,8 +5,8 @@
 //! API's JSON shape (`for_the_request`), as the component's own do.
 
 use crate::filters::observed::Observed;
-use crate::host::{Failure, GuestResponse};
-use crate::progress::Progress;
+use crate::guest::host::{Failure, GuestResponse};
+use crate::guest::progress::Progress;
 use crate::request_rules::Refusal;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};

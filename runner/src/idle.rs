@@ -3,7 +3,7 @@
 //! HTTP/2, where a client may otherwise hold a connection open for ever.
 
 use crate::filters::observed::FrameObserver;
-use crate::progress::Progress;
+use crate::guest::progress::Progress;
 use bytes::Bytes;
 use http_body::Frame;
 use std::sync::Arc;

@@ -4,36 +4,26 @@
 //! `serve(listener, config)` is the whole server; the `sitebox` binary only
 //! parses flags (`cli`) and binds the port, so tests can serve on port 0.
 
-mod admission;
 pub mod cli;
 mod client_address;
 mod client_slots;
 mod connection;
-mod engine;
 mod filters;
 mod gate;
-mod guest_log;
-mod guest_thread;
+mod guest;
 mod health;
-mod host;
 mod host_pages;
 mod idle;
-mod keyvalue;
-mod limited_body;
 pub mod listeners;
 mod logins;
-mod mounts;
 mod ops;
 mod pace;
-mod progress;
 mod protocols;
 mod read_ahead;
 mod reload;
 mod request_rules;
 mod server;
-mod site_rules;
 mod tls;
-mod watch;
 mod write_limit;
 
 use std::net::SocketAddr;
@@ -42,8 +32,8 @@ use std::time::Duration;
 
 pub use client_address::{ProxyHeader, TrustedProxies};
 pub use filters::compression::{Coding, Compression};
+pub use guest::keyvalue::redact as redact_url;
 pub use health::READY_CHECK_EVERY;
-pub use keyvalue::redact as redact_url;
 pub use reload::Reload;
 pub use server::{Server, serve};
 /// The admin's user name in a Basic login.
@@ -231,7 +221,7 @@ impl BoardStore {
                 )
             }
             BoardStore::Redis { url, .. } => {
-                format!("bucket {bucket:?} on {}", keyvalue::redact(url))
+                format!("bucket {bucket:?} on {}", guest::keyvalue::redact(url))
             }
         }
     }

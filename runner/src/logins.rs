@@ -4,7 +4,7 @@
 //! run at once (`--max-logins`), and each client's back-off after failed ones
 //! (`--login-backoff`). Requests without credentials never wait here.
 
-use crate::host::GuestResponse;
+use crate::guest::host::GuestResponse;
 use crate::host_pages;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, StatusCode};

@@ -2,7 +2,7 @@
 //! restart — the TLS certificate, the `--component` file, the site's rules
 //! files — and the word that everything else waits for the next start.
 
-use crate::host::Host;
+use crate::guest::host::Host;
 use crate::tls;
 use std::path::PathBuf;
 use std::sync::Arc;

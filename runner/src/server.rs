@@ -4,7 +4,7 @@
 //! is `connection`'s.
 
 use crate::connection::{Accepting, Role, Shared, accept, finish_connections};
-use crate::host::Host;
+use crate::guest::host::Host;
 use crate::listeners::Listener;
 use crate::logins::Logins;
 use crate::ops::metrics::Metrics;
@@ -121,7 +121,7 @@ impl Server {
         self.log_start(&listeners);
         let _ticker = EpochTicker::start(&self.host)?;
         if self.config.watch {
-            crate::watch::spawn(&self.host, &self.config)?;
+            crate::guest::watch::spawn(&self.host, &self.config)?;
         }
         let https_port = listeners
             .iter()

@@ -3,7 +3,7 @@
 //! that `wasmtime serve` or an edge platform serves, where no runner logs
 //! their problems (the component skips a bad line silently).
 
-use crate::site_rules;
+use crate::guest::site_rules;
 use anyhow::Result;
 use std::path::Path;
 use std::process::ExitCode;

@@ -3,7 +3,7 @@
 //! connection is dropped), and check the site's rules files again when they
 //! change.
 
-use crate::host::Host;
+use crate::guest::host::Host;
 use crate::{ComponentSource, Config};
 use anyhow::{Context, Result, bail};
 use notify::{RecursiveMode, Watcher};

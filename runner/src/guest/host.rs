@@ -4,16 +4,16 @@
 //! warm one with `--reuse-instances`), a bounded request body, and a guest
 //! that must keep making progress.
 
-use crate::admission::{Admission, Refused};
-use crate::engine::{RequestState, compile, engine_config, sitebox_world_linker};
 use crate::filters::observed::Observed;
-use crate::guest_thread::{self, GuestThread};
-use crate::keyvalue::KeyValue;
-use crate::limited_body::LimitedBody;
-use crate::mounts::Mounts;
+use crate::guest::admission::{Admission, Refused};
+use crate::guest::engine::{RequestState, compile, engine_config, sitebox_world_linker};
+use crate::guest::guest_thread::{self, GuestThread};
+use crate::guest::keyvalue::KeyValue;
+use crate::guest::limited_body::LimitedBody;
+use crate::guest::mounts::Mounts;
+use crate::guest::progress::{Progress, ProgressBody};
+use crate::guest::site_rules::RulesFiles;
 use crate::ops::metrics::Metrics;
-use crate::progress::{Progress, ProgressBody};
-use crate::site_rules::RulesFiles;
 use crate::{ComponentSource, Config, Limits};
 use anyhow::{Result, anyhow};
 use bytes::Bytes;

@@ -3,7 +3,7 @@
 //! from the cache), and the linker offering exactly the sitebox world, with
 //! the per-request state its imports work on.
 
-use crate::keyvalue::{self, KeyValue, KvView};
+use crate::guest::keyvalue::{self, KeyValue, KvView};
 use crate::{CompileCache, ComponentSource, Config, EMBEDDED_COMPONENT};
 use anyhow::Result;
 use std::sync::Arc;

@@ -3,10 +3,10 @@
 //! site settings, and the site's rules files handed in), all set up once at
 //! start and shared by every request.
 
-use crate::engine::RequestState;
-use crate::guest_log::GuestOutput;
-use crate::keyvalue::KeyValue;
-use crate::site_rules::RulesFiles;
+use crate::guest::engine::RequestState;
+use crate::guest::guest_log::GuestOutput;
+use crate::guest::keyvalue::KeyValue;
+use crate::guest::site_rules::RulesFiles;
 use crate::{BoardStore, Config};
 use anyhow::{Result, bail};
 use prometheus_client::metrics::counter::Counter;

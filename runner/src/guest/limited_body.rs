@@ -1,7 +1,7 @@
 //! LimitedBody: a request body that stops at the size limit and marks
 //! progress as it is read.
 
-use crate::progress::Progress;
+use crate::guest::progress::Progress;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;

@@ -241,7 +241,7 @@ fn glob_escape(text: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "../../../tests/support/redis.rs"]
+#[path = "../../../../tests/support/redis.rs"]
 mod redis_server;
 
 #[cfg(test)]
