@@ -5,44 +5,30 @@
 //! parses flags (`cli`) and binds the port, so tests can serve on port 0.
 
 pub mod cli;
-mod client_address;
-mod client_slots;
-mod connection;
 mod filters;
-mod gate;
 mod guest;
-mod health;
-mod host_pages;
-mod idle;
-pub mod listeners;
-mod logins;
 mod ops;
-mod pace;
-mod protocols;
-mod read_ahead;
-mod reload;
-mod request_rules;
-mod server;
-mod tls;
-mod write_limit;
+mod serving;
+
+pub use serving::listeners;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use client_address::{ProxyHeader, TrustedProxies};
 pub use filters::compression::{Coding, Compression};
 pub use guest::keyvalue::redact as redact_url;
-pub use health::READY_CHECK_EVERY;
-pub use reload::Reload;
-pub use server::{Server, serve};
+pub use serving::client_address::{ProxyHeader, TrustedProxies};
+pub use serving::health::READY_CHECK_EVERY;
+pub use serving::reload::Reload;
+pub use serving::server::{Server, serve};
+/// The certificate being served, which `reload` reads again.
+pub use serving::tls::Certificate as TlsCertificate;
+pub use serving::write_limit::WriteRate;
 /// The admin's user name in a Basic login.
 pub use sitebox::admin::USER as ADMIN_USER;
 /// The component's settings: the one definition the component reads them by.
 pub use sitebox::settings::Settings as SiteSettings;
-/// The certificate being served, which `reload` reads again.
-pub use tls::Certificate as TlsCertificate;
-pub use write_limit::WriteRate;
 
 /// The sitebox component built from this workspace by `build.rs`.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SITEBOX_COMPONENT_WASM"));

@@ -34,7 +34,7 @@ pub struct Args {
     /// or a Unix socket's path; repeatable. Sockets from systemd (socket
     /// activation, LISTEN_FDS) take the place of all three.
     #[arg(long, value_name = "ADDR|PATH")]
-    pub listen: Vec<crate::listeners::ListenOn>,
+    pub listen: Vec<crate::serving::listeners::ListenOn>,
 
     /// Directory to serve; the component sees it read-only at /static.
     #[arg(long = "static", value_name = "DIR", default_value = "./static")]

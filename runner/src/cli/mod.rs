@@ -14,7 +14,7 @@ pub use check_rules::{Report as RulesReport, report as check_rules};
 pub use values::StoreLocation;
 
 use crate::Config;
-use crate::listeners::{ListenOn, Listener};
+use crate::serving::listeners::{ListenOn, Listener};
 use anyhow::{Context, Result};
 use std::io::IsTerminal;
 use std::net::SocketAddr;

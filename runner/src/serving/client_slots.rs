@@ -64,7 +64,7 @@ impl ClientSlots {
         if self.max == 0 {
             return Ok(None);
         }
-        let key = crate::write_limit::key(client);
+        let key = crate::serving::write_limit::key(client);
         let slots = {
             let mut clients = self.clients.lock().expect("not poisoned");
             let entry = clients.entry(key).or_insert_with(|| Client {

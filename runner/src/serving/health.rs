@@ -145,7 +145,7 @@ fn text(status: StatusCode, body: &str) -> GuestResponse {
     let body = Full::new(Bytes::from(body.to_owned()))
         .map_err(|never| match never {})
         .boxed_unsync();
-    let mut response = crate::host_pages::host_response(body);
+    let mut response = crate::serving::host_pages::host_response(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

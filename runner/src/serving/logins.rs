@@ -5,7 +5,7 @@
 //! (`--login-backoff`). Requests without credentials never wait here.
 
 use crate::guest::host::GuestResponse;
-use crate::host_pages;
+use crate::serving::host_pages;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, StatusCode};
 use std::collections::HashMap;
@@ -155,7 +155,7 @@ struct Failures {
 impl Backoff {
     fn check(&self, client: IpAddr, now: Instant) -> Result<(), Refused> {
         let clients = self.clients.lock().expect("not poisoned");
-        match clients.get(&crate::write_limit::key(client)) {
+        match clients.get(&crate::serving::write_limit::key(client)) {
             Some(failures) if failures.until > now => {
                 Err(Refused::BackingOff(failures.until - now))
             }
@@ -166,7 +166,7 @@ impl Backoff {
     fn failed(&self, client: IpAddr, now: Instant) {
         let mut clients = self.clients.lock().expect("not poisoned");
         let failures = clients
-            .entry(crate::write_limit::key(client))
+            .entry(crate::serving::write_limit::key(client))
             .or_insert(Failures {
                 count: 0,
                 until: now,

@@ -3,15 +3,16 @@
 //! from start-up (its log lines) to a graceful stop. Each connection's life
 //! is `connection`'s.
 
-use crate::connection::{Accepting, Role, Shared, accept, finish_connections};
+use crate::Config;
 use crate::guest::host::Host;
-use crate::listeners::Listener;
-use crate::logins::Logins;
 use crate::ops::metrics::Metrics;
-use crate::protocols::HttpBuilders;
-use crate::reload::Reload;
-use crate::write_limit::WriteLimit;
-use crate::{Config, tls};
+use crate::serving::connection::{Accepting, Role, Shared, accept, finish_connections};
+use crate::serving::listeners::Listener;
+use crate::serving::logins::Logins;
+use crate::serving::protocols::HttpBuilders;
+use crate::serving::reload::Reload;
+use crate::serving::tls;
+use crate::serving::write_limit::WriteLimit;
 use anyhow::{Context, Result};
 use http::header::HeaderValue;
 use std::net::SocketAddr;
@@ -140,7 +141,7 @@ impl Server {
             config: self.config.clone(),
             https_port,
             http: HttpBuilders::new(&self.config),
-            readiness: crate::health::Readiness::new(metrics.clone()),
+            readiness: crate::serving::health::Readiness::new(metrics.clone()),
             metrics,
             write_limit: self.config.write_rate.map(|rate| {
                 let limit = Arc::new(WriteLimit::new(rate));
@@ -155,7 +156,7 @@ impl Server {
             },
             hsts,
             tls: self.tls.clone(),
-            gate: crate::gate::Gate::new(&self.config.limits),
+            gate: crate::serving::gate::Gate::new(&self.config.limits),
         });
         // Every connection holds a receiver: `true` asks it to finish its
         // requests and close; the channel closes when the last one is gone.
@@ -274,7 +275,7 @@ fn serve_metrics(
 
 /// A listener bound at start, so a taken address fails the start.
 fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener> {
-    let listener = crate::listeners::bind_tcp(addr)
+    let listener = crate::serving::listeners::bind_tcp(addr)
         .with_context(|| format!("cannot listen on {addr} for {what}"))?;
     listener.set_nonblocking(true)?;
     Ok(listener)

@@ -37,7 +37,7 @@ impl HttpBuilders {
         either
             .http2()
             .timer(TokioTimer::new())
-            .max_concurrent_streams(crate::client_slots::MAX_STREAMS);
+            .max_concurrent_streams(crate::serving::client_slots::MAX_STREAMS);
         HttpBuilders {
             http1: either.clone().http1_only(),
             http2: either.clone().http2_only(),

@@ -5,14 +5,14 @@
 //! credentials when `logins` lets it).
 
 use crate::Limits;
-use crate::client_slots::{ClientSlot, ClientSlots};
 use crate::filters::observed::FrameObserver;
 use crate::guest::host::{Failure, GuestResponse, Host};
-use crate::host_pages::{answer_failure, refusal_page, try_again_soon};
-use crate::logins::Logins;
-use crate::pace::{Pace, Paced};
-use crate::read_ahead::{Unread, read_ahead};
-use crate::request_rules::Refusal;
+use crate::serving::client_slots::{ClientSlot, ClientSlots};
+use crate::serving::host_pages::{answer_failure, refusal_page, try_again_soon};
+use crate::serving::logins::Logins;
+use crate::serving::pace::{Pace, Paced};
+use crate::serving::read_ahead::{Unread, read_ahead};
+use crate::serving::request_rules::Refusal;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body::Frame;
@@ -55,7 +55,7 @@ impl Gate {
         B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let credentialed = crate::logins::carries_credentials(request.headers());
+        let credentialed = crate::serving::logins::carries_credentials(request.headers());
         let (parts, body) = request.into_parts();
         let body = match read_ahead(Paced::request(body, pace), self.max_body, self.patience).await
         {

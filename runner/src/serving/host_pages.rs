@@ -7,7 +7,7 @@
 use crate::filters::observed::Observed;
 use crate::guest::host::{Failure, GuestResponse};
 use crate::guest::progress::Progress;
-use crate::request_rules::Refusal;
+use crate::serving::request_rules::Refusal;
 use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, LOCATION, RETRY_AFTER};
 use http::{StatusCode, Version};

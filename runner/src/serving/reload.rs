@@ -3,7 +3,7 @@
 //! files — and the word that everything else waits for the next start.
 
 use crate::guest::host::Host;
-use crate::tls;
+use crate::serving::tls;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -5,20 +5,20 @@
 //! recorded — until it closes, idles out, or the server stops.
 
 use crate::Config;
-use crate::client_slots::ClientSlot;
 use crate::filters::compression::Compressed;
 use crate::filters::observed::Observed;
-use crate::gate::Gate;
 use crate::guest::host::{Failure, Host};
 use crate::guest::progress::ProgressBody;
-use crate::host_pages::{answer_failure, refusal_page, too_many_writes};
-use crate::idle::Activity;
 use crate::ops::access_log::{Counted, LoggedBody, RequestLine};
 use crate::ops::metrics::Metrics;
-use crate::pace::{BodyRate, Meter, Pace, Paced};
-use crate::protocols::{HttpBuilders, Protocol, negotiated};
-use crate::request_rules;
-use crate::write_limit::WriteLimit;
+use crate::serving::client_slots::ClientSlot;
+use crate::serving::gate::Gate;
+use crate::serving::host_pages::{answer_failure, refusal_page, too_many_writes};
+use crate::serving::idle::Activity;
+use crate::serving::pace::{BodyRate, Meter, Pace, Paced};
+use crate::serving::protocols::{HttpBuilders, Protocol, negotiated};
+use crate::serving::request_rules;
+use crate::serving::write_limit::WriteLimit;
 use http::header::{CONTENT_LENGTH, HeaderValue};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
@@ -44,10 +44,10 @@ pub struct Shared {
     pub http: HttpBuilders,
     pub metrics: Option<Arc<Metrics>>,
     /// The last readiness finding, shared by every probe.
-    pub readiness: crate::health::Readiness,
+    pub readiness: crate::serving::health::Readiness,
     pub write_limit: Option<Arc<WriteLimit>>,
     /// `--max-logins` and `--login-backoff`.
-    pub logins: Arc<crate::logins::Logins>,
+    pub logins: Arc<crate::serving::logins::Logins>,
     /// `Strict-Transport-Security` for HTTPS responses.
     pub hsts: Option<HeaderValue>,
     pub tls: Option<TlsAcceptor>,
@@ -298,9 +298,9 @@ async fn respond(
         tracing::debug!("refused before the guest: {}", refusal.message);
         refusal_page(&refusal, request.version())
     } else if role == Role::Redirect
-        && !(request.uri().path()).starts_with(crate::host_pages::ACME_CHALLENGES)
+        && !(request.uri().path()).starts_with(crate::serving::host_pages::ACME_CHALLENGES)
     {
-        crate::host_pages::to_https(&request, shared.https_port)
+        crate::serving::host_pages::to_https(&request, shared.https_port)
     } else if let Some(probe) = probe {
         (shared.readiness)
             .answer(&shared.host, probe, request.method())
@@ -332,7 +332,7 @@ async fn respond(
         }
     };
     // The runner's own answers go as they are (in JSON on the API).
-    let response = crate::host_pages::for_the_request(response, api);
+    let response = crate::serving::host_pages::for_the_request(response, api);
     (finish(shared, https, line, counted, None, response), None)
 }
 

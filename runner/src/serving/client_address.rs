@@ -199,7 +199,7 @@ fn list(text: &str) -> impl DoubleEndedIterator<Item = &str> {
 /// A proxy's host, if it is a valid `Host` value.
 fn host(text: &str) -> Option<HeaderValue> {
     let value = HeaderValue::from_str(text).ok()?;
-    crate::request_rules::valid_host(&value)?;
+    crate::serving::request_rules::valid_host(&value)?;
     Some(value)
 }
 
