@@ -4,12 +4,12 @@
 //! sent twice (a double click, a retry after an error) posts once.
 
 use crate::admin::Admin;
-use crate::body::RequestBody;
 use crate::error::{Challenge, Error};
 use crate::html::{self, BoardForm};
+use crate::http::body::RequestBody;
+use crate::http::response::{self, Response};
 use crate::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
 use crate::random::Random;
-use crate::response::{self, Response};
 use crate::store::Store;
 use crate::submission::{
     FORM, PAGE_SIZE, Query, check_content_type, check_message, check_same_origin, message_id,

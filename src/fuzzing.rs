@@ -7,13 +7,13 @@
 use crate::conditional::{self, Validators};
 use crate::fs::FileMeta;
 use crate::fs::memory::MemoryFs;
-use crate::precompressed::{self, Choice, Coding};
-use crate::range::{self, Ranges};
+use crate::http::precompressed::{self, Choice, Coding};
+use crate::http::range::{self, Ranges};
+use crate::http::site_path::SitePath;
 use crate::router::{self, Site};
 use crate::rules::prepared::{self, Scope};
 use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing, Source};
 use crate::settings::Settings;
-use crate::site_path::SitePath;
 use crate::store::MemoryStore;
 use crate::{listing, submission};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
@@ -174,7 +174,7 @@ fn listing_of(name: &str) -> Option<String> {
     };
     let directory = SitePath::parse("/dir/").expect("a plain path");
     let response = listing::page(&root, &directory, None, &settings).ok()?;
-    let crate::response::Body::Bytes(page) = response.into_body() else {
+    let crate::http::response::Body::Bytes(page) = response.into_body() else {
         panic!("a listing is HTML bytes");
     };
     Some(String::from_utf8(page).expect("a listing is UTF-8"))

@@ -211,7 +211,7 @@ mod tests {
         let hash = base64::engine::general_purpose::STANDARD.encode(digest);
         let source = format!("'sha256-{hash}'");
         assert!(
-            crate::security_headers::PAGE_POLICY.contains(&source),
+            crate::http::security_headers::PAGE_POLICY.contains(&source),
             "the policy needs {source}"
         );
     }

@@ -3,17 +3,18 @@
 //! elsewhere).
 
 use crate::admin::Admin;
-use crate::body::RequestBody;
 use crate::error::Error;
 use crate::fs::StaticFs;
+use crate::http::body::RequestBody;
+use crate::http::response::{self, Response};
+use crate::http::security_headers;
+use crate::http::site_path::SitePath;
 use crate::random::Random;
-use crate::response::{self, Response};
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
-use crate::site_path::SitePath;
 use crate::static_files::{Context, ForTheHost, Lookup};
 use crate::store::Store;
-use crate::{api, api_error, board, html, security_headers, static_files};
+use crate::{api, api_error, board, html, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri};

@@ -6,12 +6,12 @@
 use crate::conditional::{self, Precondition, Validators};
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::precompressed::Coding;
+use crate::http::precompressed::Coding;
+use crate::http::range::{self, Ranges};
+use crate::http::response::{self, Body, Response, Segment};
+use crate::http::site_path::SitePath;
 use crate::random::{self, Random};
-use crate::range::{self, Ranges};
-use crate::response::{self, Body, Response, Segment};
 use crate::settings::Settings;
-use crate::site_path::SitePath;
 use crate::{html, listing};
 use http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG, HeaderName, HeaderValue,

@@ -50,7 +50,7 @@ fn a_post_is_stored_and_redirects_to_the_board() {
 
 /// The token in a board page, as a browser sends it back.
 fn token_of(page: Response<()>) -> String {
-    let crate::response::Body::Bytes(html) = page.into_body() else {
+    let crate::http::response::Body::Bytes(html) = page.into_body() else {
         panic!("no page")
     };
     let html = String::from_utf8(html).unwrap();
@@ -300,7 +300,7 @@ fn the_page_lists_messages_and_links_older_ones() {
             .unwrap();
     }
     let page = show::<_, ()>(&store, &"/board".parse().unwrap(), crate::random::os).unwrap();
-    let crate::response::Body::Bytes(html) = page.into_body() else {
+    let crate::http::response::Body::Bytes(html) = page.into_body() else {
         panic!()
     };
     let html = String::from_utf8(html).unwrap();

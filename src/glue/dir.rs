@@ -3,7 +3,7 @@
 
 use crate::file_store::{Dir, DirError};
 use crate::fs::{Entry, FileMeta, FsError, StaticFs};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 use std::time::{Duration, SystemTime};
 use wasi::clocks::wall_clock::Datetime;
 use wasi::filesystem::types::{

@@ -8,16 +8,16 @@ mod bucket;
 mod dir;
 mod send;
 
-use crate::body::{BodyError, RequestBody};
 use crate::file_store::FileStore;
 use crate::html;
+use crate::http::body::{BodyError, RequestBody};
+use crate::http::{response, security_headers};
 use crate::idempotency::{Once, Submission};
 use crate::kv_store::KvStore;
 use crate::router::{self, Site};
 use crate::rules::HandedRules;
 use crate::settings::{self, Settings};
 use crate::store::{Message, Page, Store, StoreError};
-use crate::{response, security_headers};
 use bucket::WasiBucket;
 use dir::WasiDir;
 use http::StatusCode;

@@ -4,7 +4,7 @@ mod site_rules;
 
 use super::*;
 use crate::fs::memory::MemoryFs;
-use crate::response::Body;
+use crate::http::response::Body;
 use crate::store::MemoryStore;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, RETRY_AFTER};

@@ -16,7 +16,7 @@ mod prepared_lines;
 pub mod redirects;
 
 use crate::fs::{Entry, StaticFs};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 use http::StatusCode;
 use redirects::Action;
 use std::fmt;
