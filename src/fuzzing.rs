@@ -4,7 +4,6 @@
 //! replays the committed corpus `fuzz/corpus/<target>/` through them, so the
 //! stable suite exercises every finding without nightly.
 
-use crate::conditional::{self, Validators};
 use crate::fs::FileMeta;
 use crate::fs::memory::MemoryFs;
 use crate::http::precompressed::{self, Choice, Coding};
@@ -14,8 +13,10 @@ use crate::router::{self, Site};
 use crate::rules::prepared::{self, Scope};
 use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing, Source};
 use crate::settings::Settings;
+use crate::static_files::conditional::{self, Validators};
+use crate::static_files::listing;
 use crate::store::MemoryStore;
-use crate::{listing, submission};
+use crate::submission;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::time::{Duration, UNIX_EPOCH};
