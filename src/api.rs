@@ -7,7 +7,7 @@ use crate::api_error;
 use crate::error::{Challenge, Error};
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Body, Response};
-use crate::idempotency::{self, Scope, Submission};
+use crate::store::idempotency::{self, Scope, Submission};
 use crate::store::{Message, Store};
 use crate::submission::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
 use http::header::{HeaderValue, LINK, LOCATION};

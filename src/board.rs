@@ -8,9 +8,9 @@ use crate::error::{Challenge, Error};
 use crate::html::{self, BoardForm};
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Response};
-use crate::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
 use crate::random::Random;
 use crate::store::Store;
+use crate::store::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
 use crate::submission::{
     FORM, PAGE_SIZE, Query, check_content_type, check_message, check_same_origin, message_id,
     parse_form, read_body,

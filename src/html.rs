@@ -1,8 +1,8 @@
 //! The HTML the component writes itself — the message board and built-in
 //! error pages — through `maud`, so every dynamic string is escaped.
 
-use crate::idempotency::TOKEN_FIELD;
 use crate::store::Page;
+use crate::store::idempotency::TOKEN_FIELD;
 use crate::submission::MAX_MESSAGE_CHARS;
 use http::StatusCode;
 use maud::{DOCTYPE, Markup, html};

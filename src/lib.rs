@@ -19,14 +19,11 @@ pub(crate) mod arena;
 pub(crate) mod board;
 pub mod compression;
 pub(crate) mod error;
-pub(crate) mod file_store;
 pub(crate) mod fs;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub(crate) mod html;
 pub mod http;
-pub(crate) mod idempotency;
-pub(crate) mod kv_store;
 pub(crate) mod random;
 pub(crate) mod router;
 pub mod rules;

@@ -8,15 +8,15 @@ mod bucket;
 mod dir;
 mod send;
 
-use crate::file_store::FileStore;
 use crate::html;
 use crate::http::body::{BodyError, RequestBody};
 use crate::http::{response, security_headers};
-use crate::idempotency::{Once, Submission};
-use crate::kv_store::KvStore;
 use crate::router::{self, Site};
 use crate::rules::HandedRules;
 use crate::settings::{self, Settings};
+use crate::store::file_store::FileStore;
+use crate::store::idempotency::{Once, Submission};
+use crate::store::kv_store::KvStore;
 use crate::store::{Message, Page, Store, StoreError};
 use bucket::WasiBucket;
 use dir::WasiDir;

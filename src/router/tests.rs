@@ -89,7 +89,7 @@ fn missing_files_get_the_site_404_page() {
 
 #[test]
 fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
-    use crate::kv_store::{KvStore, memory::MemoryBucket};
+    use crate::store::kv_store::{KvStore, memory::MemoryBucket};
     let site = Site {
         static_root: MemoryFs::default().with("index.html", "home"),
         store: KvStore::new(MemoryBucket::default(), Timestamp::now),
