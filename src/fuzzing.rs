@@ -4,6 +4,7 @@
 //! replays the committed corpus `fuzz/corpus/<target>/` through them, so the
 //! stable suite exercises every finding without nightly.
 
+use crate::board::submission;
 use crate::fs::FileMeta;
 use crate::fs::memory::MemoryFs;
 use crate::http::precompressed::{self, Choice, Coding};
@@ -16,7 +17,6 @@ use crate::settings::Settings;
 use crate::static_files::conditional::{self, Validators};
 use crate::static_files::listing;
 use crate::store::MemoryStore;
-use crate::submission;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::time::{Duration, UNIX_EPOCH};
@@ -224,7 +224,7 @@ pub fn request(data: &[u8]) {
         settings: Settings {
             listing: true,
             // Clearing then checks whatever `Authorization` the input sends.
-            admin_password_hash: Some(crate::admin::testing::HASH.clone()),
+            admin_password_hash: Some(crate::board::admin::testing::HASH.clone()),
             ..Settings::default()
         },
         clock: jiff::Timestamp::now,

@@ -12,17 +12,13 @@
 //! `glue`, so most of it is unused there by design.
 #![cfg_attr(not(any(target_os = "wasi", test)), allow(dead_code))]
 
-pub mod admin;
-pub(crate) mod api;
-pub mod api_error;
 pub(crate) mod arena;
-pub(crate) mod board;
+pub mod board;
 pub mod compression;
 pub(crate) mod error;
 pub(crate) mod fs;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
-pub(crate) mod html;
 pub mod http;
 pub(crate) mod random;
 pub(crate) mod router;
@@ -30,7 +26,6 @@ pub mod rules;
 pub mod settings;
 pub(crate) mod static_files;
 pub(crate) mod store;
-pub(crate) mod submission;
 
 #[cfg(target_os = "wasi")]
 mod glue;

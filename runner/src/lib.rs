@@ -49,7 +49,7 @@ pub use keyvalue::redact as redact_url;
 pub use reload::Reload;
 pub use server::{Server, serve};
 /// The admin's user name in a Basic login.
-pub use sitebox::admin::USER as ADMIN_USER;
+pub use sitebox::board::admin::USER as ADMIN_USER;
 /// The component's settings: the one definition the component reads them by.
 pub use sitebox::settings::Settings as SiteSettings;
 /// The certificate being served, which `reload` reads again.

@@ -8,8 +8,8 @@ mod bucket;
 mod dir;
 mod send;
 
-use crate::html;
 use crate::http::body::{BodyError, RequestBody};
+use crate::http::html;
 use crate::http::{response, security_headers};
 use crate::router::{self, Site};
 use crate::rules::HandedRules;

@@ -144,7 +144,7 @@ fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
 
 #[test]
 fn clearing_challenges_for_the_admin_login() {
-    use crate::admin::{USER, testing};
+    use crate::board::admin::{USER, testing};
     use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
     let mut site = site();
     site.settings.admin_password_hash = Some(testing::HASH.clone());
@@ -190,7 +190,7 @@ fn clearing_challenges_for_the_admin_login() {
 /// button, behind the same login as clearing.
 #[test]
 fn deleting_one_message_takes_the_admin_login() {
-    use crate::admin::{USER, testing};
+    use crate::board::admin::{USER, testing};
     let mut site = site();
     let send = |site: &Site<MemoryFs, MemoryStore>,
                 method: Method,

@@ -12,7 +12,7 @@
 
 use crate::error::Error;
 use crate::fs::StaticFs;
-use crate::html;
+use crate::http::html;
 use crate::http::percent::{self, SEGMENT};
 use crate::http::response::{self, Response};
 use crate::http::site_path::SitePath;

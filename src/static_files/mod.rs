@@ -11,7 +11,7 @@
 
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::html;
+use crate::http::html;
 use crate::http::precompressed::Coding;
 use crate::http::range::{self, Ranges};
 use crate::http::response::{self, Body, Response, Segment};
