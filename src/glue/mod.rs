@@ -2,6 +2,9 @@
 //! `http::Request`, gives the router the preopens (`dir`: the site as a
 //! `StaticFs`, the data as the board's `Dir`), and writes the
 //! `http::Response` back (`send`), streaming file bodies.
+//!
+//! May use: every area (it builds the router's `Site` from the host's
+//! parts); nothing uses it.
 
 mod bindings;
 mod bucket;

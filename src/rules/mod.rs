@@ -7,6 +7,9 @@
 //! cannot be used is skipped, silently. `check` reports every problem
 //! with its line, for the runner to log once (the same parser, so the two
 //! never disagree).
+//!
+//! May use: `http` (paths, percent-decoding) and the site as a trait (`fs`);
+//! never static files, the board or the settings (which read the rules).
 
 pub mod headers;
 mod location;
