@@ -4,7 +4,7 @@
 //! the component, which the runner tells (`SITEBOX_HOST_COMPRESSION`) so that
 //! it does not refuse (406) what the client will get compressed.
 
-use crate::precompressed::{self, Choice, Coding};
+use crate::http::precompressed::{self, Choice, Coding};
 use http::HeaderMap;
 use http::header::{
     CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue, VARY,

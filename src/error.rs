@@ -4,7 +4,7 @@
 //! into it; it depends on none of the board's modules.
 
 use crate::fs::FsError;
-use crate::site_path::PathError;
+use crate::http::site_path::PathError;
 use http::StatusCode;
 use http::header::{ALLOW, HeaderName, HeaderValue, RETRY_AFTER, VARY, WWW_AUTHENTICATE};
 

@@ -2,7 +2,7 @@
 //! "list this directory"), so the static-file logic runs on `wasi:filesystem`
 //! in the component and on an in-memory tree in unit tests.
 
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 use std::time::SystemTime;
 
 /// A read-only tree of files below a root the paths cannot leave.

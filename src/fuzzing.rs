@@ -4,18 +4,19 @@
 //! replays the committed corpus `fuzz/corpus/<target>/` through them, so the
 //! stable suite exercises every finding without nightly.
 
-use crate::conditional::{self, Validators};
+use crate::board::submission;
 use crate::fs::FileMeta;
 use crate::fs::memory::MemoryFs;
-use crate::precompressed::{self, Choice, Coding};
-use crate::range::{self, Ranges};
+use crate::http::precompressed::{self, Choice, Coding};
+use crate::http::range::{self, Ranges};
+use crate::http::site_path::SitePath;
 use crate::router::{self, Site};
 use crate::rules::prepared::{self, Scope};
 use crate::rules::{self, HEADERS_FILE, REDIRECTS_FILE, Routing, Source};
 use crate::settings::Settings;
-use crate::site_path::SitePath;
+use crate::static_files::conditional::{self, Validators};
+use crate::static_files::listing;
 use crate::store::MemoryStore;
-use crate::{listing, submission};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use std::time::{Duration, UNIX_EPOCH};
@@ -174,7 +175,7 @@ fn listing_of(name: &str) -> Option<String> {
     };
     let directory = SitePath::parse("/dir/").expect("a plain path");
     let response = listing::page(&root, &directory, None, &settings).ok()?;
-    let crate::response::Body::Bytes(page) = response.into_body() else {
+    let crate::http::response::Body::Bytes(page) = response.into_body() else {
         panic!("a listing is HTML bytes");
     };
     Some(String::from_utf8(page).expect("a listing is UTF-8"))
@@ -223,7 +224,7 @@ pub fn request(data: &[u8]) {
         settings: Settings {
             listing: true,
             // Clearing then checks whatever `Authorization` the input sends.
-            admin_password_hash: Some(crate::admin::testing::HASH.clone()),
+            admin_password_hash: Some(crate::board::admin::testing::HASH.clone()),
             ..Settings::default()
         },
         clock: jiff::Timestamp::now,

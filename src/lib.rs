@@ -1,47 +1,56 @@
 //! sitebox's request handler, a `wasi:http/incoming-handler` component.
 //!
-//! The core — routing, paths, static files, the message board and its JSON
-//! API, HTML — is plain Rust over `http` types and two traits (`StaticFs` for
-//! the site, `Store` for the board), unit-tested on the host. `glue` is the one
-//! module that touches WASI and is only built for `wasm32-wasip2`.
+//! The core is plain Rust over `http` types and two traits (`StaticFs` for
+//! the site, `Store` for the board), unit-tested on the host, in areas that
+//! each use only those listed before them:
 //!
-//! Only what the runner and the fuzzers use is exported (`admin`,
-//! `api_error`, `compression`, `settings`, `fuzzing`); the rest is the
+//! - `http`: paths, bodies, responses and the headers common to all, ranges,
+//!   content codings, the HTML layout and error pages;
+//! - `fs` (the site as a trait), `error` (what can go wrong, each with its
+//!   status), `random` (the randomness the host hands in);
+//! - `rules`: the site's `_redirects` and `_headers`;
+//! - `compression` and `settings`: what the host configures, shared with the
+//!   runner;
+//! - `static_files`: what a path names, listings, conditional requests,
+//!   ranges and sidecars;
+//! - `store`: the board's storage (files, key-value) and keyed posts;
+//! - `board`: the HTML flow and the JSON API, the rules a write must meet,
+//!   the admin;
+//! - `router`: the one flat `match` that ties the areas together;
+//! - `glue`: the one module that touches WASI, only built for
+//!   `wasm32-wasip2`.
+//!
+//! `arena` (the guest's heap) and `fuzzing` (the fuzz targets' entry points)
+//! stand apart. Only what the runner and the fuzzers use is exported
+//! (`board::admin`, `board::api_error`, `compression`,
+//! `http::precompressed`, `rules`, `settings`, `fuzzing`); the rest is the
 //! crate's own, so the dead-code lint sees it. It speaks for the component
 //! and the unit tests: a plain host build (the runner's dependency) has no
 //! `glue`, so most of it is unused there by design.
 #![cfg_attr(not(any(target_os = "wasi", test)), allow(dead_code))]
 
-pub mod admin;
-pub(crate) mod api;
-pub mod api_error;
-pub(crate) mod arena;
-pub(crate) mod board;
-pub(crate) mod body;
-pub mod compression;
-pub(crate) mod conditional;
+pub mod http;
+
 pub(crate) mod error;
-pub(crate) mod file_store;
 pub(crate) mod fs;
-#[cfg(any(test, fuzzing))]
-pub mod fuzzing;
-pub(crate) mod html;
-pub(crate) mod idempotency;
-pub(crate) mod kv_store;
-pub(crate) mod listing;
-pub(crate) mod percent;
-pub mod precompressed;
 pub(crate) mod random;
-pub(crate) mod range;
-pub(crate) mod response;
-pub(crate) mod router;
+
 pub mod rules;
-pub(crate) mod security_headers;
+
+pub mod compression;
 pub mod settings;
-pub(crate) mod site_path;
+
 pub(crate) mod static_files;
+
 pub(crate) mod store;
-pub(crate) mod submission;
+
+pub mod board;
+
+pub(crate) mod router;
 
 #[cfg(target_os = "wasi")]
 mod glue;
+
+pub(crate) mod arena;
+#[cfg(any(test, fuzzing))]
+pub mod fuzzing;

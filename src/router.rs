@@ -2,18 +2,21 @@
 //! and the one place errors become responses (JSON under `/api/`, HTML
 //! elsewhere).
 
-use crate::admin::Admin;
-use crate::body::RequestBody;
+use crate::board::admin::Admin;
+use crate::board::{api, api_error, form};
 use crate::error::Error;
 use crate::fs::StaticFs;
+use crate::http::body::RequestBody;
+use crate::http::html;
+use crate::http::response::{self, Response};
+use crate::http::security_headers;
+use crate::http::site_path::SitePath;
 use crate::random::Random;
-use crate::response::{self, Response};
 use crate::rules::{self, HandedRules, Routing, SiteRules};
 use crate::settings::Settings;
-use crate::site_path::SitePath;
+use crate::static_files;
 use crate::static_files::{Context, ForTheHost, Lookup};
 use crate::store::Store;
-use crate::{api, api_error, board, html, security_headers, static_files};
 use http::header::{ALLOW, CACHE_CONTROL, HeaderValue, LOCATION};
 use http::request::Parts;
 use http::{Method, Request, StatusCode, Uri};
@@ -164,14 +167,12 @@ fn dispatch<R: StaticFs, S: Store, B: RequestBody>(
     match (&parts.method, path) {
         (&Method::OPTIONS, _) => Ok(options(allowed(path))),
         (method, _) if !KNOWN_METHODS.contains(method) => Err(Error::NotImplemented),
-        (&Method::GET | &Method::HEAD, "/board") => board::show(store, &parts.uri, site.random),
+        (&Method::GET | &Method::HEAD, "/board") => form::show(store, &parts.uri, site.random),
         (&Method::POST, "/board") => {
-            board::post(store, admin, parts, body, (site.clock)(), site.random)
+            form::post(store, admin, parts, body, (site.clock)(), site.random)
         }
-        (&Method::POST, "/board/clear") => board::clear(store, admin, parts),
-        (&Method::POST, "/board/delete") => {
-            board::delete(store, admin, parts, body, (site.clock)())
-        }
+        (&Method::POST, "/board/clear") => form::clear(store, admin, parts),
+        (&Method::POST, "/board/delete") => form::delete(store, admin, parts, body, (site.clock)()),
         (&Method::GET | &Method::HEAD, "/api/messages") => api::list(store, &parts.uri),
         (&Method::POST, "/api/messages") => api::create(store, parts, body, (site.clock)()),
         (&Method::DELETE, "/api/messages") => api::clear(store, admin, parts),

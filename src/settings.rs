@@ -5,8 +5,8 @@
 //! definitions, so the two sides cannot drift apart.
 
 use crate::compression::Compression;
+use crate::http::site_path::SitePath;
 use crate::rules;
-use crate::site_path::SitePath;
 
 /// The guest path of the site, preopened read-only.
 pub const STATIC_DIR: &str = "/static";

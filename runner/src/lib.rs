@@ -26,7 +26,7 @@ pub use serving::server::{Server, serve};
 pub use serving::tls::Certificate as TlsCertificate;
 pub use serving::write_limit::WriteRate;
 /// The admin's user name in a Basic login.
-pub use sitebox::admin::USER as ADMIN_USER;
+pub use sitebox::board::admin::USER as ADMIN_USER;
 /// The component's settings: the one definition the component reads them by.
 pub use sitebox::settings::Settings as SiteSettings;
 

@@ -1,7 +1,7 @@
 //! The board's key-value bucket on `wasi:keyvalue`, opened on first use.
 
 use super::bindings::wasi::keyvalue::{atomics, batch, store};
-use crate::kv_store::{Bucket, KvError};
+use crate::store::kv_store::{Bucket, KvError};
 use std::cell::OnceCell;
 
 pub struct WasiBucket {

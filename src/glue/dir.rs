@@ -1,9 +1,9 @@
 //! The preopened directories: the site as a `StaticFs` and the data
 //! directory as the board's `Dir`, both on `wasi:filesystem`.
 
-use crate::file_store::{Dir, DirError};
 use crate::fs::{Entry, FileMeta, FsError, StaticFs};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
+use crate::store::file_store::{Dir, DirError};
 use std::time::{Duration, SystemTime};
 use wasi::clocks::wall_clock::Datetime;
 use wasi::filesystem::types::{

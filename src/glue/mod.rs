@@ -2,22 +2,25 @@
 //! `http::Request`, gives the router the preopens (`dir`: the site as a
 //! `StaticFs`, the data as the board's `Dir`), and writes the
 //! `http::Response` back (`send`), streaming file bodies.
+//!
+//! May use: every area (it builds the router's `Site` from the host's
+//! parts); nothing uses it.
 
 mod bindings;
 mod bucket;
 mod dir;
 mod send;
 
-use crate::body::{BodyError, RequestBody};
-use crate::file_store::FileStore;
-use crate::html;
-use crate::idempotency::{Once, Submission};
-use crate::kv_store::KvStore;
+use crate::http::body::{BodyError, RequestBody};
+use crate::http::html;
+use crate::http::{response, security_headers};
 use crate::router::{self, Site};
 use crate::rules::HandedRules;
 use crate::settings::{self, Settings};
+use crate::store::file_store::FileStore;
+use crate::store::idempotency::{Once, Submission};
+use crate::store::kv_store::KvStore;
 use crate::store::{Message, Page, Store, StoreError};
-use crate::{response, security_headers};
 use bucket::WasiBucket;
 use dir::WasiDir;
 use http::StatusCode;

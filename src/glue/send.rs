@@ -1,7 +1,7 @@
 //! Writing the response: headers and status, then the body — bytes in
 //! `check-write`-sized writes, files spliced host-side.
 
-use crate::response::{Body, Response, Segment};
+use crate::http::response::{Body, Response, Segment};
 use wasi::filesystem::types::Descriptor;
 use wasi::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use wasi::io::streams::{OutputStream, StreamError};

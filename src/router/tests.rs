@@ -4,7 +4,7 @@ mod site_rules;
 
 use super::*;
 use crate::fs::memory::MemoryFs;
-use crate::response::Body;
+use crate::http::response::Body;
 use crate::store::MemoryStore;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, RETRY_AFTER};
@@ -89,7 +89,7 @@ fn missing_files_get_the_site_404_page() {
 
 #[test]
 fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
-    use crate::kv_store::{KvStore, memory::MemoryBucket};
+    use crate::store::kv_store::{KvStore, memory::MemoryBucket};
     let site = Site {
         static_root: MemoryFs::default().with("index.html", "home"),
         store: KvStore::new(MemoryBucket::default(), Timestamp::now),
@@ -144,7 +144,7 @@ fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
 
 #[test]
 fn clearing_challenges_for_the_admin_login() {
-    use crate::admin::{USER, testing};
+    use crate::board::admin::{USER, testing};
     use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
     let mut site = site();
     site.settings.admin_password_hash = Some(testing::HASH.clone());
@@ -190,7 +190,7 @@ fn clearing_challenges_for_the_admin_login() {
 /// button, behind the same login as clearing.
 #[test]
 fn deleting_one_message_takes_the_admin_login() {
-    use crate::admin::{USER, testing};
+    use crate::board::admin::{USER, testing};
     let mut site = site();
     let send = |site: &Site<MemoryFs, MemoryStore>,
                 method: Method,

@@ -3,7 +3,7 @@
 
 use super::pattern::{self, Pattern};
 use super::redirects::Rule;
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 
 /// Where a redirect to the expanded target `to` sends the client: the
 /// request's `query` goes along unless `to` has its own, before any

@@ -7,6 +7,9 @@
 //! cannot be used is skipped, silently. `check` reports every problem
 //! with its line, for the runner to log once (the same parser, so the two
 //! never disagree).
+//!
+//! May use: `http` (paths, percent-decoding) and the site as a trait (`fs`);
+//! never static files, the board or the settings (which read the rules).
 
 pub mod headers;
 mod location;
@@ -16,7 +19,7 @@ mod prepared_lines;
 pub mod redirects;
 
 use crate::fs::{Entry, StaticFs};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 use http::StatusCode;
 use redirects::Action;
 use std::fmt;

@@ -3,7 +3,7 @@
 //! of characters, slashes included). A pattern matches a decoded path in one
 //! pass from each end, so matching is linear in the path.
 
-use crate::percent;
+use crate::http::percent;
 use percent_encoding::utf8_percent_encode;
 use std::borrow::Cow;
 

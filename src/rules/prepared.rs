@@ -17,7 +17,7 @@ use super::headers::{self, Entry, Line};
 use super::pattern::{First, Pattern};
 use super::redirects::{self, Action};
 use super::{HEADERS_FILE, first_word};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write;
 

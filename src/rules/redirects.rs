@@ -6,7 +6,7 @@
 use super::pattern::{self, Captures, Pattern};
 use super::prepared_lines::{PreparedRule, redirect_rules};
 use super::{Source, first_word, line_length, lines};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 use http::StatusCode;
 
 /// Rule lines after this many are ignored (and reported).

@@ -6,8 +6,8 @@
 use super::INDEX_FILE;
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, FsError, StaticFs};
+use crate::http::site_path::SitePath;
 use crate::settings::Settings;
-use crate::site_path::SitePath;
 
 /// What `get` would find at `path` (a file, a directory, a listing):
 /// something there shadows a site rule that is not forced.

@@ -4,10 +4,10 @@
 
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::precompressed::{self, Choice, Coding};
-use crate::range::{self, Ranges};
+use crate::http::precompressed::{self, Choice, Coding};
+use crate::http::range::{self, Ranges};
+use crate::http::site_path::SitePath;
 use crate::settings::Settings;
-use crate::site_path::SitePath;
 use http::Method;
 use http::header::RANGE;
 use http::request::Parts;

@@ -6,7 +6,7 @@
 use super::{Message, Page, Store, StoreError};
 
 mod deletes;
-use crate::idempotency::{Once, Scope, Submission};
+use crate::store::idempotency::{Once, Scope, Submission};
 pub use deletes::*;
 use jiff::Timestamp;
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,14 +1,23 @@
-//! The board's storage as the board logic sees it: a small trait (append,
-//! append once per idempotency key, read a page, get one, delete one, clear)
-//! with an
-//! in-memory implementation for unit tests. `file_store` implements it on the data directory, `kv_store` on a
-//! `wasi:keyvalue` bucket (edge hosts, a fleet of runners on one Redis).
+//! The board's storage, the area the board stands on: a small trait
+//! (append, append once per idempotency key, read a page, get one, delete
+//! one, clear) with an in-memory implementation for unit tests.
+//! `file_store` implements it on the data directory, `kv_store` on a
+//! `wasi:keyvalue` bucket (edge hosts, a fleet of runners on one Redis);
+//! `idempotency` is what a post with a key is (the form's token, the API's
+//! `Idempotency-Key`) and what posting it once did.
+//!
+//! May use: `error` and `random`; never the board, HTTP's requests and
+//! responses, or the site.
 
 use crate::error::Error;
-use crate::idempotency::{Once, Submission};
+use idempotency::{Once, Submission};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+pub(crate) mod file_store;
+pub(crate) mod idempotency;
+pub(crate) mod kv_store;
 
 /// A stored message. Ids grow with posting order and are never reused.
 #[derive(Debug, Clone, PartialEq, Eq)]

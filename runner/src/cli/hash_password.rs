@@ -72,7 +72,7 @@ mod tests {
                 .verify_password(b"s3cret", &parsed)
                 .is_err()
         );
-        assert_eq!(sitebox::admin::hash_memory_kib(&first), Ok(19456));
+        assert_eq!(sitebox::board::admin::hash_memory_kib(&first), Ok(19456));
         assert!(hash("").is_err());
     }
 }

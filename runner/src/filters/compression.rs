@@ -23,7 +23,7 @@ mod body;
 
 pub use body::Compressed;
 /// The codings, named as the component names its precompressed files'.
-pub use sitebox::precompressed::Coding;
+pub use sitebox::http::precompressed::Coding;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

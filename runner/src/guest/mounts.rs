@@ -118,7 +118,7 @@ fn check_admin_hash(hash: &str, max_instance_memory: usize) -> Result<()> {
     // What a request takes besides argon2's blocks: the component's own
     // memory (its heap arena included) is under 2 MiB.
     const HEADROOM: usize = 2 << 20;
-    let kib = sitebox::admin::hash_memory_kib(hash)
+    let kib = sitebox::board::admin::hash_memory_kib(hash)
         .map_err(|reason| anyhow::anyhow!("the admin password hash is unusable: {reason}"))?;
     let needed = (kib as usize) << 10;
     if needed + HEADROOM > max_instance_memory {

@@ -290,7 +290,7 @@ async fn respond(
         .get(CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
     // Where the runner's own error pages are the API's JSON errors.
-    let api = sitebox::api_error::answers_in_json(request.uri().path());
+    let api = sitebox::board::api_error::answers_in_json(request.uri().path());
     let checked = request_rules::check(&mut request, local);
     // After the check of the client's own `Host`: a proxy's is checked apart.
     origin.apply(&mut request);

@@ -115,7 +115,7 @@ pub fn failure_page(status: StatusCode, message: &str) -> GuestResponse {
 }
 
 /// The host's answer to a request: on the API's paths (`api`, by
-/// `sitebox::api_error::answers_in_json`: one rule and one shape for the
+/// `sitebox::board::api_error::answers_in_json`: one rule and one shape for the
 /// component's errors and these), an error page becomes the API's JSON
 /// error, its status and other headers (`Retry-After`, `Connection`) kept.
 pub fn for_the_request(page: GuestResponse, api: bool) -> GuestResponse {
@@ -126,13 +126,13 @@ pub fn for_the_request(page: GuestResponse, api: bool) -> GuestResponse {
     if !(page.status().is_client_error() || page.status().is_server_error()) {
         return page;
     }
-    let body = Full::new(Bytes::from(sitebox::api_error::body(message)))
+    let body = Full::new(Bytes::from(sitebox::board::api_error::body(message)))
         .map_err(|never| match never {})
         .boxed_unsync();
     let (mut parts, _html) = page.into_parts();
     parts.headers.insert(
         CONTENT_TYPE,
-        HeaderValue::from_static(sitebox::api_error::JSON),
+        HeaderValue::from_static(sitebox::board::api_error::JSON),
     );
     hyper::Response::from_parts(parts, Observed::new(body, Progress::new()))
 }

@@ -1,5 +1,5 @@
 use super::super::{Routing, Source, route};
-use crate::site_path::SitePath;
+use crate::http::site_path::SitePath;
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]

@@ -19,7 +19,7 @@ fn applied(text: &str, path: &str) -> HeaderMap {
     let mut headers = base();
     apply(Source::File(text), path, &mut headers);
     // Prepared as the runner hands it in, for the path's scope or all.
-    let site_path = crate::site_path::SitePath::parse(path).unwrap();
+    let site_path = crate::http::site_path::SitePath::parse(path).unwrap();
     for scope in [Scope::of(&site_path), Scope::All] {
         let mut prepared = base();
         let text = prepare(HEADERS_FILE, text, &scope);

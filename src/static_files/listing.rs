@@ -12,11 +12,11 @@
 
 use crate::error::Error;
 use crate::fs::StaticFs;
-use crate::html;
-use crate::percent::{self, SEGMENT};
-use crate::response::{self, Response};
+use crate::http::html;
+use crate::http::percent::{self, SEGMENT};
+use crate::http::response::{self, Response};
+use crate::http::site_path::SitePath;
 use crate::settings::Settings;
-use crate::site_path::SitePath;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, HeaderValue};
 use maud::html;

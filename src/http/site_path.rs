@@ -1,7 +1,7 @@
 //! `SitePath`: a request path, percent-decoded and checked. It is the only way a
 //! URL reaches the file system, so path traversal is ruled out here, once.
 
-use crate::percent::{self, DecodeError};
+use crate::http::percent::{self, DecodeError};
 use std::fmt;
 
 /// A request path as a list of plain names below the site root.

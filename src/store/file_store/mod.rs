@@ -36,8 +36,8 @@
 //!   deletions are garbage collection, and a crash part-way only leaves hidden
 //!   files for the next clear to remove.
 
-use crate::idempotency::{Once, Submission};
 use crate::random::{self, Random};
+use crate::store::idempotency::{Once, Submission};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
 

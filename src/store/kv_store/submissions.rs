@@ -28,7 +28,7 @@
 //!   no write landing more than `IN_FLIGHT_SECS` after it was sent.
 
 use super::{Bucket, CLEARED, KvStore, decimal, message_key};
-use crate::idempotency::{Once, Submission};
+use crate::store::idempotency::{Once, Submission};
 use crate::store::{self, Message, Posted, StoreError};
 use jiff::Timestamp;
 

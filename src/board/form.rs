@@ -3,18 +3,18 @@
 //! of `submission`. The page's form carries a one-time token, so a form
 //! sent twice (a double click, a retry after an error) posts once.
 
-use crate::admin::Admin;
-use crate::body::RequestBody;
-use crate::error::{Challenge, Error};
-use crate::html::{self, BoardForm};
-use crate::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
-use crate::random::Random;
-use crate::response::{self, Response};
-use crate::store::Store;
-use crate::submission::{
+use crate::board::admin::Admin;
+use crate::board::page::{BoardForm, board_page};
+use crate::board::submission::{
     FORM, PAGE_SIZE, Query, check_content_type, check_message, check_same_origin, message_id,
     parse_form, read_body,
 };
+use crate::error::{Challenge, Error};
+use crate::http::body::RequestBody;
+use crate::http::response::{self, Response};
+use crate::random::Random;
+use crate::store::Store;
+use crate::store::idempotency::{self, Once, Scope, Submission, TOKEN_FIELD};
 use http::header::{HeaderValue, LOCATION};
 use http::request::Parts;
 use http::{StatusCode, Uri};
@@ -30,7 +30,7 @@ pub fn show<S: Store, F>(store: &S, uri: &Uri, random: Random) -> Result<Respons
         token: token.as_deref(),
         ..BoardForm::default()
     };
-    let page = html::board_page(&page, before.is_some(), form);
+    let page = board_page(&page, before.is_some(), form);
     Ok(response::html(StatusCode::OK, page))
 }
 
@@ -121,7 +121,7 @@ fn show_again<S: Store, F>(
         draft,
         token,
     };
-    Ok(response::html(status, html::board_page(&page, false, form)))
+    Ok(response::html(status, board_page(&page, false, form)))
 }
 
 /// A new token for the form; without randomness the form goes without

@@ -1,7 +1,7 @@
 use super::*;
-use crate::admin::testing::{self, PASSWORD};
+use crate::board::admin::testing::{self, PASSWORD};
+use crate::board::submission::{MAX_BODY_BYTES, MAX_MESSAGE_CHARS};
 use crate::store::{MemoryStore, Store};
-use crate::submission::{MAX_BODY_BYTES, MAX_MESSAGE_CHARS};
 use http::Request;
 
 fn parts(method: &str, target: &str, headers: &[(&str, &str)]) -> Parts {
@@ -50,7 +50,7 @@ fn a_post_is_stored_and_redirects_to_the_board() {
 
 /// The token in a board page, as a browser sends it back.
 fn token_of(page: Response<()>) -> String {
-    let crate::response::Body::Bytes(html) = page.into_body() else {
+    let crate::http::response::Body::Bytes(html) = page.into_body() else {
         panic!("no page")
     };
     let html = String::from_utf8(html).unwrap();
@@ -135,7 +135,7 @@ fn malformed_tokens_and_busy_ones_are_refused() {
 #[test]
 fn the_admin_clears_by_field_or_by_button() {
     let store = MemoryStore::default();
-    let login = testing::basic(crate::admin::USER, PASSWORD);
+    let login = testing::basic(crate::board::admin::USER, PASSWORD);
     let as_admin = [("authorization", login.as_str())];
     form_post(&store, "message=one", &[]).unwrap();
     let response = form_post(&store, "clear=1", &as_admin).unwrap();
@@ -151,7 +151,7 @@ fn the_admin_clears_by_field_or_by_button() {
 fn clearing_needs_the_admin() {
     let store = MemoryStore::default();
     form_post(&store, "message=kept", &[]).unwrap();
-    let wrong = testing::basic(crate::admin::USER, "guess");
+    let wrong = testing::basic(crate::board::admin::USER, "guess");
     for headers in [vec![], vec![("authorization", wrong.as_str())]] {
         let by_field = form_post(&store, "clear=1", &headers).unwrap_err();
         assert_eq!(by_field, Error::Unauthorized(Challenge::Basic));
@@ -162,7 +162,7 @@ fn clearing_needs_the_admin() {
     let nobody = Admin {
         password_hash: None,
     };
-    let login = testing::basic(crate::admin::USER, PASSWORD);
+    let login = testing::basic(crate::board::admin::USER, PASSWORD);
     let button = parts(
         "POST",
         "http://site.test/board/clear",
@@ -300,7 +300,7 @@ fn the_page_lists_messages_and_links_older_ones() {
             .unwrap();
     }
     let page = show::<_, ()>(&store, &"/board".parse().unwrap(), crate::random::os).unwrap();
-    let crate::response::Body::Bytes(html) = page.into_body() else {
+    let crate::http::response::Body::Bytes(html) = page.into_body() else {
         panic!()
     };
     let html = String::from_utf8(html).unwrap();

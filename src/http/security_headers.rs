@@ -11,7 +11,7 @@ use http::header::{CONTENT_SECURITY_POLICY, HeaderValue, REFERRER_POLICY, X_CONT
 /// from the site.
 pub const PAGE_POLICY: &str = concat!(
     "default-src 'none'; style-src 'self' '",
-    // The hash of `html::BOARD_STYLE`, checked by `html::tests`.
+    // The hash of `board::page::BOARD_STYLE`, checked by `board::page::tests`.
     "sha256-l8fUFFnOwzLWoPx2NKIuvmfi92RBTAg/61czZs6mR/c=",
     "'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 );

@@ -2,7 +2,7 @@
 //! bytes, an open file the glue streams, or both interleaved (multipart
 //! ranges). Every constructor sets a `Content-Length` that matches the body.
 
-use crate::security_headers;
+use crate::http::security_headers;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 

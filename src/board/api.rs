@@ -2,21 +2,21 @@
 //! delete one, clear.
 //! Errors are JSON as well: `{"error": "..."}` with the matching status.
 
-use crate::admin::Admin;
-use crate::api_error;
-use crate::body::RequestBody;
+use crate::board::admin::Admin;
+use crate::board::api_error;
+use crate::board::submission::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
 use crate::error::{Challenge, Error};
-use crate::idempotency::{self, Scope, Submission};
-use crate::response::{self, Body, Response};
+use crate::http::body::RequestBody;
+use crate::http::response::{self, Body, Response};
+use crate::store::idempotency::{self, Scope, Submission};
 use crate::store::{Message, Store};
-use crate::submission::{self, MAX_BODY_BYTES, PAGE_SIZE, Query};
 use http::header::{HeaderValue, LINK, LOCATION};
 use http::request::Parts;
 use http::{StatusCode, Uri};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use crate::api_error::JSON;
+pub use crate::board::api_error::JSON;
 pub const MAX_LIMIT: usize = 200;
 const PREFIX: &str = "/api/messages";
 

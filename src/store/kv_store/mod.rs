@@ -44,7 +44,7 @@
 //! workerd's `kv.js`), so they are read with `get`; one that is not is read
 //! with `increment(key, 0)`, which every host answers with a number.
 
-use crate::idempotency::{Once, Submission};
+use crate::store::idempotency::{Once, Submission};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
 

@@ -3,8 +3,8 @@
 //! threads), posts racing clears, and a failing host.
 use super::memory::MemoryBucket;
 use super::*;
-use crate::idempotency::Once;
 use crate::store::contract::{self, texts};
+use crate::store::idempotency::Once;
 use std::sync::Arc;
 
 thread_local! {

@@ -2,9 +2,9 @@
 //! alike: message limits, body size, content types, the query, and refusing
 //! writes from other sites.
 
-use crate::body::{BodyError, RequestBody};
 use crate::error::Error;
-use crate::percent::{self, DecodeError};
+use crate::http::body::{BodyError, RequestBody};
+use crate::http::percent::{self, DecodeError};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ORIGIN};
 use http::request::Parts;
 use http::{HeaderMap, Uri};

@@ -1,18 +1,23 @@
 //! Static files over HTTP: a checked path to what it names (`lookup`), then
 //! what a good static server does with a file — Content-Type, validators and
 //! conditional requests (304/412), ranges (206/416), precompressed sidecars,
-//! Cache-Control — and the site's own error pages.
+//! Cache-Control — and the site's own error pages. The area also owns the
+//! directory `listing` and the `conditional` requests (their validators are
+//! a file's).
+//!
+//! May use: `http`, the site as a trait (`fs`), `error`, `settings` and
+//! `random`; never the board, its store or the site's rules (the router
+//! applies those around it).
 
-use crate::conditional::{self, Precondition, Validators};
 use crate::error::Error;
 use crate::fs::{Entry, FileMeta, StaticFs};
-use crate::precompressed::Coding;
+use crate::http::html;
+use crate::http::precompressed::Coding;
+use crate::http::range::{self, Ranges};
+use crate::http::response::{self, Body, Response, Segment};
+use crate::http::site_path::SitePath;
 use crate::random::{self, Random};
-use crate::range::{self, Ranges};
-use crate::response::{self, Body, Response, Segment};
 use crate::settings::Settings;
-use crate::site_path::SitePath;
-use crate::{html, listing};
 use http::header::{
     ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, ETAG, HeaderName, HeaderValue,
     LAST_MODIFIED, LOCATION, RANGE, VARY,
@@ -23,9 +28,12 @@ use jiff::fmt::rfc2822::DateTimePrinter;
 use mime_guess::mime;
 use std::time::SystemTime;
 
+pub(crate) mod conditional;
+pub(crate) mod listing;
 mod lookup;
 mod representation;
 
+use conditional::{Precondition, Validators};
 use lookup::{Found, HTML_SUFFIX, find};
 pub use lookup::{Lookup, look_up};
 use representation::representation;

@@ -1,11 +1,12 @@
-//! The HTML the component writes itself — the message board and built-in
-//! error pages — through `maud`, so every dynamic string is escaped.
+//! The message board's page — the form, the messages with their times and
+//! delete buttons, the links between pages — through `maud`, so every
+//! dynamic string is escaped; in the layout every page shares (`http::html`).
 
-use crate::idempotency::TOKEN_FIELD;
+use crate::board::submission::MAX_MESSAGE_CHARS;
+use crate::http::html::layout;
 use crate::store::Page;
-use crate::submission::MAX_MESSAGE_CHARS;
-use http::StatusCode;
-use maud::{DOCTYPE, Markup, html};
+use crate::store::idempotency::TOKEN_FIELD;
+use maud::html;
 
 /// Keeps line breaks in messages and sets the board apart a little; the
 /// site's own `index.css` does the rest.
@@ -16,22 +17,6 @@ const BOARD_STYLE: &str = "\
     .messages .meta { color: #666; font-size: .85rem; margin: .25rem 0 0; }\
     textarea { width: 100%; box-sizing: border-box; }\
     .notice { border: 1px solid #b3261e; padding: .5rem; }";
-
-pub(crate) fn layout(title: &str, head: Markup, body: Markup) -> String {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) }
-                (head)
-            }
-            body { (body) }
-        }
-    }
-    .into_string()
-}
 
 /// What the board's form shows besides the messages.
 #[derive(Debug, Clone, Copy, Default)]
@@ -111,22 +96,6 @@ pub fn board_page(page: &Page, is_older_page: bool, form: BoardForm) -> String {
         style { (BOARD_STYLE) }
     };
     layout("Message Board", head, body)
-}
-
-/// A small page for `status`, used when the site has no page of its own.
-pub fn error_page(status: StatusCode, message: &str) -> String {
-    let title = format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error")
-    );
-    let body = html! {
-        h1 { (title) }
-        p { (message) }
-        p { a href="/" { "Back to the home page" } }
-    };
-    // Self-contained: no stylesheet that might itself be missing.
-    layout(&title, html! {}, body)
 }
 
 /// A time as HTML's `datetime` takes it: at most three fractional digits
@@ -211,16 +180,8 @@ mod tests {
         let hash = base64::engine::general_purpose::STANDARD.encode(digest);
         let source = format!("'sha256-{hash}'");
         assert!(
-            crate::security_headers::PAGE_POLICY.contains(&source),
+            crate::http::security_headers::PAGE_POLICY.contains(&source),
             "the policy needs {source}"
         );
-    }
-
-    #[test]
-    fn messages_are_escaped() {
-        let page = error_page(StatusCode::BAD_REQUEST, "<script>alert(1)</script>");
-        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(!page.contains("<script>"));
-        assert!(page.contains("<title>400 Bad Request</title>"));
     }
 }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::fs::memory::MemoryFs;
-use crate::response::Body;
+use crate::http::response::Body;
 
 fn listing_at(root: &MemoryFs, path: &str, query: Option<&str>, dotfiles: bool) -> String {
     let settings = Settings {

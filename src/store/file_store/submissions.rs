@@ -32,7 +32,7 @@
 
 use super::{BOARD, Dir};
 use super::{DirError, FileStore, MESSAGES, Source, TMP, temporary_name};
-use crate::idempotency::{Once, Submission};
+use crate::store::idempotency::{Once, Submission};
 use crate::store::{Message, Posted, StoreError};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
