@@ -197,7 +197,30 @@ pub fn exchange_over(
     stream.read_to_string(&mut reply).ok()?;
     let (head, body) = reply.split_once("\r\n\r\n")?;
     let status = head.split(' ').nth(1)?.parse().ok()?;
+    // A server killed mid-answer may have sent its head but not all of the
+    // body: that is no answer (nothing was acknowledged).
+    if !complete(head, body) {
+        return None;
+    }
     Some((status, head.to_owned(), body.to_owned()))
+}
+
+/// Whether `body` is all the body `head` announces.
+fn complete(head: &str, body: &str) -> bool {
+    let header = |name: &str| {
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    };
+    if let Some(length) = header("content-length") {
+        return length.parse() == Ok(body.len());
+    }
+    if header("transfer-encoding").is_some_and(|coding| coding.eq_ignore_ascii_case("chunked")) {
+        return body.ends_with("0\r\n\r\n");
+    }
+    true
 }
 
 /// `sitebox hash-password` with `password` on its stdin: the PHC string.
