@@ -1,8 +1,8 @@
 //! The adapter's WASI side: the draft interfaces exported, each call made on
 //! Spin's draft2 imports.
 
-use crate::counts;
 use crate::cursors::Cursors;
+use crate::{counts, entries};
 use std::cell::RefCell;
 
 wit_bindgen::generate!({
@@ -109,11 +109,8 @@ impl batch::Guest for Adapter {
         bucket: store::BucketBorrow<'_>,
         keys: Vec<String>,
     ) -> Result<Vec<Option<(String, Vec<u8>)>>, store::Error> {
-        let entries = spin::batch::get_many(spin_bucket(&bucket), &keys).map_err(error)?;
-        Ok(entries
-            .into_iter()
-            .map(|(key, value)| value.map(|value| (key, value)))
-            .collect())
+        let answer = spin::batch::get_many(spin_bucket(&bucket), &keys).map_err(error)?;
+        Ok(entries::for_keys(&keys, answer))
     }
 
     fn set_many(

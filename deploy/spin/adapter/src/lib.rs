@@ -5,11 +5,12 @@
 //! themselves are in `glue` (built for wasm only).
 //! - `list-keys`' cursor: a `u64` in draft, a string in draft2 (`cursors`);
 //! - `increment`: `u64` in draft, `s64` in draft2 (`counts`);
-//! - `get-many`: draft answers `option<tuple<key, value>>`, draft2
-//!   `tuple<key, option<value>>` (in `glue`, one `map`).
+//! - `get-many`: draft answers one `option<tuple<key, value>>` per key
+//!   asked, draft2 `tuple<key, option<value>>` pairs (`entries`).
 
 pub mod counts;
 pub mod cursors;
+pub mod entries;
 
 #[cfg(target_os = "wasi")]
 mod glue;
