@@ -2,12 +2,12 @@
 //! `Retry-After` and a short page or JSON error (never a 500), and static
 //! files keep serving. On `wasmtime serve` without `/data` (its key-value
 //! store has no bucket named `sitebox`), and on the runner whose Redis does
-//! not answer.
+//! not answer (with sitebox.wasm, and with the Spin component).
 
 use sitebox_tests as support;
 
 use http::{Method, StatusCode};
-use sitebox_runner::BoardStore;
+use sitebox_runner::{BoardStore, ComponentSource};
 use std::net::SocketAddr;
 use std::time::Duration;
 use support::TestSite;
@@ -78,6 +78,15 @@ async fn wasmtime_serve_without_data_has_no_bucket() {
 
 #[tokio::test]
 async fn the_runner_with_redis_down() {
+    with_redis_down(ComponentSource::Embedded).await;
+}
+
+#[tokio::test]
+async fn the_spin_component_with_redis_down() {
+    with_redis_down(ComponentSource::File(support::spin_component().to_owned())).await;
+}
+
+async fn with_redis_down(component: ComponentSource) {
     let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
     // Nobody listens there.
     let port = support::redis::free_port();
@@ -86,6 +95,7 @@ async fn the_runner_with_redis_down() {
             url: format!("redis://127.0.0.1:{port}/0"),
             timeout: Duration::from_millis(300),
         },
+        component,
         ..site.config()
     });
     assert_board_unavailable_and_files_served(addr).await;

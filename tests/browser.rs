@@ -304,6 +304,7 @@ async fn all_scenarios(backend: Backend) {
         Backend::Runner => "runner",
         Backend::WasmtimeServe => "wasmtime-serve",
         Backend::RunnerRedis => "runner-redis",
+        Backend::SpinRedis => "spin-redis",
     };
     let client = &browser.client;
     browser

@@ -1,6 +1,7 @@
 //! The built component imports nothing outside the world in `wit/`, so any
 //! host offering that world can run it; and the world asks for nothing beyond
-//! `wasi:http/proxy` that the component does not use.
+//! `wasi:http/proxy` that the component does not use. The Spin component
+//! (`deploy/spin/`) imports the same but Spin's `wasi:keyvalue` version.
 
 use sitebox_tests as support;
 
@@ -35,9 +36,12 @@ fn parse_worlds() -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
 }
 
 fn component_items() -> (BTreeSet<String>, BTreeSet<String>) {
+    items_of(sitebox_runner::EMBEDDED_COMPONENT)
+}
+
+fn items_of(wasm: &[u8]) -> (BTreeSet<String>, BTreeSet<String>) {
     let engine = wasmtime::Engine::default();
-    let component =
-        wasmtime::component::Component::new(&engine, sitebox_runner::EMBEDDED_COMPONENT).unwrap();
+    let component = wasmtime::component::Component::new(&engine, wasm).unwrap();
     let ty = component.component_type();
     let imports = ty
         .imports(&engine)
@@ -85,4 +89,25 @@ fn the_component_exports_the_incoming_handler() {
         BTreeSet::from(["wasi:http/incoming-handler@0.2.12".to_owned()])
     );
     assert_eq!(exports, world_exports);
+}
+
+#[test]
+fn the_spin_component_imports_spins_keyvalue_in_place_of_draft() {
+    let (imports, exports) = component_items();
+    let (spin_imports, spin_exports) = items_of(&std::fs::read(support::spin_component()).unwrap());
+    let draft: BTreeSet<&String> = imports
+        .iter()
+        .filter(|name| name.starts_with("wasi:keyvalue/"))
+        .collect();
+    assert_eq!(draft.len(), 3, "store, atomics and batch: {draft:?}");
+    assert!(draft.iter().all(|name| name.ends_with("@0.2.0-draft")));
+    let expected: BTreeSet<String> = imports
+        .iter()
+        .map(|name| match name.strip_suffix("@0.2.0-draft") {
+            Some(interface) => format!("{interface}@0.2.0-draft2"),
+            None => name.clone(),
+        })
+        .collect();
+    assert_eq!(spin_imports, expected);
+    assert_eq!(spin_exports, exports);
 }

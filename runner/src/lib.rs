@@ -37,6 +37,10 @@ pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SITEBOX_COMPONENT_WAS
 /// (e.g. `wasmtime serve` in the tests).
 pub const EMBEDDED_COMPONENT_PATH: &str = env!("SITEBOX_COMPONENT_WASM");
 
+/// The same component for Spin (its `wasi:keyvalue@0.2.0-draft2`), which
+/// `build.rs` composes beside it (`deploy/spin/`).
+pub const SPIN_COMPONENT_PATH: &str = env!("SITEBOX_SPIN_WASM");
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Served read-only as `/static`.

@@ -1,12 +1,13 @@
 //! The servers under test: the runner started in-process on a free
 //! loopback port (the board on files, or in a bucket of its own on the
-//! process's shared Redis), `wasmtime serve` beside it, the shared and
-//! fresh ones per backend, and `on_each_backend!` declaring a test for each.
+//! process's shared Redis; with sitebox.wasm or with the Spin component),
+//! `wasmtime serve` beside it, the shared and fresh ones per backend, and
+//! `on_each_backend!` declaring a test for each.
 
 use super::fixture::fixture;
 use super::wasmtime_serve::{start_wasmtime_serve, start_wasmtime_serve_with};
 use super::{TestSite, redis, skipped};
-use sitebox_runner::{BoardStore, Config, SiteSettings};
+use sitebox_runner::{BoardStore, ComponentSource, Config, SiteSettings};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -18,6 +19,10 @@ pub enum Backend {
     WasmtimeServe,
     /// The runner with the board in a bucket of its own on the shared Redis.
     RunnerRedis,
+    /// The same, running the Spin component (sitebox.wasm plugged with the
+    /// adapter to `wasi:keyvalue@0.2.0-draft2`) instead of sitebox.wasm: the
+    /// runner's draft2 host is Spin's interface.
+    SpinRedis,
 }
 
 /// A server under test and the site it serves.
@@ -34,6 +39,7 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     static RUNNER: OnceLock<Server> = OnceLock::new();
     static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
     static RUNNER_REDIS: OnceLock<Option<Server>> = OnceLock::new();
+    static SPIN_REDIS: OnceLock<Option<Server>> = OnceLock::new();
     let site = SITE.get_or_init(TestSite::new);
     match backend {
         Backend::Runner => Some(RUNNER.get_or_init(|| Server {
@@ -45,6 +51,15 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
             .get_or_init(|| {
                 Some(Server {
                     addr: start_runner(on_redis(site.config())?),
+                    backend,
+                    site,
+                })
+            })
+            .as_ref(),
+        Backend::SpinRedis => SPIN_REDIS
+            .get_or_init(|| {
+                Some(Server {
+                    addr: start_runner(on_spin(site.config())?),
                     backend,
                     site,
                 })
@@ -84,6 +99,7 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
         Backend::Runner => start_runner(site.config()),
         Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
         Backend::RunnerRedis => start_runner(on_redis(site.config())?),
+        Backend::SpinRedis => start_runner(on_spin(site.config())?),
     };
     Some(Box::leak(Box::new(Server {
         addr,
@@ -101,6 +117,14 @@ pub fn on_redis(mut config: Config) -> Option<Config> {
     };
     config.site.bucket = new_bucket();
     Some(config)
+}
+
+/// `on_redis`, running the Spin component.
+pub fn on_spin(config: Config) -> Option<Config> {
+    Some(Config {
+        component: ComponentSource::File(spin_component().to_owned()),
+        ..on_redis(config)?
+    })
 }
 
 /// A bucket name no other server of this process uses.
@@ -153,6 +177,11 @@ pub fn embedded_component() -> &'static Path {
     Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)
 }
 
+/// sitebox.wasm plugged with the Spin adapter (`deploy/spin/`).
+pub fn spin_component() -> &'static Path {
+    Path::new(sitebox_runner::SPIN_COMPONENT_PATH)
+}
+
 /// Starts a runner with `config` on a free loopback port; it serves until the
 /// test process exits.
 pub fn start_runner(config: Config) -> SocketAddr {
@@ -189,9 +218,10 @@ pub fn start_runner_with(config: Config) -> Started {
     }
 }
 
-/// Declares `check(server)` tests once per backend: `runner::check` and
+/// Declares `check(server)` tests once per backend: `runner::check`,
 /// `wasmtime_serve::check` (which passes with a notice when wasmtime is
-/// absent). `shared_server` gives every test the same server and site,
+/// absent) and `spin_redis::check` (the Spin component, with a notice when
+/// redis-server is absent). `shared_server` gives every test the same server and site,
 /// `fresh_server` a new one each (for tests that change the board).
 #[macro_export]
 macro_rules! on_each_backend {
@@ -227,6 +257,16 @@ macro_rules! on_each_backend {
                 #[tokio::test]
                 async fn $check() {
                     if let Some(server) = $crate::$servers($crate::Backend::WasmtimeServe) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+        mod spin_redis {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::$servers($crate::Backend::SpinRedis) {
                         super::$check(server).await;
                     }
                 }

@@ -1,10 +1,23 @@
-//! The guest's `wasi:keyvalue` calls (store, atomics, batch), each one Redis
-//! command on the configured bucket's keys, checked for size first.
+//! The guest's key-value calls, each one Redis command on the configured
+//! bucket's keys, checked for size first: the one implementation behind
+//! both versions of `wasi:keyvalue` the runner offers (`draft`, `draft2`),
+//! which only convert their types. Also the per-request view they work on.
 
-use super::generated::wasi::keyvalue::{atomics, batch, store};
-use super::{Bucket, KeyValue, KvError, MAX_BATCH_KEYS, Redis, check_value, glob_escape};
+use super::{
+    Bucket, KeyValue, KvError, MAX_BATCH_KEYS, Redis, check_value, draft, draft2, glob_escape,
+};
 use anyhow::Result;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+/// Keys scanned per `list-keys` page (Redis' `COUNT` hint).
+const SCAN_COUNT: u64 = 100;
+
+/// Sets the key to the new value only when it still holds the expected one
+/// (`ARGV[1]`: 1 if there was a value, then that value in `ARGV[2]`), as one
+/// atomic step in Redis; answers 1 when it set it.
+const SWAP_SCRIPT: &str = "local now = redis.call('GET', KEYS[1]) \
+    if (ARGV[1] == '0' and now == false) or (ARGV[1] == '1' and now == ARGV[2]) then \
+    redis.call('SET', KEYS[1], ARGV[3]) return 1 end return 0";
 
 /// One request's view: the shared backend and the request's resources.
 pub struct KvView<'a> {
@@ -13,164 +26,111 @@ pub struct KvView<'a> {
 }
 
 impl KvView<'_> {
-    fn redis(&self, bucket: &Resource<Bucket>) -> Result<&Redis, KvError> {
-        self.table.get(bucket)?;
-        self.kv.redis.as_ref().ok_or(KvError::NoSuchStore)
-    }
-}
-
-struct HasKeyValue;
-
-impl HasData for HasKeyValue {
-    type Data<'a> = KvView<'a>;
-}
-
-pub fn add_to_linker<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    view: fn(&mut T) -> KvView<'_>,
-) -> Result<()> {
-    store::add_to_linker::<_, HasKeyValue>(linker, view)?;
-    atomics::add_to_linker::<_, HasKeyValue>(linker, view)?;
-    batch::add_to_linker::<_, HasKeyValue>(linker, view)?;
-    Ok(())
-}
-
-impl store::Host for KvView<'_> {
-    async fn open(&mut self, identifier: String) -> Result<Resource<Bucket>, KvError> {
+    /// The bucket `identifier`, if it is the configured one.
+    pub(super) fn open_bucket(&mut self, identifier: &str) -> Result<Resource<Bucket>, KvError> {
         match &self.kv.redis {
             Some(redis) if redis.bucket == identifier => Ok(self.table.push(Bucket)?),
             _ => Err(KvError::NoSuchStore),
         }
     }
 
-    fn convert_error(&mut self, error: KvError) -> wasmtime::Result<store::Error> {
-        Ok(match error {
-            KvError::NoSuchStore => store::Error::NoSuchStore,
-            KvError::Other(detail) => store::Error::Other(detail),
-        })
+    pub(super) fn redis(&self, bucket: &Resource<Bucket>) -> Result<&Redis, KvError> {
+        self.table.get(bucket)?;
+        self.kv.redis.as_ref().ok_or(KvError::NoSuchStore)
     }
 }
 
-impl store::HostBucket for KvView<'_> {
-    async fn get(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key: String,
-    ) -> Result<Option<Vec<u8>>, KvError> {
-        let redis = self.redis(&bucket)?;
-        redis.query(redis::cmd("GET").arg(redis.key(&key)?)).await
+pub(super) struct HasKeyValue;
+
+impl HasData for HasKeyValue {
+    type Data<'a> = KvView<'a>;
+}
+
+/// Both versions of `wasi:keyvalue` (store, atomics, batch) on the one
+/// backend: `0.2.0-draft` (wasmtime, wasmCloud, sitebox.wasm) and
+/// `0.2.0-draft2` (Spin, sitebox-spin.wasm).
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    view: fn(&mut T) -> KvView<'_>,
+) -> Result<()> {
+    draft::add_to_linker(linker, view)?;
+    draft2::add_to_linker(linker, view)?;
+    Ok(())
+}
+
+/// A page of `list-keys`: the bucket's keys and the cursor of the next page.
+pub(super) struct Page {
+    pub keys: Vec<String>,
+    pub next: Option<u64>,
+}
+
+impl Redis {
+    pub(super) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.query(redis::cmd("GET").arg(self.key(key)?)).await
     }
 
-    async fn set(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key: String,
-        value: Vec<u8>,
-    ) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
-        check_value(&value)?;
-        redis
-            .query(redis::cmd("SET").arg(redis.key(&key)?).arg(value))
+    pub(super) async fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        check_value(value)?;
+        self.query(redis::cmd("SET").arg(self.key(key)?).arg(value))
             .await
     }
 
-    async fn delete(&mut self, bucket: Resource<Bucket>, key: String) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
-        redis
-            .query::<u64>(redis::cmd("DEL").arg(redis.key(&key)?))
+    pub(super) async fn delete(&self, key: &str) -> Result<(), KvError> {
+        self.query::<u64>(redis::cmd("DEL").arg(self.key(key)?))
             .await
             .map(drop)
     }
 
-    async fn exists(&mut self, bucket: Resource<Bucket>, key: String) -> Result<bool, KvError> {
-        let redis = self.redis(&bucket)?;
-        redis
-            .query(redis::cmd("EXISTS").arg(redis.key(&key)?))
-            .await
+    pub(super) async fn exists(&self, key: &str) -> Result<bool, KvError> {
+        self.query(redis::cmd("EXISTS").arg(self.key(key)?)).await
     }
 
-    async fn list_keys(
-        &mut self,
-        bucket: Resource<Bucket>,
-        cursor: Option<u64>,
-    ) -> Result<store::KeyResponse, KvError> {
-        let redis = self.redis(&bucket)?;
-        let pattern = format!("{}*", glob_escape(&redis.prefix));
-        let (next, keys): (u64, Vec<String>) = redis
+    /// A page of the bucket's keys from `cursor` (0: the first).
+    pub(super) async fn list_keys(&self, cursor: u64) -> Result<Page, KvError> {
+        let pattern = format!("{}*", glob_escape(&self.prefix));
+        let (next, keys): (u64, Vec<String>) = self
             .query(
                 redis::cmd("SCAN")
-                    .arg(cursor.unwrap_or(0))
+                    .arg(cursor)
                     .arg("MATCH")
                     .arg(pattern)
                     .arg("COUNT")
-                    .arg(100),
+                    .arg(SCAN_COUNT),
             )
             .await?;
         let keys = keys
             .into_iter()
-            .filter_map(|key| key.strip_prefix(&redis.prefix).map(str::to_owned))
+            .filter_map(|key| key.strip_prefix(&self.prefix).map(str::to_owned))
             .collect();
-        Ok(store::KeyResponse {
+        Ok(Page {
             keys,
-            cursor: (next != 0).then_some(next),
+            next: (next != 0).then_some(next),
         })
     }
 
-    async fn drop(&mut self, bucket: Resource<Bucket>) -> wasmtime::Result<()> {
-        self.table.delete(bucket)?;
-        Ok(())
+    /// Adds `delta` to the number at `key` (0 when absent); Redis counts in
+    /// i64.
+    pub(super) async fn increment(&self, key: &str, delta: i64) -> Result<i64, KvError> {
+        self.query(redis::cmd("INCRBY").arg(self.key(key)?).arg(delta))
+            .await
     }
-}
 
-impl atomics::Host for KvView<'_> {
-    async fn increment(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key: String,
-        delta: u64,
-    ) -> Result<u64, KvError> {
-        let redis = self.redis(&bucket)?;
-        // Redis counts in i64.
-        let delta = i64::try_from(delta)
-            .map_err(|_| KvError::Other("the increment is too large".to_owned()))?;
-        let value: i64 = redis
-            .query(redis::cmd("INCRBY").arg(redis.key(&key)?).arg(delta))
-            .await?;
-        u64::try_from(value).map_err(|_| KvError::Other(format!("{key} is negative")))
-    }
-}
-
-impl batch::Host for KvView<'_> {
-    async fn get_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        keys: Vec<String>,
-    ) -> Result<Vec<Option<(String, Vec<u8>)>>, KvError> {
-        let redis = self.redis(&bucket)?;
+    /// The values of `keys`, in their order.
+    pub(super) async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let values: Vec<Option<Vec<u8>>> = redis
-            .query(redis::cmd("MGET").arg(redis.keys(&keys)?))
-            .await?;
+        let values: Vec<Option<Vec<u8>>> =
+            self.query(redis::cmd("MGET").arg(self.keys(keys)?)).await?;
         if values.len() != keys.len() {
             return Err(KvError::Other(
                 "redis: MGET answered the wrong count".to_owned(),
             ));
         }
-        Ok(keys
-            .into_iter()
-            .zip(values)
-            .map(|(key, value)| value.map(|value| (key, value)))
-            .collect())
+        Ok(values)
     }
 
-    async fn set_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        key_values: Vec<(String, Vec<u8>)>,
-    ) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
+    pub(super) async fn set_many(&self, key_values: &[(String, Vec<u8>)]) -> Result<(), KvError> {
         if key_values.is_empty() {
             return Ok(());
         }
@@ -180,25 +140,38 @@ impl batch::Host for KvView<'_> {
             )));
         }
         let mut command = redis::cmd("MSET");
-        for (key, value) in &key_values {
+        for (key, value) in key_values {
             check_value(value)?;
-            command.arg(redis.key(key)?).arg(value);
+            command.arg(self.key(key)?).arg(value);
         }
-        redis.query(&mut command).await
+        self.query(&mut command).await
     }
 
-    async fn delete_many(
-        &mut self,
-        bucket: Resource<Bucket>,
-        keys: Vec<String>,
-    ) -> Result<(), KvError> {
-        let redis = self.redis(&bucket)?;
+    pub(super) async fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
         if keys.is_empty() {
             return Ok(());
         }
-        redis
-            .query::<u64>(redis::cmd("DEL").arg(redis.keys(&keys)?))
+        self.query::<u64>(redis::cmd("DEL").arg(self.keys(keys)?))
             .await
             .map(drop)
+    }
+
+    /// Sets `key` to `value` if it still holds `expected` (`None`: absent);
+    /// whether it did.
+    pub(super) async fn swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        value: &[u8],
+    ) -> Result<bool, KvError> {
+        check_value(value)?;
+        let mut command = redis::cmd("EVAL");
+        command.arg(SWAP_SCRIPT).arg(1).arg(self.key(key)?);
+        match expected {
+            Some(expected) => command.arg("1").arg(expected),
+            None => command.arg("0").arg(""),
+        };
+        command.arg(value);
+        self.query::<u64>(&mut command).await.map(|set| set == 1)
     }
 }

@@ -1,4 +1,5 @@
-//! The host side of `wasi:keyvalue` 0.2.0-draft (store, atomics, batch) on
+//! The host side of `wasi:keyvalue` (store, atomics, batch; versions
+//! 0.2.0-draft and Spin's 0.2.0-draft2, the same calls behind each) on
 //! Redis, for the board of a fleet of runners: every runner pointed at one
 //! Redis shares one board. The component may open only the configured
 //! bucket; its keys live in Redis as `BUCKET:KEY`, with `%` and `:` in the
@@ -15,24 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod calls;
+mod draft;
+mod draft2;
 mod link;
+mod same_calls;
 
 pub use calls::{KvView, add_to_linker};
 use link::Link;
-
-mod generated {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "wasi:keyvalue/imports",
-        imports: { default: async | trappable },
-        with: {
-            "wasi:keyvalue/store.bucket": super::Bucket,
-        },
-        trappable_error_type: {
-            "wasi:keyvalue/store.error" => super::KvError,
-        },
-    });
-}
 
 /// The longest key the component may use, in bytes.
 pub const MAX_KEY_BYTES: usize = 512;
@@ -246,3 +236,6 @@ mod redis_server;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod draft2_tests;

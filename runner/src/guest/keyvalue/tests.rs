@@ -1,7 +1,7 @@
 //! The key-value host: which bucket opens, the limits, and every call on a
 //! real Redis.
 
-use super::generated::wasi::keyvalue::{atomics, batch, store};
+use super::draft::{atomics, batch, store};
 use super::*;
 use atomics::Host as _;
 use batch::Host as _;
@@ -19,14 +19,14 @@ fn redis_at(port: u16) -> Arc<KeyValue> {
     .unwrap()
 }
 
-fn ok<T>(result: Result<T, KvError>) -> T {
+pub(super) fn ok<T>(result: Result<T, KvError>) -> T {
     match result {
         Ok(value) => value,
         Err(failed) => panic!("{}", error(Err::<(), _>(failed))),
     }
 }
 
-fn error(result: Result<impl Sized, KvError>) -> String {
+pub(super) fn error(result: Result<impl Sized, KvError>) -> String {
     match result {
         Err(KvError::NoSuchStore) => "no-such-store".to_owned(),
         Err(KvError::Other(detail)) => detail,
@@ -78,17 +78,60 @@ fn real_redis() -> Option<(redis_server::RedisServer, tempfile::TempDir)> {
     Some((redis_server::RedisServer::start(dir.path()), dir))
 }
 
+/// Every key of a bucket, page by page, through `list-keys` of either
+/// version (their cursors differ in type, not in use).
+macro_rules! all_keys {
+    ($view:expr, $bucket:expr) => {{
+        let mut listed = std::collections::BTreeSet::new();
+        let mut cursor = None;
+        loop {
+            let page = ok($view.list_keys($bucket, cursor).await);
+            listed.extend(page.keys);
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => break listed,
+            }
+        }
+    }};
+}
+pub(super) use all_keys;
+
+/// A request's key-value host on a real Redis (bucket `site-a`): the
+/// server, kept running, and a resource table to lend views of.
+pub(super) struct OnRedis {
+    pub server: redis_server::RedisServer,
+    _dir: tempfile::TempDir,
+    kv: Arc<KeyValue>,
+    table: ResourceTable,
+}
+
+impl OnRedis {
+    /// `None` (with a notice) without `redis-server`.
+    pub(super) fn start() -> Option<OnRedis> {
+        let (server, _dir) = real_redis()?;
+        Some(OnRedis {
+            kv: redis_at(server.port),
+            server,
+            _dir,
+            table: ResourceTable::new(),
+        })
+    }
+
+    pub(super) fn view(&mut self) -> KvView<'_> {
+        KvView {
+            kv: &self.kv,
+            table: &mut self.table,
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_call_on_a_real_redis() {
-    let Some((server, _dir)) = real_redis() else {
+    let Some(mut host) = OnRedis::start() else {
         return;
     };
-    let kv = redis_at(server.port);
-    let mut table = ResourceTable::new();
-    let mut view = KvView {
-        kv: &kv,
-        table: &mut table,
-    };
+    let port = host.server.port;
+    let mut view = host.view();
     let bucket = view.open("site-a".to_owned()).await.ok().unwrap();
     let b = || Resource::<Bucket>::new_borrow(bucket.rep());
     assert_eq!(ok(view.get(b(), "missing".into()).await), None);
@@ -118,7 +161,7 @@ async fn every_call_on_a_real_redis() {
     );
     // Another bucket's keys are not this one's (a prefix of the name
     // with a glob character in it, too).
-    let url = format!("redis://127.0.0.1:{}/0", server.port);
+    let url = format!("redis://127.0.0.1:{port}/0");
     let other =
         KeyValue::redis(&url, "site-*", Duration::from_secs(1), Default::default()).unwrap();
     let mut other_table = ResourceTable::new();
@@ -130,16 +173,7 @@ async fn every_call_on_a_real_redis() {
     ok(other_view
         .set(foreign, "foreign".into(), b"x".to_vec())
         .await);
-    let mut listed = std::collections::BTreeSet::new();
-    let mut cursor = None;
-    loop {
-        let page = ok(view.list_keys(b(), cursor).await);
-        listed.extend(page.keys);
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let listed = all_keys!(view, b());
     assert_eq!(listed.len(), 252, "k0..k249, n and text: {listed:?}");
     assert!(listed.contains("k0") && !listed.contains("foreign"));
     let keys: Vec<String> = (0..250).map(|i| format!("k{i}")).collect();
