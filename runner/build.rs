@@ -22,15 +22,27 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
 
-    // A target directory of its own: the outer cargo holds the lock on the
-    // main one while this script runs.
-    let target_dir = workspace.join("target").join("component");
+    // The wasi:http 0.2 component (embedded, the default), and the same core
+    // for wasi:http 0.3 (`--features p3`), each in a target directory of its
+    // own: the outer cargo holds the lock on the main one while this script
+    // runs, and one directory per feature set keeps each build incremental.
+    let p2 = build_component(workspace, "component", &[]);
+    println!("cargo:rustc-env=SITEBOX_COMPONENT_WASM={}", p2.display());
+    let p3 = build_component(workspace, "component-p3", &["--features", "p3"]);
+    println!("cargo:rustc-env=SITEBOX_COMPONENT_P3_WASM={}", p3.display());
+}
+
+/// Builds the component crate for `TARGET` in `target/<dir>` with `extra`
+/// arguments and returns the component's path.
+fn build_component(workspace: &Path, dir: &str, extra: &[&str]) -> PathBuf {
+    let target_dir = workspace.join("target").join(dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
         .args(["build", "--package", "sitebox", "--lib", "--target", TARGET])
         .args(["--profile", PROFILE])
+        .args(extra)
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer cargo has resolved and written Cargo.lock already.
@@ -65,7 +77,7 @@ fn main() {
         "the component build did not produce {}",
         wasm.display()
     );
-    println!("cargo:rustc-env=SITEBOX_COMPONENT_WASM={}", wasm.display());
+    wasm
 }
 
 fn is_file(path: &Path) -> bool {

@@ -303,6 +303,7 @@ async fn all_scenarios(backend: Backend) {
     let tag = match backend {
         Backend::Runner => "runner",
         Backend::WasmtimeServe => "wasmtime-serve",
+        Backend::WasmtimeServeP3 => "wasmtime-serve-p3",
         Backend::RunnerRedis => "runner-redis",
     };
     let client = &browser.client;

@@ -16,6 +16,8 @@ use tempfile::TempDir;
 pub enum Backend {
     Runner,
     WasmtimeServe,
+    /// `wasmtime serve` with the wasi:http 0.3 component (`p3_component`).
+    WasmtimeServeP3,
     /// The runner with the board in a bucket of its own on the shared Redis.
     RunnerRedis,
 }
@@ -33,6 +35,7 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     static SITE: OnceLock<TestSite> = OnceLock::new();
     static RUNNER: OnceLock<Server> = OnceLock::new();
     static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
+    static WASMTIME_P3: OnceLock<Option<Server>> = OnceLock::new();
     static RUNNER_REDIS: OnceLock<Option<Server>> = OnceLock::new();
     let site = SITE.get_or_init(TestSite::new);
     match backend {
@@ -59,6 +62,15 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
                 })
             })
             .as_ref(),
+        Backend::WasmtimeServeP3 => WASMTIME_P3
+            .get_or_init(|| {
+                start_wasmtime_serve(site, p3_component()).map(|addr| Server {
+                    addr,
+                    backend,
+                    site,
+                })
+            })
+            .as_ref(),
     }
 }
 
@@ -73,6 +85,9 @@ pub fn start_servers(site: &TestSite, options: SiteSettings) -> Vec<(Backend, So
     if let Some(addr) = start_wasmtime_serve_with(site, embedded_component(), &options) {
         servers.push((Backend::WasmtimeServe, addr));
     }
+    if let Some(addr) = start_wasmtime_serve_with(site, p3_component(), &options) {
+        servers.push((Backend::WasmtimeServeP3, addr));
+    }
     servers
 }
 
@@ -83,6 +98,7 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     let addr = match backend {
         Backend::Runner => start_runner(site.config()),
         Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
+        Backend::WasmtimeServeP3 => start_wasmtime_serve(site, p3_component())?,
         Backend::RunnerRedis => start_runner(on_redis(site.config())?),
     };
     Some(Box::leak(Box::new(Server {
@@ -151,6 +167,11 @@ pub fn runner_once(
 
 pub fn embedded_component() -> &'static Path {
     Path::new(sitebox_runner::EMBEDDED_COMPONENT_PATH)
+}
+
+/// The wasi:http 0.3 component the runner's build makes beside it.
+pub fn p3_component() -> &'static Path {
+    Path::new(sitebox_runner::P3_COMPONENT_PATH)
 }
 
 /// Starts a runner with `config` on a free loopback port; it serves until the
@@ -227,6 +248,16 @@ macro_rules! on_each_backend {
                 #[tokio::test]
                 async fn $check() {
                     if let Some(server) = $crate::$servers($crate::Backend::WasmtimeServe) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+        mod wasmtime_serve_p3 {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::$servers($crate::Backend::WasmtimeServeP3) {
                         super::$check(server).await;
                     }
                 }
