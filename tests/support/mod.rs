@@ -22,7 +22,8 @@ pub use admin::{ADMIN_PASSWORD, admin_hash, admin_login, basic_login, site_setti
 // Not every test file uses every launcher.
 #[allow(unused_imports)]
 pub use wasmtime_serve::{
-    start_wasmtime_serve, start_wasmtime_serve_with, start_wasmtime_serve_without_data,
+    ServeLog, start_wasmtime_serve, start_wasmtime_serve_logged, start_wasmtime_serve_with,
+    start_wasmtime_serve_without_data,
 };
 
 pub use servers::{
