@@ -102,7 +102,11 @@ async fn requests_sharing_a_p3_instance_keep_their_own_data() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let instances: BTreeSet<&String> = prefixes.iter().collect();
-    eprintln!("{} requests in {} instances", prefixes.len(), instances.len());
+    eprintln!(
+        "{} requests in {} instances",
+        prefixes.len(),
+        instances.len()
+    );
     assert_eq!(prefixes.len(), 37, "{:?}", log.lines());
     // Fewer instances than requests: instances served several, some at once
     // (A's stayed open for half a second while the others came and went).
