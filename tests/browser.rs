@@ -302,6 +302,7 @@ async fn all_scenarios(backend: Backend) {
     let browser = Browser::start().await;
     let tag = match backend {
         Backend::Runner => "runner",
+        Backend::RunnerP3 => "runner-p3",
         Backend::WasmtimeServe => "wasmtime-serve",
         Backend::WasmtimeServeP3 => "wasmtime-serve-p3",
         Backend::RunnerRedis => "runner-redis",

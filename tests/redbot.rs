@@ -63,6 +63,7 @@ fn redbot_finds_nothing_bad() {
     let Some(redbot) = redbot() else { return };
     for backend in [
         Backend::Runner,
+        Backend::RunnerP3,
         Backend::WasmtimeServe,
         Backend::WasmtimeServeP3,
     ] {

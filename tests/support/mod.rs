@@ -29,6 +29,7 @@ pub use wasmtime_serve::{
 pub use servers::{
     Backend, Server, Started, embedded_component, fresh_server, new_bucket, on_redis, p3_component,
     runner_once, shared_redis, shared_server, start_runner, start_runner_with, start_servers,
+    with_p3,
 };
 
 use fixture::fixture;

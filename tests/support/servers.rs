@@ -6,7 +6,7 @@
 use super::fixture::fixture;
 use super::wasmtime_serve::{start_wasmtime_serve, start_wasmtime_serve_with};
 use super::{TestSite, redis, skipped};
-use sitebox_runner::{BoardStore, Config, SiteSettings};
+use sitebox_runner::{BoardStore, ComponentSource, Config, SiteSettings};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -15,11 +15,21 @@ use tempfile::TempDir;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Runner,
+    /// The runner with the wasi:http 0.3 component (`p3_component`).
+    RunnerP3,
     WasmtimeServe,
     /// `wasmtime serve` with the wasi:http 0.3 component (`p3_component`).
     WasmtimeServeP3,
     /// The runner with the board in a bucket of its own on the shared Redis.
     RunnerRedis,
+}
+
+impl Backend {
+    /// `wasmtime serve`, either world: no host-side compression, limits or
+    /// admission of the runner's.
+    pub fn is_wasmtime_serve(self) -> bool {
+        matches!(self, Backend::WasmtimeServe | Backend::WasmtimeServeP3)
+    }
 }
 
 /// A server under test and the site it serves.
@@ -34,6 +44,7 @@ pub struct Server {
 pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     static SITE: OnceLock<TestSite> = OnceLock::new();
     static RUNNER: OnceLock<Server> = OnceLock::new();
+    static RUNNER_P3: OnceLock<Server> = OnceLock::new();
     static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
     static WASMTIME_P3: OnceLock<Option<Server>> = OnceLock::new();
     static RUNNER_REDIS: OnceLock<Option<Server>> = OnceLock::new();
@@ -41,6 +52,11 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     match backend {
         Backend::Runner => Some(RUNNER.get_or_init(|| Server {
             addr: start_runner(site.config()),
+            backend,
+            site,
+        })),
+        Backend::RunnerP3 => Some(RUNNER_P3.get_or_init(|| Server {
+            addr: start_runner(with_p3(site.config())),
             backend,
             site,
         })),
@@ -81,7 +97,10 @@ pub fn start_servers(site: &TestSite, options: SiteSettings) -> Vec<(Backend, So
         site: options.clone(),
         ..site.config()
     };
-    let mut servers = vec![(Backend::Runner, start_runner(config))];
+    let mut servers = vec![
+        (Backend::Runner, start_runner(config.clone())),
+        (Backend::RunnerP3, start_runner(with_p3(config))),
+    ];
     if let Some(addr) = start_wasmtime_serve_with(site, embedded_component(), &options) {
         servers.push((Backend::WasmtimeServe, addr));
     }
@@ -97,6 +116,7 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
     let addr = match backend {
         Backend::Runner => start_runner(site.config()),
+        Backend::RunnerP3 => start_runner(with_p3(site.config())),
         Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
         Backend::WasmtimeServeP3 => start_wasmtime_serve(site, p3_component())?,
         Backend::RunnerRedis => start_runner(on_redis(site.config())?),
@@ -174,6 +194,14 @@ pub fn p3_component() -> &'static Path {
     Path::new(sitebox_runner::P3_COMPONENT_PATH)
 }
 
+/// `config` serving the wasi:http 0.3 component.
+pub fn with_p3(config: Config) -> Config {
+    Config {
+        component: ComponentSource::File(p3_component().to_owned()),
+        ..config
+    }
+}
+
 /// Starts a runner with `config` on a free loopback port; it serves until the
 /// test process exits.
 pub fn start_runner(config: Config) -> SocketAddr {
@@ -239,6 +267,15 @@ macro_rules! on_each_backend {
                 #[tokio::test]
                 async fn $check() {
                     let server = $crate::$servers($crate::Backend::Runner).unwrap();
+                    super::$check(server).await;
+                }
+            )*
+        }
+        mod runner_p3 {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let server = $crate::$servers($crate::Backend::RunnerP3).unwrap();
                     super::$check(server).await;
                 }
             )*
