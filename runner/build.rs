@@ -29,22 +29,54 @@ fn main() {
         println!("cargo:rerun-if-changed={}", workspace.join(input).display());
     }
 
-    // A target directory of its own: the outer cargo holds the lock on the
-    // main one while this script runs.
-    let target_dir = workspace.join("target").join("component");
+    // The wasi:http 0.2 component (embedded, the default) with the Spin
+    // adapter, and the same core for wasi:http 0.3 (`--features p3`), each in
+    // a target directory of its own: the outer cargo holds the lock on the
+    // main one while this script runs, and one directory per feature set
+    // keeps each build incremental.
+    let built = build_components(
+        workspace,
+        "component",
+        &["sitebox", "sitebox-spin-adapter"],
+        &[],
+    );
+    let wasm = built.join("sitebox.wasm");
+    let adapter = built.join("sitebox_spin_adapter.wasm");
+    println!("cargo:rustc-env=SITEBOX_COMPONENT_WASM={}", wasm.display());
+    let spin = workspace.join("target/component/sitebox-spin.wasm");
+    let composed = plug(&wasm, &adapter).unwrap_or_else(|error| {
+        panic!("cannot plug the Spin adapter into sitebox.wasm: {error:?}")
+    });
+    std::fs::write(&spin, composed)
+        .unwrap_or_else(|error| panic!("cannot write {}: {error}", spin.display()));
+    println!("cargo:rustc-env=SITEBOX_SPIN_WASM={}", spin.display());
+
+    let built = build_components(
+        workspace,
+        "component-p3",
+        &["sitebox"],
+        &["--features", "p3"],
+    );
+    println!(
+        "cargo:rustc-env=SITEBOX_COMPONENT_P3_WASM={}",
+        built.join("sitebox.wasm").display()
+    );
+}
+
+/// Builds `packages` (libraries) for `TARGET` in `target/<dir>` with `extra`
+/// arguments and returns the directory holding their `.wasm` files, each
+/// checked to be there.
+fn build_components(workspace: &Path, dir: &str, packages: &[&str], extra: &[&str]) -> PathBuf {
+    let target_dir = workspace.join("target").join(dir);
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)
-        .args([
-            "build",
-            "--package",
-            "sitebox",
-            "--package",
-            "sitebox-spin-adapter",
-        ])
+        .arg("build")
+        .args(packages.iter().flat_map(|package| ["--package", package]))
         .args(["--lib", "--target", TARGET])
         .args(["--profile", PROFILE])
+        .args(extra)
         .arg("--target-dir")
         .arg(&target_dir);
     // The outer cargo has resolved and written Cargo.lock already.
@@ -74,24 +106,15 @@ fn main() {
     }
 
     let built = target_dir.join(TARGET).join(PROFILE);
-    let wasm = built.join("sitebox.wasm");
-    let adapter = built.join("sitebox_spin_adapter.wasm");
-    for file in [&wasm, &adapter] {
+    for package in packages {
+        let file = built.join(format!("{}.wasm", package.replace('-', "_")));
         assert!(
-            is_file(file),
+            is_file(&file),
             "the component build did not produce {}",
             file.display()
         );
     }
-    println!("cargo:rustc-env=SITEBOX_COMPONENT_WASM={}", wasm.display());
-
-    let spin = target_dir.join("sitebox-spin.wasm");
-    let composed = plug(&wasm, &adapter).unwrap_or_else(|error| {
-        panic!("cannot plug the Spin adapter into sitebox.wasm: {error:?}")
-    });
-    std::fs::write(&spin, composed)
-        .unwrap_or_else(|error| panic!("cannot write {}: {error}", spin.display()));
-    println!("cargo:rustc-env=SITEBOX_SPIN_WASM={}", spin.display());
+    built
 }
 
 /// `wac plug --plug ADAPTER SOCKET`: the socket's imports that the adapter

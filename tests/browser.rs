@@ -302,7 +302,9 @@ async fn all_scenarios(backend: Backend) {
     let browser = Browser::start().await;
     let tag = match backend {
         Backend::Runner => "runner",
+        Backend::RunnerP3 => "runner-p3",
         Backend::WasmtimeServe => "wasmtime-serve",
+        Backend::WasmtimeServeP3 => "wasmtime-serve-p3",
         Backend::RunnerRedis => "runner-redis",
         Backend::SpinRedis => "spin-redis",
     };

@@ -61,7 +61,12 @@ fn bad_findings(redbot: &PathBuf, url: &str) -> Vec<String> {
 #[test]
 fn redbot_finds_nothing_bad() {
     let Some(redbot) = redbot() else { return };
-    for backend in [Backend::Runner, Backend::WasmtimeServe] {
+    for backend in [
+        Backend::Runner,
+        Backend::RunnerP3,
+        Backend::WasmtimeServe,
+        Backend::WasmtimeServeP3,
+    ] {
         let Some(server) = support::shared_server(backend) else {
             continue;
         };

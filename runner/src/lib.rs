@@ -41,6 +41,10 @@ pub const EMBEDDED_COMPONENT_PATH: &str = env!("SITEBOX_COMPONENT_WASM");
 /// `build.rs` composes beside it (`deploy/spin/`).
 pub const SPIN_COMPONENT_PATH: &str = env!("SITEBOX_SPIN_WASM");
 
+/// The same core built for wasi:http 0.3 (`wasi:http/handler`), beside the
+/// embedded 0.2 component: for hosts that speak 0.3 (`wasmtime serve` 46+).
+pub const P3_COMPONENT_PATH: &str = env!("SITEBOX_COMPONENT_P3_WASM");
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Served read-only as `/static`.

@@ -56,20 +56,37 @@ pub fn check_message(text: &str) -> Result<(), Error> {
 /// Browsers say where a request comes from (`Sec-Fetch-Site`, `Origin`);
 /// anything but this very site may not change the board. Clients that say
 /// nothing (curl, scripts) are not browsers being tricked, so they pass.
+/// When the host does not say which origin this is (no authority in the
+/// target: wasmtime's wasi:http 0.3 host passes neither one nor `Host`), an
+/// `Origin` cannot be compared, and only the browser's own `Sec-Fetch-Site`
+/// (which page script cannot set) vouches for the request.
 pub fn check_same_origin(parts: &Parts) -> Result<(), Error> {
     const REFUSED: &str = "Requests from other sites may not change the board.";
-    if let Some(site) = parts.headers.get("sec-fetch-site")
+    const UNVERIFIABLE: &str = "Requests from other sites may not change the board, and this \
+        server cannot tell its own address: a browser's change must be marked same-origin \
+        (Sec-Fetch-Site, sent over HTTPS and to localhost).";
+    let fetch_site = parts.headers.get("sec-fetch-site");
+    if let Some(site) = fetch_site
         && !matches!(site.as_bytes(), b"same-origin" | b"none")
     {
         return Err(Error::Forbidden(REFUSED));
     }
-    if let Some(origin) = parts.headers.get(ORIGIN) {
-        let origin = origin.to_str().ok().and_then(|o| o.parse::<Uri>().ok());
-        if !origin.is_some_and(|origin| same_origin(&origin, &parts.uri)) {
-            return Err(Error::Forbidden(REFUSED));
-        }
+    let Some(origin) = parts.headers.get(ORIGIN) else {
+        return Ok(());
+    };
+    if parts.uri.authority().is_none() {
+        // A `Sec-Fetch-Site` here was found same-origin (or the user's own) above.
+        return match fetch_site {
+            Some(_) => Ok(()),
+            None => Err(Error::Forbidden(UNVERIFIABLE)),
+        };
     }
-    Ok(())
+    let origin = origin.to_str().ok().and_then(|o| o.parse::<Uri>().ok());
+    if origin.is_some_and(|origin| same_origin(&origin, &parts.uri)) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(REFUSED))
+    }
 }
 
 /// Scheme, host and port equal, ports defaulted by scheme.
@@ -263,6 +280,52 @@ mod tests {
         }
         for text in ["a\u{200B}b", "\u{200E}שלום", "👍\u{FE0F}"] {
             assert!(check_message(text).is_ok(), "{text:?}");
+        }
+    }
+
+    /// Issue 34: wasmtime serve's wasi:http 0.3 host gives the request no
+    /// authority (and drops `Host`), so the origin is unknown; a browser's
+    /// own post (`Origin` and `Sec-Fetch-Site: same-origin`) was refused,
+    /// and an `Origin` alone must still be.
+    #[test]
+    fn without_its_own_origin_only_sec_fetch_site_vouches() {
+        let check = |headers: &[(&str, &str)]| {
+            let mut request = http::Request::builder().method("POST").uri("/board");
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            check_same_origin(&request.body(()).unwrap().into_parts().0)
+        };
+        let own = ("origin", "http://127.0.0.1:8080");
+        let allowed: [&[(&str, &str)]; 4] = [
+            &[],
+            &[own, ("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "same-origin")],
+            &[own, ("sec-fetch-site", "none")],
+        ];
+        for headers in allowed {
+            assert!(check(headers).is_ok(), "{headers:?}");
+        }
+        let refused: [&[(&str, &str)]; 5] = [
+            &[own],
+            &[("origin", "null")],
+            &[
+                ("origin", "http://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("origin", "http://evil.example"),
+                ("sec-fetch-site", "same-site"),
+            ],
+        ];
+        for headers in refused {
+            let error = check(headers).unwrap_err();
+            assert_eq!(error.status(), http::StatusCode::FORBIDDEN, "{headers:?}");
+            assert!(
+                error.public_message().contains("other sites"),
+                "{headers:?}"
+            );
         }
     }
 

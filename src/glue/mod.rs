@@ -9,12 +9,18 @@
 mod bindings;
 mod bucket;
 mod dir;
+#[cfg(feature = "p3")]
+mod p3;
+#[cfg(not(feature = "p3"))]
 mod send;
 
+#[cfg(not(feature = "p3"))]
 use crate::http::body::{BodyError, RequestBody};
 use crate::http::html;
 use crate::http::{response, security_headers};
-use crate::router::{self, Site};
+#[cfg(not(feature = "p3"))]
+use crate::router;
+use crate::router::Site;
 use crate::rules::HandedRules;
 use crate::settings::{self, Settings};
 use crate::store::file_store::FileStore;
@@ -25,69 +31,77 @@ use bucket::WasiBucket;
 use dir::WasiDir;
 use http::StatusCode;
 use jiff::Timestamp;
+#[cfg(not(feature = "p3"))]
 use send::{send, stream_error};
+#[cfg(not(feature = "p3"))]
 use wasi::http::types::{IncomingBody, IncomingRequest, Method, ResponseOutparam, Scheme};
+#[cfg(not(feature = "p3"))]
 use wasi::io::streams::StreamError;
 
 // The guest's heap: 256 KiB of bump allocation in the initial memory (a file
 // request uses a few pages of it), then wasi-libc's malloc.
 crate::global_arena!(HEAP, 256 << 10);
 
+/// What one request is served with: the preopens, the settings and rules
+/// from the environment, and the board's store — the same for both worlds.
+fn site() -> Site<WasiDir, BoardStore> {
+    let mut preopens = wasi::filesystem::preopens::get_directories();
+    let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
+    // The environment in one host call; `std::env::var` would have
+    // wasi-libc build `environ` and scan it per variable.
+    let mut environment = wasi::cli::environment::get_environment();
+    let (settings, warnings) = Settings::from_env(|name| {
+        let found = environment.iter().find(|(key, _)| key == name);
+        found.map(|(_, value)| value.clone())
+    });
+    for warning in warnings {
+        eprintln!("sitebox: {warning}; using the default");
+    }
+    let handed_rules = HandedRules {
+        redirects: take_var(&mut environment, settings::REDIRECTS_VAR),
+        headers: take_var(&mut environment, settings::HEADERS_VAR),
+    };
+    let static_root = take(settings::STATIC_DIR);
+    let data = take(settings::DATA_DIR);
+    let store = if data.is_preopened() {
+        BoardStore::Files(FileStore::new(data, wall_clock, wasi_random))
+    } else {
+        BoardStore::KeyValue(KvStore::new(WasiBucket::new(&settings.bucket), wall_clock))
+    };
+    Site {
+        static_root,
+        store,
+        settings,
+        clock: wall_clock,
+        random: wasi_random,
+        handed_rules,
+    }
+}
+
+/// The answer to a request whose target or headers `http` cannot hold.
+fn bad_request() -> response::Response<wasi::filesystem::types::Descriptor> {
+    let status = StatusCode::BAD_REQUEST;
+    let page = html::error_page(status, "Bad request: malformed request target or header.");
+    let mut response = response::html(status, page);
+    security_headers::for_every_answer(response.headers_mut());
+    response
+}
+
+#[cfg(not(feature = "p3"))]
 struct Component;
 
+#[cfg(not(feature = "p3"))]
 impl bindings::exports::wasi::http::incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let response = match to_http_request(request) {
-            Ok(request) => {
-                let mut preopens = wasi::filesystem::preopens::get_directories();
-                let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
-                // The environment in one host call; `std::env::var` would
-                // have wasi-libc build `environ` and scan it per variable.
-                let mut environment = wasi::cli::environment::get_environment();
-                let (settings, warnings) = Settings::from_env(|name| {
-                    let found = environment.iter().find(|(key, _)| key == name);
-                    found.map(|(_, value)| value.clone())
-                });
-                for warning in warnings {
-                    eprintln!("sitebox: {warning}; using the default");
-                }
-                let handed_rules = HandedRules {
-                    redirects: take_var(&mut environment, settings::REDIRECTS_VAR),
-                    headers: take_var(&mut environment, settings::HEADERS_VAR),
-                };
-                let static_root = take(settings::STATIC_DIR);
-                let data = take(settings::DATA_DIR);
-                let store = if data.is_preopened() {
-                    BoardStore::Files(FileStore::new(data, wall_clock, wasi_random))
-                } else {
-                    BoardStore::KeyValue(KvStore::new(
-                        WasiBucket::new(&settings.bucket),
-                        wall_clock,
-                    ))
-                };
-                let site = Site {
-                    static_root,
-                    store,
-                    settings,
-                    clock: wall_clock,
-                    random: wasi_random,
-                    handed_rules,
-                };
-                router::handle(request, &site)
-            }
-            Err(()) => {
-                let status = StatusCode::BAD_REQUEST;
-                let page =
-                    html::error_page(status, "Bad request: malformed request target or header.");
-                let mut response = response::html(status, page);
-                security_headers::for_every_answer(response.headers_mut());
-                response
-            }
+            Ok(request) => router::handle(request, &site()),
+            Err(()) => bad_request(),
         };
         send(response, response_out);
     }
 }
 
+#[cfg(not(feature = "p3"))]
 bindings::export!(Component with_types_in bindings);
 
 /// The value of the variable `name`, moved out (a rules file's text is
@@ -179,6 +193,7 @@ impl Store for BoardStore {
     }
 }
 
+#[cfg(not(feature = "p3"))]
 fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, ()> {
     let method = match request.method() {
         Method::Get => http::Method::GET,
@@ -227,8 +242,10 @@ fn to_http_request(request: IncomingRequest) -> Result<http::Request<WasiBody>, 
 }
 
 /// The request body, read only when a handler asks for it.
+#[cfg(not(feature = "p3"))]
 struct WasiBody(IncomingRequest);
 
+#[cfg(not(feature = "p3"))]
 impl RequestBody for WasiBody {
     fn read_to_end(self, limit: usize) -> Result<Vec<u8>, BodyError> {
         let body = self

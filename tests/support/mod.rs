@@ -22,13 +22,14 @@ pub use admin::{ADMIN_PASSWORD, admin_hash, admin_login, basic_login, site_setti
 // Not every test file uses every launcher.
 #[allow(unused_imports)]
 pub use wasmtime_serve::{
-    start_wasmtime_serve, start_wasmtime_serve_with, start_wasmtime_serve_without_data,
+    ServeLog, start_wasmtime_serve, start_wasmtime_serve_logged, start_wasmtime_serve_with,
+    start_wasmtime_serve_without_data,
 };
 
 pub use servers::{
     Backend, Server, Started, embedded_component, fresh_server, new_bucket, on_redis, on_spin,
-    runner_once, shared_redis, shared_server, spin_component, start_runner, start_runner_with,
-    start_servers,
+    p3_component, runner_once, shared_redis, shared_server, spin_component, start_runner,
+    start_runner_with, start_servers, with_p3,
 };
 
 use fixture::fixture;

@@ -16,13 +16,25 @@ use tempfile::TempDir;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Runner,
+    /// The runner with the wasi:http 0.3 component (`p3_component`).
+    RunnerP3,
     WasmtimeServe,
+    /// `wasmtime serve` with the wasi:http 0.3 component (`p3_component`).
+    WasmtimeServeP3,
     /// The runner with the board in a bucket of its own on the shared Redis.
     RunnerRedis,
     /// The same, running the Spin component (sitebox.wasm plugged with the
     /// adapter to `wasi:keyvalue@0.2.0-draft2`) instead of sitebox.wasm: the
     /// runner's draft2 host is Spin's interface.
     SpinRedis,
+}
+
+impl Backend {
+    /// `wasmtime serve`, either world: no host-side compression, limits or
+    /// admission of the runner's.
+    pub fn is_wasmtime_serve(self) -> bool {
+        matches!(self, Backend::WasmtimeServe | Backend::WasmtimeServeP3)
+    }
 }
 
 /// A server under test and the site it serves.
@@ -37,13 +49,20 @@ pub struct Server {
 pub fn shared_server(backend: Backend) -> Option<&'static Server> {
     static SITE: OnceLock<TestSite> = OnceLock::new();
     static RUNNER: OnceLock<Server> = OnceLock::new();
+    static RUNNER_P3: OnceLock<Server> = OnceLock::new();
     static WASMTIME: OnceLock<Option<Server>> = OnceLock::new();
+    static WASMTIME_P3: OnceLock<Option<Server>> = OnceLock::new();
     static RUNNER_REDIS: OnceLock<Option<Server>> = OnceLock::new();
     static SPIN_REDIS: OnceLock<Option<Server>> = OnceLock::new();
     let site = SITE.get_or_init(TestSite::new);
     match backend {
         Backend::Runner => Some(RUNNER.get_or_init(|| Server {
             addr: start_runner(site.config()),
+            backend,
+            site,
+        })),
+        Backend::RunnerP3 => Some(RUNNER_P3.get_or_init(|| Server {
+            addr: start_runner(with_p3(site.config())),
             backend,
             site,
         })),
@@ -74,6 +93,15 @@ pub fn shared_server(backend: Backend) -> Option<&'static Server> {
                 })
             })
             .as_ref(),
+        Backend::WasmtimeServeP3 => WASMTIME_P3
+            .get_or_init(|| {
+                start_wasmtime_serve(site, p3_component()).map(|addr| Server {
+                    addr,
+                    backend,
+                    site,
+                })
+            })
+            .as_ref(),
     }
 }
 
@@ -84,9 +112,15 @@ pub fn start_servers(site: &TestSite, options: SiteSettings) -> Vec<(Backend, So
         site: options.clone(),
         ..site.config()
     };
-    let mut servers = vec![(Backend::Runner, start_runner(config))];
+    let mut servers = vec![
+        (Backend::Runner, start_runner(config.clone())),
+        (Backend::RunnerP3, start_runner(with_p3(config))),
+    ];
     if let Some(addr) = start_wasmtime_serve_with(site, embedded_component(), &options) {
         servers.push((Backend::WasmtimeServe, addr));
+    }
+    if let Some(addr) = start_wasmtime_serve_with(site, p3_component(), &options) {
+        servers.push((Backend::WasmtimeServeP3, addr));
     }
     servers
 }
@@ -97,7 +131,9 @@ pub fn fresh_server(backend: Backend) -> Option<&'static Server> {
     let site: &'static TestSite = Box::leak(Box::new(TestSite::new()));
     let addr = match backend {
         Backend::Runner => start_runner(site.config()),
+        Backend::RunnerP3 => start_runner(with_p3(site.config())),
         Backend::WasmtimeServe => start_wasmtime_serve(site, embedded_component())?,
+        Backend::WasmtimeServeP3 => start_wasmtime_serve(site, p3_component())?,
         Backend::RunnerRedis => start_runner(on_redis(site.config())?),
         Backend::SpinRedis => start_runner(on_spin(site.config())?),
     };
@@ -182,6 +218,19 @@ pub fn spin_component() -> &'static Path {
     Path::new(sitebox_runner::SPIN_COMPONENT_PATH)
 }
 
+/// The wasi:http 0.3 component the runner's build makes beside it.
+pub fn p3_component() -> &'static Path {
+    Path::new(sitebox_runner::P3_COMPONENT_PATH)
+}
+
+/// `config` serving the wasi:http 0.3 component.
+pub fn with_p3(config: Config) -> Config {
+    Config {
+        component: ComponentSource::File(p3_component().to_owned()),
+        ..config
+    }
+}
+
 /// Starts a runner with `config` on a free loopback port; it serves until the
 /// test process exits.
 pub fn start_runner(config: Config) -> SocketAddr {
@@ -252,6 +301,15 @@ macro_rules! on_each_backend {
                 }
             )*
         }
+        mod runner_p3 {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let server = $crate::$servers($crate::Backend::RunnerP3).unwrap();
+                    super::$check(server).await;
+                }
+            )*
+        }
         mod wasmtime_serve {
             $(
                 #[tokio::test]
@@ -267,6 +325,16 @@ macro_rules! on_each_backend {
                 #[tokio::test]
                 async fn $check() {
                     if let Some(server) = $crate::$servers($crate::Backend::SpinRedis) {
+                        super::$check(server).await;
+                    }
+                }
+            )*
+        }
+        mod wasmtime_serve_p3 {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    if let Some(server) = $crate::$servers($crate::Backend::WasmtimeServeP3) {
                         super::$check(server).await;
                     }
                 }

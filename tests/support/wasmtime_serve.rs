@@ -7,8 +7,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Starts `wasmtime serve -S cli -S keyvalue` on `component` over `site`
 /// (the board in its data directory, the test admin set up) and waits until
@@ -25,21 +25,43 @@ pub fn start_wasmtime_serve_with(
     component: &Path,
     options: &SiteSettings,
 ) -> Option<SocketAddr> {
-    start(site, component, options, true)
+    start(site, component, options, &[], true).map(|(addr, _)| addr)
+}
+
+/// What a `wasmtime serve` wrote to its stderr so far, line by line (its
+/// own messages and the component's, `stderr [instance] :: …`).
+#[derive(Clone, Default)]
+pub struct ServeLog(Arc<Mutex<Vec<String>>>);
+
+impl ServeLog {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// `start_wasmtime_serve` with `extra` environment variables for the
+/// component, and its stderr kept.
+pub fn start_wasmtime_serve_logged(
+    site: &TestSite,
+    component: &Path,
+    extra: &[(&str, &str)],
+) -> Option<(SocketAddr, ServeLog)> {
+    start(site, component, &site_settings(), extra, true)
 }
 
 /// `wasmtime serve` with no `/data`: the component looks for its key-value
 /// bucket, which wasmtime's in-memory store does not have.
 pub fn start_wasmtime_serve_without_data(site: &TestSite, component: &Path) -> Option<SocketAddr> {
-    start(site, component, &site_settings(), false)
+    start(site, component, &site_settings(), &[], false).map(|(addr, _)| addr)
 }
 
 fn start(
     site: &TestSite,
     component: &Path,
     options: &SiteSettings,
+    extra: &[(&str, &str)],
     data: bool,
-) -> Option<SocketAddr> {
+) -> Option<(SocketAddr, ServeLog)> {
     if !wasmtime_installed() {
         return None;
     }
@@ -58,16 +80,22 @@ fn start(
     for (name, value) in options.environment() {
         command.arg("--env").arg(format!("{name}={value}"));
     }
+    for (name, value) in extra {
+        command.arg("--env").arg(format!("{name}={value}"));
+    }
     command
         .arg(component)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let stderr = fixture().spawn(command);
     let (addr_tx, addr_rx) = mpsc::channel();
+    let log = ServeLog::default();
+    let kept = log.clone();
     std::thread::spawn(move || {
         let mut addr_tx = Some(addr_tx);
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
+            kept.0.lock().unwrap().push(line.clone());
             if let Some(rest) = line.strip_prefix("Serving HTTP on http://") {
                 let addr: SocketAddr = rest.trim_end_matches('/').parse().unwrap();
                 if let Some(tx) = addr_tx.take() {
@@ -81,7 +109,7 @@ fn start(
     let addr = addr_rx
         .recv_timeout(std::time::Duration::from_secs(60))
         .expect("wasmtime serve printed its address");
-    Some(addr)
+    Some((addr, log))
 }
 
 fn wasmtime_installed() -> bool {

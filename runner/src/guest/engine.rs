@@ -104,16 +104,22 @@ pub(crate) fn engine_config(config: &Config) -> Result<(wasmtime::Config, Option
     Ok((wasm, cache))
 }
 
-/// A linker offering exactly the `sitebox` world of `wit/world.wit`: the
+/// A linker offering exactly the `sitebox` world of `wit/world.wit` (and,
+/// for the 0.3 component, `wasi:http/types` 0.3 beside it): the
 /// `wasi:http/proxy` interfaces, the filesystem, `wasi:keyvalue`, and the
 /// `wasi:cli` / `wasi:random` pieces Rust's std imports. No sockets.
-pub(crate) fn sitebox_world_linker(engine: &Engine) -> Result<Linker<RequestState>> {
+pub(crate) fn sitebox_world_linker(engine: &Engine, p3: bool) -> Result<Linker<RequestState>> {
     use wasmtime_wasi::cli::WasiCliView;
     use wasmtime_wasi::filesystem::WasiFilesystemView;
     use wasmtime_wasi::p2::bindings::{cli, filesystem, random};
     use wasmtime_wasi::random::WasiRandom;
     let mut linker = Linker::new(engine);
     wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)?;
+    // A wasi:http 0.3 component (`--features p3`) imports `wasi:http/types`
+    // 0.3 beside the same 0.2 interfaces (`guest/worlds.rs`).
+    if p3 {
+        wasmtime_wasi_http::p3::add_to_linker(&mut linker)?;
+    }
     let l = &mut linker;
     filesystem::types::add_to_linker::<_, WasiFilesystem>(l, RequestState::filesystem)?;
     filesystem::preopens::add_to_linker::<_, WasiFilesystem>(l, RequestState::filesystem)?;

@@ -22,3 +22,4 @@ mod mounts;
 pub(crate) mod progress;
 pub(crate) mod site_rules;
 pub(crate) mod watch;
+mod worlds;
