@@ -1,7 +1,9 @@
 //! The built component imports nothing outside the world in `wit/`, so any
 //! host offering that world can run it; and the world asks for nothing beyond
 //! `wasi:http/proxy` that the component does not use. The Spin component
-//! (`deploy/spin/`) imports the same but Spin's `wasi:keyvalue` version.
+//! (`deploy/spin/`) imports the same but Spin's `wasi:keyvalue` version. The
+//! wasi:http 0.3 component (`--features p3`) exports `wasi:http/handler@0.3`
+//! and imports `wasi:http/types@0.3` besides the world `sitebox-p3-imports`.
 
 use sitebox_tests as support;
 
@@ -110,4 +112,56 @@ fn the_spin_component_imports_spins_keyvalue_in_place_of_draft() {
         .collect();
     assert_eq!(spin_imports, expected);
     assert_eq!(spin_exports, exports);
+}
+
+/// What `world` in `wit/` imports.
+fn world_imports(world: &str) -> BTreeSet<String> {
+    let mut resolve = Resolve::default();
+    let (package, _) = resolve.push_dir(support::repo_root().join("wit")).unwrap();
+    let world = resolve.select_world(&[package], Some(world)).unwrap();
+    interfaces(&resolve, world, false)
+}
+
+fn p3_component_items() -> (BTreeSet<String>, BTreeSet<String>) {
+    items_of(&std::fs::read(support::p3_component()).unwrap())
+}
+
+#[test]
+fn the_p3_component_exports_the_0_3_handler() {
+    let (_, exports) = p3_component_items();
+    assert!(
+        exports.len() == 1
+            && exports
+                .iter()
+                .all(|name| name.starts_with("wasi:http/handler@0.3.")),
+        "exports: {exports:?}"
+    );
+}
+
+#[test]
+fn the_p3_component_imports_its_world_and_wasi_http_types_0_3() {
+    let p3_world = world_imports("sitebox-p3-imports");
+    let p2_world = world_imports("sitebox");
+    let beyond_0_2: Vec<_> = p3_world.difference(&p2_world).collect();
+    assert!(
+        beyond_0_2.is_empty(),
+        "sitebox-p3-imports asks for what the 0.2 world does not: {beyond_0_2:?}"
+    );
+    let (imports, _) = p3_component_items();
+    let (http, rest): (BTreeSet<String>, BTreeSet<String>) = imports
+        .into_iter()
+        .partition(|name| name.starts_with("wasi:http/"));
+    assert!(
+        http.len() == 1
+            && http
+                .iter()
+                .all(|name| name.starts_with("wasi:http/types@0.3.")),
+        "wasi:http imports: {http:?}"
+    );
+    let outside: Vec<_> = rest.difference(&p3_world).collect();
+    assert!(
+        outside.is_empty(),
+        "imports outside sitebox-p3-imports: {outside:?}"
+    );
+    assert!(!rest.iter().any(|name| name.starts_with("wasi:sockets")));
 }

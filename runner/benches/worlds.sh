@@ -16,16 +16,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 sitebox=${1:-$root/target/release/sitebox}
-p2=${P2:-$root/target/component/wasm32-wasip2/component/sitebox.wasm}
-p3=${P3:-$root/target/component-p3/wasm32-wasip2/component/sitebox.wasm}
 rounds=${ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-5}
 for tool in wrk wasmtime curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
 done
-# With RUST_BACKTRACE set, wasmtime captures a backtrace for every error it
-# creates, some of them per request: twice the CPU per request (measured).
-unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 work=$(mktemp -d)
 pid=
 trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -33,37 +28,8 @@ mkdir -p "$work/static" "$work/seed"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$work/static/1k.txt"
 
 read -ra servers <<<"${SERVERS:-runner-p2 runner-p3 serve-p2 serve-p3}"
-
-start() { # server data-dir: sets $port and $pid, or returns 1
-    local log=$work/log.$1 p
-    case $1 in
-    runner-*)
-        local component=()
-        [[ $1 == runner-p3 ]] && component=(--component "$p3")
-        "$sitebox" --static "$work/static" --data "$2" --port 0 \
-            --write-rate 1000000/1s "${component[@]}" >"$log" 2>&1 &
-        ;;
-    serve-*)
-        local wasm=$p2
-        [[ $1 == serve-p3 ]] && wasm=$p3
-        p=$((20000 + RANDOM % 20000))
-        wasmtime serve -S cli -S keyvalue --addr "127.0.0.1:$p" \
-            --dir "$work/static::/static" --dir "$2::/data" "$wasm" >/dev/null 2>"$log" &
-        ;;
-    esac
-    pid=$!
-    for _ in $(seq 200); do
-        kill -0 "$pid" 2>/dev/null || { pid=; return 1; }
-        port=$(grep -o 'http://[0-9.]*:[0-9]*/' "$log" | grep -o ':[0-9][0-9]*/$' | tr -d :/ | head -1 || true)
-        if [[ -n $port ]] && curl -sf -o /dev/null "http://127.0.0.1:$port/1k.txt"; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    return 1
-}
-
-stop() { [[ -n $pid ]] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }; pid=; }
+# start, stop, seed_board
+source "$root/runner/benches/worlds-servers.sh"
 
 steal() { awk '/^cpu / { print $9 }' /proc/stat; }
 busy() { awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9 }' /proc/stat; }
@@ -80,12 +46,7 @@ measure() { # url connections -> "req/s p99 steal%"
 }
 
 # One board of 1,000 messages, copied for every server.
-start runner-p2 "$work/seed" || { echo "the runner does not start" >&2; exit 1; }
-for n in $(seq 1000); do
-    curl -sf -o /dev/null -H 'content-type: application/json' \
-        --data "{\"text\":\"benchmark message $n\"}" "http://127.0.0.1:$port/api/messages"
-done
-stop
+seed_board "$work/seed" 1000
 
 declare -A result
 for round in $(seq "$rounds"); do
