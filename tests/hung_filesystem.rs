@@ -51,9 +51,11 @@ async fn a_hung_file_call_stalls_only_its_own_request() {
     );
 
     // A writer releases every reader, and their requests end (with the
-    // guest's 500: a positioned read of a pipe fails).
+    // guest's 500: a positioned read of a pipe fails). Opening it is what
+    // releases them; the write may find every reader gone already (a broken
+    // pipe, seen in a full run), which is no failure.
     let mut writer = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-    writer.write_all(b"released").unwrap();
+    let _ = writer.write_all(b"released");
     drop(writer);
     for request in hung {
         let reply = tokio::time::timeout(Duration::from_secs(10), request)
