@@ -183,7 +183,7 @@ where
     F: Fn() -> R,
     R: std::future::Future<Output = Reply>,
 {
-    proxy.delay_replies_from(b"board:message:", LATE);
+    proxy.delay_replies_from(b"board.message.", LATE);
     let first = send().await;
     assert_eq!(
         first.status,

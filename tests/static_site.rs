@@ -253,3 +253,28 @@ async fn requests_without_host() {
     let (status, _, _) = client::raw(server.addr, "GET /index.css HTTP/1.1");
     assert_eq!(status, 400);
 }
+
+/// A host that preopens one directory as `/` with the site in `static/`
+/// under it, as Spin does with an app's `files` (it copies them into one
+/// directory): the site and the board on files are found under `/` (every
+/// file was a 500: "the host did not preopen /static"). Both components.
+#[tokio::test]
+async fn the_site_and_the_board_under_a_preopen_of_the_root() {
+    for component in [support::embedded_component(), support::p3_component()] {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("static/docs")).unwrap();
+        std::fs::create_dir(root.path().join("data")).unwrap();
+        std::fs::write(root.path().join("static/index.html"), "home under /").unwrap();
+        std::fs::write(root.path().join("static/docs/a.txt"), "a").unwrap();
+        let Some(addr) = support::start_wasmtime_serve_on(&[(root.path(), "/")], component) else {
+            return;
+        };
+        assert_eq!(get(addr, "/").await.text(), "home under /");
+        assert_eq!(get(addr, "/docs/a.txt").await.text(), "a");
+        assert_eq!(get(addr, "/missing").await.status, StatusCode::NOT_FOUND);
+        let posted = client::post_json(addr, "/api/messages", r#"{"text":"on files"}"#).await;
+        assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text());
+        let messages = std::fs::read_dir(root.path().join("data/board/messages")).unwrap();
+        assert_eq!(messages.count(), 1, "the board is in data/ under /");
+    }
+}

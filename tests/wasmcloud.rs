@@ -3,9 +3,10 @@
 //! its port and where its backend keeps the board. Over real HTTP: the seed
 //! site with its types and 404 page; the board by form and API, 20
 //! concurrent posts, the admin's clear through `workload.environment.config`;
-//! the board on the in-memory, filesystem and Redis key-value backends, kept
-//! across a restart where the backend keeps it; Redis down leaves the files
-//! served and the board 503. `.ci/run` installs wash at `target/wash`.
+//! the board on the in-memory, filesystem, Redis and NATS JetStream
+//! key-value backends, kept across a restart where the backend keeps it;
+//! Redis or NATS down leaves the files served and the board 503. `.ci/run`
+//! installs wash at `target/wash` and NATS at `target/nats`.
 
 use sitebox_tests as support;
 
@@ -15,6 +16,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use support::board::{clear_as_admin, clear_by_api, create, listed, post_form, shown};
 use support::client;
+use support::nats::NatsServer;
 use support::redis::RedisServer;
 use support::wasmcloud::{Overrides, WashDev, wash};
 
@@ -61,6 +63,36 @@ async fn assert_concurrent_posts(addr: SocketAddr) {
         .collect();
     assert_eq!(ids.len(), 20, "distinct ids: {ids:?}");
     assert_eq!(listed(addr).await.len(), before + 20);
+}
+
+/// A post, 20 at once, and all of them there after `wash` restarts.
+async fn assert_board_kept_across_a_restart(wash: &mut WashDev, first: &str) {
+    let addr = wash.addr;
+    post_form(addr, "/board", &[("message", first)]).await;
+    assert_concurrent_posts(addr).await;
+    wash.restart();
+    assert_eq!(listed(addr).await.len(), 21);
+    assert_eq!(shown(addr).await[0], first);
+}
+
+/// With its storage down, the board answers 503 at `targets` and the site
+/// still serves.
+async fn assert_board_down_files_served(addr: SocketAddr, targets: &[&str]) {
+    for target in targets {
+        let reply = client::get(addr, target).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "GET {target}"
+        );
+    }
+    client::assert_serves(
+        addr,
+        "/index.css",
+        &static_file("index.css"),
+        "text/css; charset=utf-8",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -140,37 +172,18 @@ async fn the_board_on_redis_persists_and_fails_alone() {
     };
     let addr = wash.addr;
     assert_seed_site(addr).await;
-    post_form(addr, "/board", &[("message", "kept in Redis")]).await;
-    assert_concurrent_posts(addr).await;
+    assert_board_kept_across_a_restart(&mut wash, "kept in Redis").await;
     assert!(
         redis
-            .command(&["EXISTS", "sitebox:board:message:1"])
+            .command(&["EXISTS", "sitebox:board.message.1"])
             .ends_with('1'),
         "the board's keys are in the committed bucket"
     );
 
-    wash.restart();
-    assert_eq!(listed(addr).await.len(), 21);
-    assert_eq!(shown(addr).await[0], "kept in Redis");
-
     redis.kill();
-    for target in ["/board", "/api/messages"] {
-        let reply = client::get(addr, target).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "GET {target}"
-        );
-    }
+    assert_board_down_files_served(addr, &["/board", "/api/messages"]).await;
     let refused = client::post_json(addr, "/api/messages", r#"{"text":"lost?"}"#).await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
-    client::assert_serves(
-        addr,
-        "/index.css",
-        &static_file("index.css"),
-        "text/css; charset=utf-8",
-    )
-    .await;
 
     redis.restart();
     assert_eq!(
@@ -178,4 +191,37 @@ async fn the_board_on_redis_persists_and_fails_alone() {
         21,
         "nothing lost, nothing half-written"
     );
+}
+
+/// Issue 33: NATS JetStream KV, the key-value of a wasmCloud cluster host,
+/// refuses `:` in keys (every board request was a 503 with the board's old
+/// key names) and fails one of two racing increments (posts at once were
+/// 503s); the board there, with 20 posts at once, kept across a restart of
+/// wash and of NATS, and a 503 alone while NATS is down.
+#[tokio::test]
+async fn the_board_on_nats_persists_and_fails_alone() {
+    let Some(binary) = support::nats::nats_server() else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    let mut nats = NatsServer::start(&binary, state.path());
+    let overrides = Overrides {
+        nats_url: Some(nats.url()),
+        ..Overrides::default()
+    };
+    let Some(mut wash) = start("nats", &overrides) else {
+        return;
+    };
+    let addr = wash.addr;
+    assert_seed_site(addr).await;
+    assert_board_kept_across_a_restart(&mut wash, "kept in NATS").await;
+
+    nats.kill();
+    // (One target: wasmCloud's NATS client gives up after 10 s.)
+    assert_board_down_files_served(addr, &["/api/messages"]).await;
+
+    nats.restart();
+    assert_eq!(listed(addr).await.len(), 21, "nothing lost");
+    let after = create(addr, "after NATS came back").await;
+    assert_eq!(after["id"], 22);
 }

@@ -2,8 +2,10 @@
 //! real HTTP on local workerd: precompressed files compressed twice, posts
 //! behind a TLS-terminating proxy refused, methods outside wasi:http's list
 //! trapping, `_headers` values beyond Latin-1, bodies buffered whole before the
-//! 64 KiB limit, the bucket's name in two places, and `build.mjs` deleting
-//! files it did not write; the board's storage in `storage`. Needs
+//! 64 KiB limit (and a cap of its own in `serve.js` that must not be below
+//! the component's), the bucket's name in two places, `build.mjs` deleting
+//! files it did not write and leaving out symlinked directories; the board's
+//! storage in `storage`. Needs
 //! `cd deploy/workerd && npm ci`.
 
 use sitebox_tests as support;
@@ -41,6 +43,10 @@ fn site() -> &'static (TempDir, Option<Worker>) {
         write("app.js.br", BROTLI_SIDECAR);
         write("note.html", b"<p>note</p>");
         write("_headers", "/note.html\n  X-Note: 日本\n".as_bytes());
+        write("sub/index.html", b"sub home");
+        write("sub/page.txt", b"a page");
+        std::os::unix::fs::symlink("sub", site.join("alias")).unwrap();
+        std::os::unix::fs::symlink(".", site.join("sub/loop")).unwrap();
         let worker = support::workerd::worker_for(&site);
         (dir, worker)
     })
@@ -335,4 +341,47 @@ fn the_build_deletes_only_what_it_wrote() {
         "the last build's file is gone"
     );
     assert!(out.join("site/0.bin").exists());
+}
+
+/// A symlink to a directory inside the site serves it, as on the runner
+/// (`build.mjs` left it out: 404); one that loops back is left out.
+#[tokio::test]
+async fn a_symlinked_directory_serves_as_on_the_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(workerd) = start(dir.path()).await else {
+        return;
+    };
+    for (target, body) in [
+        ("/sub/", "sub home"),
+        ("/alias/", "sub home"),
+        ("/alias/page.txt", "a page"),
+    ] {
+        let reply = client::get(workerd.addr, target).await;
+        assert_eq!(
+            (reply.status, reply.text()),
+            (StatusCode::OK, body.to_owned()),
+            "{target}"
+        );
+    }
+    let looped = client::get(workerd.addr, "/sub/loop/page.txt").await;
+    assert_eq!(looped.status, StatusCode::NOT_FOUND);
+}
+
+/// `serve.js` caps a body before the component sees it (so a huge one is
+/// never buffered whole); the cap must let through every body the component
+/// takes: a post of exactly its limit is stored.
+#[tokio::test]
+async fn a_body_at_the_components_limit_reaches_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(workerd) = start(dir.path()).await else {
+        return;
+    };
+    let json = r#"{"text":"at the limit"}"#;
+    let limit = sitebox::board::MAX_BODY_BYTES;
+    let padded = format!("{json}{}", " ".repeat(limit - json.len()));
+    let reply = client::post_json(workerd.addr, "/api/messages", padded.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let over = format!("{padded} ");
+    let reply = client::post_json(workerd.addr, "/api/messages", over).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -84,9 +84,10 @@ function fail(message) {
 /**
  * Walks the site: a tree of `{ dir: [[name, node], ...], mtime }` (pairs, so
  * no name is special, not even `__proto__`) and `{ file: N, mtime }`, with
- * the files' paths in `files[N]`. Symlinks are followed when they lead to a file
- * inside the site (as the runner serves them); the others (out of the site,
- * or to a directory, which could loop) are left out with a warning.
+ * the files' paths in `files[N]`. Symlinks are followed when they lead to a
+ * file or a directory inside the site (as the runner serves them); the others
+ * (out of the site, dangling, or to a directory the walk is inside of, which
+ * would loop) are left out with a warning.
  */
 function walkSite(root) {
   const realRoot = fs.realpathSync(root);
@@ -94,15 +95,12 @@ function walkSite(root) {
   const byRealPath = new Map();
   const mtime = (stat) => [Number(stat.mtimeNs / 1_000_000_000n), Number(stat.mtimeNs % 1_000_000_000n)];
   const inside = (real) => real === realRoot || real.startsWith(realRoot + path.sep);
-  const walk = (dir) => {
+  // `within`: the real paths of the directories being walked, root first.
+  const walk = (dir, within) => {
     const node = { dir: [], mtime: mtime(fs.statSync(dir, { bigint: true })) };
     for (const dirent of fs.readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, dirent.name);
       const shown = path.relative(root, full);
-      if (dirent.isDirectory()) {
-        node.dir.push([dirent.name, walk(full)]);
-        continue;
-      }
       let real;
       try {
         real = fs.realpathSync(full);
@@ -111,8 +109,16 @@ function walkSite(root) {
         continue;
       }
       const stat = fs.statSync(real, { bigint: true });
-      if (dirent.isSymbolicLink() && !(inside(real) && stat.isFile())) {
-        console.warn(`build.mjs: leaving out ${shown}: a symlink out of the site or to a directory`);
+      if (dirent.isSymbolicLink() && !inside(real)) {
+        console.warn(`build.mjs: leaving out ${shown}: a symlink out of the site`);
+        continue;
+      }
+      if (stat.isDirectory()) {
+        if (within.includes(real)) {
+          console.warn(`build.mjs: leaving out ${shown}: a symlink to a directory it is in (a loop)`);
+          continue;
+        }
+        node.dir.push([dirent.name, walk(full, [...within, real])]);
         continue;
       }
       if (!stat.isFile()) {
@@ -127,7 +133,7 @@ function walkSite(root) {
     }
     return node;
   };
-  return { tree: walk(root), files };
+  return { tree: walk(root, [realRoot]), files };
 }
 
 /** What a build wrote into --out, so the next one removes that and nothing else. */

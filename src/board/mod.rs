@@ -13,3 +13,7 @@ pub mod api_error;
 pub(crate) mod form;
 pub(crate) mod page;
 pub(crate) mod submission;
+
+/// The largest body a board write takes, for hosts that cap bodies before
+/// the component sees them (workerd's `serve.js`, checked by a test).
+pub use submission::MAX_BODY_BYTES;

@@ -20,10 +20,21 @@ pub struct WasiDir {
 }
 
 impl WasiDir {
-    pub fn take(preopens: &mut Vec<(Descriptor, String)>, guest_path: &'static str) -> WasiDir {
-        let index = preopens.iter().position(|(_, path)| path == guest_path);
+    /// The preopen at `guest_path`, or else that directory inside the
+    /// nearest preopen above it, opened with `flags`: Spin copies an app's
+    /// `files` into one directory and preopens it as `/`, so the site is
+    /// `static/` inside `/`.
+    pub fn take(
+        preopens: &mut Vec<(Descriptor, String)>,
+        guest_path: &'static str,
+        flags: DescriptorFlags,
+    ) -> WasiDir {
+        let descriptor = match preopens.iter().position(|(_, path)| path == guest_path) {
+            Some(index) => Some(preopens.swap_remove(index).0),
+            None => under_a_preopen(preopens, guest_path, flags),
+        };
         WasiDir {
-            descriptor: index.map(|index| preopens.swap_remove(index).0),
+            descriptor,
             guest_path,
         }
     }
@@ -48,6 +59,32 @@ impl WasiDir {
         self.descriptor()?
             .open_at(PathFlags::empty(), path, open, flags)
     }
+}
+
+/// `guest_path` opened inside the preopen that is its nearest ancestor;
+/// `None` if there is none or it holds no such directory.
+fn under_a_preopen(
+    preopens: &[(Descriptor, String)],
+    guest_path: &str,
+    flags: DescriptorFlags,
+) -> Option<Descriptor> {
+    let (parent, inside) = preopens
+        .iter()
+        .filter_map(|(descriptor, path)| {
+            let inside = guest_path
+                .strip_prefix(path.trim_end_matches('/'))?
+                .strip_prefix('/')?;
+            Some((descriptor, inside))
+        })
+        .min_by_key(|(_, inside)| inside.len())?;
+    parent
+        .open_at(
+            PathFlags::SYMLINK_FOLLOW,
+            inside,
+            OpenFlags::DIRECTORY,
+            flags,
+        )
+        .ok()
 }
 
 impl StaticFs for WasiDir {

@@ -33,6 +33,7 @@ use http::StatusCode;
 use jiff::Timestamp;
 #[cfg(not(feature = "p3"))]
 use send::{send, stream_error};
+use wasi::filesystem::types::DescriptorFlags;
 #[cfg(not(feature = "p3"))]
 use wasi::http::types::{IncomingBody, IncomingRequest, Method, ResponseOutparam, Scheme};
 #[cfg(not(feature = "p3"))]
@@ -46,7 +47,7 @@ crate::global_arena!(HEAP, 256 << 10);
 /// from the environment, and the board's store — the same for both worlds.
 fn site() -> Site<WasiDir, BoardStore> {
     let mut preopens = wasi::filesystem::preopens::get_directories();
-    let mut take = |guest_path| WasiDir::take(&mut preopens, guest_path);
+    let mut take = |guest_path, flags| WasiDir::take(&mut preopens, guest_path, flags);
     // The environment in one host call; `std::env::var` would have
     // wasi-libc build `environ` and scan it per variable.
     let mut environment = wasi::cli::environment::get_environment();
@@ -61,12 +62,19 @@ fn site() -> Site<WasiDir, BoardStore> {
         redirects: take_var(&mut environment, settings::REDIRECTS_VAR),
         headers: take_var(&mut environment, settings::HEADERS_VAR),
     };
-    let static_root = take(settings::STATIC_DIR);
-    let data = take(settings::DATA_DIR);
+    let static_root = take(settings::STATIC_DIR, DescriptorFlags::READ);
+    let data = take(
+        settings::DATA_DIR,
+        DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY,
+    );
     let store = if data.is_preopened() {
         BoardStore::Files(FileStore::new(data, wall_clock, wasi_random))
     } else {
-        BoardStore::KeyValue(KvStore::new(WasiBucket::new(&settings.bucket), wall_clock))
+        BoardStore::KeyValue(KvStore::new(
+            WasiBucket::new(&settings.bucket),
+            wall_clock,
+            wasi_random,
+        ))
     };
     Site {
         static_root,

@@ -92,7 +92,7 @@ fn a_failing_store_is_a_503_with_retry_after_and_files_still_serve() {
     use crate::store::kv_store::{KvStore, memory::MemoryBucket};
     let site = Site {
         static_root: MemoryFs::default().with("index.html", "home"),
-        store: KvStore::new(MemoryBucket::default(), Timestamp::now),
+        store: KvStore::new(MemoryBucket::default(), Timestamp::now, crate::random::os),
         settings: Settings::default(),
         clock: Timestamp::now,
         random: crate::random::os,

@@ -1,7 +1,6 @@
 //! The fixture thread: the runtime the in-process runners live on, and the
 //! spawner of the child processes (`wasmtime serve`, the shared Redis).
 
-use std::os::unix::process::CommandExt;
 use std::process::{ChildStderr, Command};
 use std::sync::OnceLock;
 use std::sync::mpsc;
@@ -33,14 +32,7 @@ pub(super) fn fixture() -> &'static Fixture {
                 // (never waited for) when this thread ends.
                 let mut children = Vec::new();
                 for (mut command, reply) in spawn_rx {
-                    // SAFETY: prctl is async-signal-safe; nothing else runs
-                    // between fork and exec.
-                    unsafe {
-                        command.pre_exec(|| {
-                            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                            Ok(())
-                        });
-                    }
+                    super::die_with_the_test(&mut command);
                     let mut child = command.spawn().expect("the command starts");
                     let _ = reply.send(child.stderr.take().expect("stderr is piped"));
                     children.push(child);

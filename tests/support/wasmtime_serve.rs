@@ -5,7 +5,7 @@ use super::{TestSite, fixture, site_settings, skipped};
 use sitebox_runner::SiteSettings;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -25,7 +25,7 @@ pub fn start_wasmtime_serve_with(
     component: &Path,
     options: &SiteSettings,
 ) -> Option<SocketAddr> {
-    start(site, component, options, &[], true).map(|(addr, _)| addr)
+    start(&site_dirs(site, true), component, options, &[]).map(|(addr, _)| addr)
 }
 
 /// What a `wasmtime serve` wrote to its stderr so far, line by line (its
@@ -46,21 +46,40 @@ pub fn start_wasmtime_serve_logged(
     component: &Path,
     extra: &[(&str, &str)],
 ) -> Option<(SocketAddr, ServeLog)> {
-    start(site, component, &site_settings(), extra, true)
+    start(&site_dirs(site, true), component, &site_settings(), extra)
 }
 
 /// `wasmtime serve` with no `/data`: the component looks for its key-value
 /// bucket, which wasmtime's in-memory store does not have.
 pub fn start_wasmtime_serve_without_data(site: &TestSite, component: &Path) -> Option<SocketAddr> {
-    start(site, component, &site_settings(), &[], false).map(|(addr, _)| addr)
+    start(&site_dirs(site, false), component, &site_settings(), &[]).map(|(addr, _)| addr)
+}
+
+/// `wasmtime serve` with `dirs` (host path, guest path) as its preopens
+/// instead of a test site's `/static` and `/data`.
+pub fn start_wasmtime_serve_on(dirs: &[(&Path, &str)], component: &Path) -> Option<SocketAddr> {
+    let dirs: Vec<(PathBuf, String)> = dirs
+        .iter()
+        .map(|(host, guest)| (host.to_path_buf(), (*guest).to_owned()))
+        .collect();
+    start(&dirs, component, &site_settings(), &[]).map(|(addr, _)| addr)
+}
+
+/// A test site's preopens: `/static`, and `/data` if `data`.
+fn site_dirs(site: &TestSite, data: bool) -> Vec<(PathBuf, String)> {
+    let mut dirs = vec![(site.static_dir.clone(), "/static".to_owned())];
+    if data {
+        std::fs::create_dir_all(&site.data_dir).unwrap();
+        dirs.push((site.data_dir.clone(), "/data".to_owned()));
+    }
+    dirs
 }
 
 fn start(
-    site: &TestSite,
+    dirs: &[(PathBuf, String)],
     component: &Path,
     options: &SiteSettings,
     extra: &[(&str, &str)],
-    data: bool,
 ) -> Option<(SocketAddr, ServeLog)> {
     if !wasmtime_installed() {
         return None;
@@ -68,14 +87,11 @@ fn start(
     let mut command = Command::new("wasmtime");
     command
         .args(["serve", "-S", "cli", "-S", "keyvalue"])
-        .args(["--addr", "127.0.0.1:0"])
-        .arg("--dir")
-        .arg(format!("{}::/static", site.static_dir.display()));
-    if data {
-        std::fs::create_dir_all(&site.data_dir).unwrap();
+        .args(["--addr", "127.0.0.1:0"]);
+    for (host, guest) in dirs {
         command
             .arg("--dir")
-            .arg(format!("{}::/data", site.data_dir.display()));
+            .arg(format!("{}::{guest}", host.display()));
     }
     for (name, value) in options.environment() {
         command.arg("--env").arg(format!("{name}={value}"));

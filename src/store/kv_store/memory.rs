@@ -1,7 +1,11 @@
 //! A bucket in memory, for host tests of the key-value store: each call is
 //! atomic (one lock), as on every real host; it can be told to fail (also
 //! after applying a write, as when the host's answer is lost), and it notes
-//! when the calling thread last touched it.
+//! when the calling thread last touched it. `like_nats` makes it behave as
+//! wasmCloud's NATS JetStream backend: keys only in NATS's alphabet,
+//! counters as 8 big-endian bytes, and an increment that reads, then writes
+//! only if no one wrote in between (else it fails), or simply writes if the
+//! key was missing.
 
 use super::{Bucket, KvError};
 use std::cell::Cell;
@@ -18,6 +22,7 @@ pub struct MemoryBucket {
     /// then answered with an error.
     lost_answer: Mutex<Option<&'static str>>,
     calls: Mutex<Vec<&'static str>>,
+    nats: bool,
 }
 
 thread_local! {
@@ -25,6 +30,27 @@ thread_local! {
 }
 
 impl MemoryBucket {
+    pub fn like_nats() -> Self {
+        MemoryBucket {
+            nats: true,
+            ..MemoryBucket::default()
+        }
+    }
+
+    /// NATS's `is_valid_key` (async-nats `jetstream/kv`).
+    fn check_key(&self, key: &str) -> Result<(), KvError> {
+        let valid = !key.is_empty()
+            && !key.starts_with('.')
+            && !key.ends_with('.')
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-/_=.".contains(&b));
+        if self.nats && !valid {
+            return Err(KvError(format!("invalid key: {key} (test)")));
+        }
+        Ok(())
+    }
+
     /// From now on every call fails (`true`) or works again (`false`).
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
@@ -82,10 +108,12 @@ impl MemoryBucket {
 
 impl Bucket for MemoryBucket {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        self.check_key(key)?;
         self.with("get", |entries| entries.get(key).cloned())
     }
 
     fn set(&self, key: &str, value: &[u8]) -> Result<(), KvError> {
+        self.check_key(key)?;
         self.with("set", |entries| {
             entries.insert(key.to_owned(), value.to_owned());
         })?;
@@ -93,6 +121,10 @@ impl Bucket for MemoryBucket {
     }
 
     fn increment(&self, key: &str, delta: u64) -> Result<u64, KvError> {
+        self.check_key(key)?;
+        if self.nats {
+            return self.increment_like_nats(key, delta);
+        }
         let new = self.with("increment", |entries| {
             let value = entries
                 .entry(key.to_owned())
@@ -111,16 +143,47 @@ impl Bucket for MemoryBucket {
     }
 
     fn get_many(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, KvError> {
+        keys.iter().try_for_each(|key| self.check_key(key))?;
         self.with("get-many", |entries| {
             keys.iter().map(|key| entries.get(key).cloned()).collect()
         })
     }
 
     fn delete_many(&self, keys: &[String]) -> Result<(), KvError> {
+        keys.iter().try_for_each(|key| self.check_key(key))?;
         self.with("delete-many", |entries| {
             for key in keys {
                 entries.remove(key);
             }
         })
+    }
+}
+
+impl MemoryBucket {
+    /// wasmCloud's NATS `increment`: read, add, then write at the revision
+    /// read (fails if another write came in between) or, for a missing key,
+    /// a plain write.
+    fn increment_like_nats(&self, key: &str, delta: u64) -> Result<u64, KvError> {
+        let read = self.with("increment", |entries| entries.get(key).cloned())?;
+        let current = match &read {
+            None => 0,
+            Some(bytes) => u64::from_be_bytes(
+                bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| KvError(format!("{key} is not a counter")))?,
+            ),
+        };
+        let new = current
+            .checked_add(delta)
+            .ok_or_else(|| KvError(format!("{key} overflows")))?;
+        // The round trip between the read and the write.
+        std::thread::yield_now();
+        let mut entries = self.entries.lock().unwrap();
+        if read.is_some() && entries.get(key) != read.as_ref() {
+            return Err(KvError("wrong last sequence (test)".to_owned()));
+        }
+        entries.insert(key.to_owned(), new.to_be_bytes().to_vec());
+        Ok(new)
     }
 }

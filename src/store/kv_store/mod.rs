@@ -2,10 +2,11 @@
 //! key-value storage instead of a writable directory (edge platforms, a fleet
 //! of runners sharing one Redis). Correct with many instances on many
 //! machines writing at once, given what every such host offers: each call on
-//! one key is atomic, and `increment` is atomic.
+//! one key is atomic, and `increment` is atomic (or fails, and is tried
+//! again: `portable`).
 //!
-//! Keys in the bucket (no `/`: a host that keeps keys as file names, like
-//! wasmCloud's filesystem store, would need directories for them):
+//! Keys, as the store names them (in the bucket the `:` is a `.`, unless
+//! the bucket holds a board from before: `portable`):
 //!
 //! ```text
 //! board:next-id            counter: the last id handed out
@@ -44,11 +45,15 @@
 //! workerd's `kv.js`), so they are read with `get`; one that is not is read
 //! with `increment(key, 0)`, which every host answers with a number.
 
+use crate::random::Random;
 use crate::store::idempotency::{Once, Submission};
 use crate::store::{self, Message, Page, Store, StoreError};
 use jiff::Timestamp;
 
+mod portable;
 mod submissions;
+
+use portable::Portable;
 
 /// The key-value operations the store needs, on the bucket it was given:
 /// the component implements them with `wasi:keyvalue`, tests in memory.
@@ -90,19 +95,22 @@ const DELETE_BATCH: u64 = 256;
 const MAX_WINDOW: u64 = 1024;
 
 pub struct KvStore<B> {
-    bucket: B,
+    bucket: Portable<B>,
     /// The time, for the windows of a keyed post's claim.
     clock: fn() -> Timestamp,
 }
 
 impl<B: Bucket> KvStore<B> {
-    pub fn new(bucket: B, clock: fn() -> Timestamp) -> Self {
-        KvStore { bucket, clock }
+    pub fn new(bucket: B, clock: fn() -> Timestamp, random: Random) -> Self {
+        KvStore {
+            bucket: Portable::new(bucket, clock, random),
+            clock,
+        }
     }
 
     #[cfg(test)]
     pub fn bucket(&self) -> &B {
-        &self.bucket
+        self.bucket.inner()
     }
 
     /// A counter's value: read with `get` (on Redis, `increment(key, 0)` is a
