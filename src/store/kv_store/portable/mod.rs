@@ -38,9 +38,9 @@ const FIRST_PAUSE: Duration = Duration::from_micros(200);
 const MAX_PAUSE: Duration = Duration::from_millis(20);
 
 /// The separator in the store's own key names.
-const LOGICAL: char = ':';
+const LOGICAL: &str = ":";
 /// The separator in the bucket, unless it holds a board from before.
-const PORTABLE: char = '.';
+const PORTABLE: &str = ".";
 /// The key every board that holds a message has, in the store's own name.
 const PROBE: &str = "board:next-id";
 
@@ -49,7 +49,7 @@ pub struct Portable<B> {
     clock: fn() -> Timestamp,
     random: Random,
     /// The separator this bucket's keys use, found by the first call.
-    separator: OnceLock<char>,
+    separator: OnceLock<&'static str>,
 }
 
 impl<B: Bucket> Portable<B> {
@@ -67,11 +67,15 @@ impl<B: Bucket> Portable<B> {
         &self.bucket
     }
 
-    fn separator(&self) -> Result<char, KvError> {
+    fn separator(&self) -> Result<&'static str, KvError> {
         if let Some(separator) = self.separator.get() {
             return Ok(*separator);
         }
-        let found = if self.bucket.get(&PROBE.replace(LOGICAL, "."))?.is_some() {
+        let found = if self
+            .bucket
+            .get(&PROBE.replace(LOGICAL, PORTABLE))?
+            .is_some()
+        {
             PORTABLE
         } else {
             match self.bucket.get(PROBE) {
@@ -86,7 +90,7 @@ impl<B: Bucket> Portable<B> {
     fn name<'k>(&self, key: &'k str) -> Result<Cow<'k, str>, KvError> {
         Ok(match self.separator()? {
             LOGICAL => Cow::Borrowed(key),
-            separator => Cow::Owned(key.replace(LOGICAL, separator.encode_utf8(&mut [0; 4]))),
+            separator => Cow::Owned(key.replace(LOGICAL, separator)),
         })
     }
 
