@@ -5,17 +5,18 @@
 //! concurrent posts, the admin's clear through `workload.environment.config`;
 //! the board on the in-memory, filesystem, Redis and NATS JetStream
 //! key-value backends, kept across a restart where the backend keeps it;
-//! Redis or NATS down leaves the files served and the board 503. `.ci/run`
+//! Redis or NATS down leaves the files served and the board 503; the
+//! wasi:http 0.3 component too (wasmCloud 2.10 offers `handler@0.3`). `.ci/run`
 //! installs wash at `target/wash` and NATS at `target/nats`.
 
 use sitebox_tests as support;
 
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use support::board::{clear_as_admin, clear_by_api, create, listed, post_form, shown};
-use support::client;
+use support::client::{self, Connection};
 use support::nats::NatsServer;
 use support::redis::RedisServer;
 use support::wasmcloud::{Overrides, WashDev, wash};
@@ -224,4 +225,40 @@ async fn the_board_on_nats_persists_and_fails_alone() {
     assert_eq!(listed(addr).await.len(), 21, "nothing lost");
     let after = create(addr, "after NATS came back").await;
     assert_eq!(after["id"], 22);
+}
+
+/// The wasi:http 0.3 component on wasmCloud (which provides
+/// `wasi:http/handler@0.3.0` beside 0.2): the seed site, the board by form
+/// (a browser's post with `Origin`: wasmCloud passes the authority) and by
+/// API, 20 posts at once, a cross-site post refused.
+#[tokio::test]
+async fn the_0_3_component_serves_the_site_and_the_board() {
+    let overrides = Overrides {
+        component: Some(support::p3_component().to_owned()),
+        ..Overrides::default()
+    };
+    let Some(wash) = start(".", &overrides) else {
+        return;
+    };
+    let addr = wash.addr;
+    assert_seed_site(addr).await;
+    post_form(addr, "/board", &[("message", "from 0.3")]).await;
+    assert_eq!(shown(addr).await, ["from 0.3"]);
+    assert_concurrent_posts(addr).await;
+    let own_origin = format!("http://{addr}");
+    for (origin, status) in [
+        (own_origin.as_str(), StatusCode::SEE_OTHER),
+        ("http://evil.example", StatusCode::FORBIDDEN),
+    ] {
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("origin", origin),
+        ];
+        let reply = Connection::open(addr)
+            .await
+            .send_body(Method::POST, "/board", &headers, "message=hi".to_owned())
+            .await;
+        assert_eq!(reply.status, status, "Origin: {origin}");
+    }
+    assert_eq!(listed(addr).await.len(), 22);
 }

@@ -47,6 +47,9 @@ pub struct Overrides {
     pub nats_url: Option<String>,
     /// `dev.wasi_keyvalue_path`, when the config has that key.
     pub keyvalue_path: Option<PathBuf>,
+    /// `dev.component_path` in place of the one the build makes and the
+    /// config names (the wasi:http 0.3 component).
+    pub component: Option<PathBuf>,
     /// Added to `workload.environment.config` (the component's environment).
     pub environment: Vec<(&'static str, String)>,
 }
@@ -197,6 +200,9 @@ fn adapted_config(committed: &Path, addr: SocketAddr, overrides: &Overrides) -> 
         "{}'s dev.component_path is the component the build makes",
         file.display()
     );
+    if let Some(component) = &overrides.component {
+        dev["component_path"] = json!(component);
+    }
     for volume in dev["volumes"].as_array_mut().expect("dev.volumes") {
         volume["host_path"] = absolute(&volume["host_path"]);
     }
