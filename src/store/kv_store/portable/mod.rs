@@ -8,7 +8,8 @@
 //!   (and `/` would be a directory in wasmCloud's filesystem backend).
 //!   A bucket that already holds a board under the `:` names (sitebox wrote
 //!   those before) keeps them: the first call looks for `board.next-id`,
-//!   then for `board:next-id`, and uses the names it finds; every board
+//!   then for `board:next-id`, and uses the names it finds (when that call
+//!   is a read of `next-id`, the look is the read); every board
 //!   that holds a message has its `next-id`. A host that refuses the old
 //!   name cannot hold a board under it, so an error there means "none" (on
 //!   a host that takes both names, an error between the two `get`s means
@@ -68,22 +69,26 @@ impl<B: Bucket> Portable<B> {
     }
 
     fn separator(&self) -> Result<&'static str, KvError> {
-        if let Some(separator) = self.separator.get() {
-            return Ok(*separator);
+        match self.separator.get() {
+            Some(separator) => Ok(separator),
+            None => self.probe().map(|(separator, _)| separator),
         }
-        let found = if self
-            .bucket
-            .get(&PROBE.replace(LOGICAL, PORTABLE))?
-            .is_some()
-        {
-            PORTABLE
+    }
+
+    /// Finds the names this bucket uses, and `next-id`'s value under them:
+    /// the store's first read of `next-id` is the probe itself, so a page
+    /// costs no extra call.
+    fn probe(&self) -> Result<(&'static str, Option<Vec<u8>>), KvError> {
+        let portable = self.bucket.get(&PROBE.replace(LOGICAL, PORTABLE))?;
+        let (found, value) = if portable.is_some() {
+            (PORTABLE, portable)
         } else {
             match self.bucket.get(PROBE) {
-                Ok(Some(_)) => LOGICAL,
-                Ok(None) | Err(_) => PORTABLE,
+                Ok(Some(value)) => (LOGICAL, Some(value)),
+                Ok(None) | Err(_) => (PORTABLE, None),
             }
         };
-        Ok(*self.separator.get_or_init(|| found))
+        Ok((*self.separator.get_or_init(|| found), value))
     }
 
     /// `key` as the bucket names it.
@@ -117,6 +122,9 @@ impl<B: Bucket> Portable<B> {
 
 impl<B: Bucket> Bucket for Portable<B> {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, KvError> {
+        if key == PROBE && self.separator.get().is_none() {
+            return self.probe().map(|(_, value)| value);
+        }
         self.bucket.get(&self.name(key)?)
     }
 

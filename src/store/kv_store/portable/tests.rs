@@ -87,3 +87,27 @@ fn a_board_written_under_the_old_names_keeps_them() {
         ]
     );
 }
+
+/// Finding the bucket's names costs a page nothing: its first read, of
+/// `next-id`, is the look (the same calls as on a store that knows them).
+#[test]
+fn a_fresh_store_reads_a_page_with_no_extra_call() {
+    let bucket = MemoryBucket::default();
+    let first = KvStore::new(bucket, Timestamp::now, crate::random::os);
+    first.append("one", Timestamp::now()).unwrap();
+    first.bucket().take_calls();
+    first.page(None, 50).unwrap();
+    let known = first.bucket().take_calls();
+    let fresh = KvStore::new(MemoryBucket::default(), Timestamp::now, crate::random::os);
+    fresh.bucket().set("board.next-id", b"1").unwrap();
+    fresh
+        .bucket()
+        .set(
+            "board.message.1",
+            &store::encode_message("one", Timestamp::now()),
+        )
+        .unwrap();
+    fresh.bucket().take_calls();
+    assert_eq!(texts(&fresh.page(None, 50).unwrap()), ["one"]);
+    assert_eq!(fresh.bucket().take_calls(), known);
+}
