@@ -4,7 +4,8 @@
 //! `sitebox.wasm` plugged with the Spin adapter (`deploy/spin/adapter`), so
 //! it imports Spin's `wasi:keyvalue@0.2.0-draft2` instead of `0.2.0-draft`
 //! (`target/component/sitebox-spin.wasm`; what `wac plug` does, by its
-//! library).
+//! library), and the wasi:http 0.3 component plugged the same way
+//! (`sitebox-p3-spin.wasm`).
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -44,11 +45,7 @@ fn main() {
     let adapter = built.join("sitebox_spin_adapter.wasm");
     println!("cargo:rustc-env=SITEBOX_COMPONENT_WASM={}", wasm.display());
     let spin = workspace.join("target/component/sitebox-spin.wasm");
-    let composed = plug(&wasm, &adapter).unwrap_or_else(|error| {
-        panic!("cannot plug the Spin adapter into sitebox.wasm: {error:?}")
-    });
-    std::fs::write(&spin, composed)
-        .unwrap_or_else(|error| panic!("cannot write {}: {error}", spin.display()));
+    write_plugged(&wasm, &adapter, &spin);
     println!("cargo:rustc-env=SITEBOX_SPIN_WASM={}", spin.display());
 
     let built = build_components(
@@ -57,10 +54,28 @@ fn main() {
         &["sitebox"],
         &["--features", "p3"],
     );
+    let wasm_p3 = built.join("sitebox.wasm");
     println!(
         "cargo:rustc-env=SITEBOX_COMPONENT_P3_WASM={}",
-        built.join("sitebox.wasm").display()
+        wasm_p3.display()
     );
+    write_plugged(
+        &wasm_p3,
+        &adapter,
+        &workspace.join("target/component/sitebox-p3-spin.wasm"),
+    );
+}
+
+/// Writes `socket` plugged with the Spin `adapter` to `out`.
+fn write_plugged(socket: &Path, adapter: &Path, out: &Path) {
+    let composed = plug(socket, adapter).unwrap_or_else(|error| {
+        panic!(
+            "cannot plug the Spin adapter into {}: {error:?}",
+            socket.display()
+        )
+    });
+    std::fs::write(out, composed)
+        .unwrap_or_else(|error| panic!("cannot write {}: {error}", out.display()));
 }
 
 /// Builds `packages` (libraries) for `TARGET` in `target/<dir>` with `extra`

@@ -9,6 +9,7 @@ use http::StatusCode;
 use sitebox_runner::{BoardStore, ComponentSource, Config, Health, Limits, READY_CHECK_EVERY};
 use std::net::SocketAddr;
 use std::time::Duration;
+use support::metrics::sample;
 use support::{TestSite, client};
 
 fn start(site: &TestSite, limits: Limits) -> (SocketAddr, SocketAddr) {
@@ -25,17 +26,6 @@ fn start(site: &TestSite, limits: Limits) -> (SocketAddr, SocketAddr) {
     )
 }
 
-/// The value of the sample named `series` (name and labels, as printed).
-async fn sample(metrics: SocketAddr, series: &str) -> f64 {
-    let page = scrape(metrics).await;
-    let line = page.lines().find(|line| {
-        line.strip_prefix(series)
-            .is_some_and(|rest| rest.starts_with(' '))
-    });
-    let line = line.unwrap_or_else(|| panic!("no {series} in\n{page}"));
-    line.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
 /// The series once it reads `want`: an instance's slot is given back when its
 /// guest has returned, which may be just after the client read the last byte.
 async fn settled(metrics: SocketAddr, series: &str, want: f64) -> f64 {
@@ -47,17 +37,6 @@ async fn settled(metrics: SocketAddr, series: &str, want: f64) -> f64 {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn scrape(metrics: SocketAddr) -> String {
-    let reply = client::get(metrics, "/metrics").await;
-    assert_eq!(reply.status, StatusCode::OK);
-    assert!(
-        reply
-            .header("content-type")
-            .starts_with("application/openmetrics-text")
-    );
-    reply.text()
 }
 
 #[tokio::test]

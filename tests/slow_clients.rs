@@ -22,6 +22,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::metrics::sample;
 use support::slow_peers::{Slowness, h2c_flood, slow_poster, slow_reader};
 use support::{TestSite, client};
 
@@ -68,17 +69,6 @@ fn start_runner_with(configure: impl FnOnce(&mut Config)) -> Runner {
         addr: started.addr,
         metrics: started.metrics.unwrap(),
     }
-}
-
-/// The value of a metric without labels.
-async fn sample(metrics: SocketAddr, name: &str) -> f64 {
-    let page = client::get(metrics, "/metrics").await.text();
-    let line = page
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '));
-    line.unwrap_or_else(|| panic!("no {name} in\n{page}"))
-        .parse()
-        .unwrap()
 }
 
 /// What the normal client saw during an attack, and the most instances busy

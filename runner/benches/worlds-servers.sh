@@ -1,5 +1,6 @@
 # Sourced by worlds.sh and instructions.sh (not run on its own): starting
-# and stopping the four servers they compare, and seeding a board.
+# and stopping the servers they compare (runner-p2, runner-p3,
+# runner-p2-reuse, runner-p3-shared, serve-p2, serve-p3), and seeding a board.
 #
 # The caller sets $root (the repository), $sitebox (the runner) and
 # $work (a temporary directory holding static/1k.txt), and may set:
@@ -24,8 +25,12 @@ start() { # server data-dir: sets $port and $pid, or returns 1
     local log=$work/log.$1 p
     case $1 in
     runner-*)
+        # runner-p2, runner-p3; -reuse: an instance serves 128 requests, one
+        # at a time; runner-p3-shared: 16 at once, 128 in all (as serve).
         local component=()
-        [[ $1 == runner-p3 ]] && component=(--component "$p3")
+        [[ $1 == runner-p3* ]] && component=(--component "$p3")
+        [[ $1 == *-reuse ]] && component+=(--reuse-instances 128)
+        [[ $1 == runner-p3-shared ]] && component+=(--reuse-instances 128 --instance-concurrency 16)
         "${wrap[@]}" "$sitebox" --static "$work/static" --data "$2" --port 0 \
             --write-rate 1000000/1s "${component[@]}" "${runner_extra[@]}" >"$log" 2>&1 &
         ;;

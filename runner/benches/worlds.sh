@@ -27,7 +27,7 @@ trap '[[ -n $pid ]] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/static" "$work/seed"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$work/static/1k.txt"
 
-read -ra servers <<<"${SERVERS:-runner-p2 runner-p3 serve-p2 serve-p3}"
+read -ra servers <<<"${SERVERS:-runner-p2 runner-p3 runner-p2-reuse runner-p3-shared serve-p2 serve-p3}"
 # start, stop, seed_board
 source "$root/runner/benches/worlds-servers.sh"
 

@@ -66,6 +66,11 @@ pub struct Config {
     /// isolation (a request can see what an earlier one left in the
     /// instance's memory) for speed.
     pub reuse_instances: u32,
+    /// How many requests one instance of a wasi:http 0.3 component serves
+    /// at once (as `wasmtime serve` does); 1, the default, one at a time.
+    /// Above 1 it needs `reuse_instances` at least as large, and
+    /// `limits.max_concurrent` counts instances, each with this many places.
+    pub instance_concurrency: u32,
     pub limits: Limits,
     /// Serve HTTPS (and HTTP/2 by ALPN) with this certificate.
     pub tls: Option<TlsFiles>,
@@ -266,6 +271,7 @@ impl Config {
             cache: CompileCache::Default,
             max_instance_memory: Self::DEFAULT_MAX_INSTANCE_MEMORY,
             reuse_instances: 1,
+            instance_concurrency: 1,
             limits: Limits::default(),
             tls: None,
             access_log: Some(LogFormat::Common),

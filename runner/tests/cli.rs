@@ -358,3 +358,39 @@ fn bad_tls_files_are_one_line_and_exit_code_1() {
     assert!(message.contains("/no/cert.pem"), "{message}");
     assert_eq!(message.lines().count(), 1, "{message}");
 }
+
+/// Sharing instances needs a component that can run requests side by side,
+/// and instances that serve at least that many.
+#[test]
+fn instance_concurrency_needs_a_0_3_component_and_enough_reuse() {
+    let site = tempfile::tempdir().unwrap();
+    let site = site.path().to_str().unwrap();
+    let p2 = run(&[
+        "--port",
+        "0",
+        "--static",
+        site,
+        "--instance-concurrency",
+        "4",
+    ]);
+    assert_eq!(p2.status.code(), Some(1));
+    let message = stderr(&p2);
+    assert!(
+        message.contains("needs a wasi:http 0.3 component"),
+        "{message}"
+    );
+    let p3 = sitebox_runner::P3_COMPONENT_PATH;
+    let args = ["--port", "0", "--static", site, "--component", p3];
+    let too_little_reuse = run(&[
+        &args[..],
+        &["--instance-concurrency", "8", "--reuse-instances", "4"],
+    ]
+    .concat());
+    assert_eq!(too_little_reuse.status.code(), Some(1));
+    let message = stderr(&too_little_reuse);
+    assert!(
+        message.contains("--reuse-instances of at least 8"),
+        "{message}"
+    );
+    assert_eq!(message.lines().count(), 1, "{message}");
+}

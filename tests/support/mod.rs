@@ -9,6 +9,7 @@ pub mod board;
 pub mod client;
 pub mod fault_proxy;
 mod fixture;
+pub mod metrics;
 pub mod nats;
 pub mod proxy;
 pub mod redis;
@@ -30,7 +31,7 @@ pub use wasmtime_serve::{
 pub use servers::{
     Backend, Server, Started, embedded_component, fresh_server, new_bucket, on_redis, on_spin,
     p3_component, runner_once, shared_redis, shared_server, spin_component, start_runner,
-    start_runner_with, start_servers, with_p3,
+    start_runner_with, start_servers, with_p3, with_p3_alone,
 };
 
 use fixture::fixture;

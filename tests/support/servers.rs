@@ -16,7 +16,8 @@ use tempfile::TempDir;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Runner,
-    /// The runner with the wasi:http 0.3 component (`p3_component`).
+    /// The runner with the wasi:http 0.3 component (`p3_component`) in
+    /// shared instances (`with_p3`).
     RunnerP3,
     WasmtimeServe,
     /// `wasmtime serve` with the wasi:http 0.3 component (`p3_component`).
@@ -223,8 +224,21 @@ pub fn p3_component() -> &'static Path {
     Path::new(sitebox_runner::P3_COMPONENT_PATH)
 }
 
-/// `config` serving the wasi:http 0.3 component.
+/// `config` serving the wasi:http 0.3 component in shared instances, as
+/// `wasmtime serve` runs it: 16 requests at once in an instance, 128 in all
+/// (`--instance-concurrency 16 --reuse-instances 128`). The runner's
+/// fresh-instance 0.3 path is `with_p3_alone`'s.
 pub fn with_p3(config: Config) -> Config {
+    Config {
+        instance_concurrency: 16,
+        reuse_instances: 128,
+        ..with_p3_alone(config)
+    }
+}
+
+/// `config` serving the wasi:http 0.3 component, a fresh instance for every
+/// request (the runner's default).
+pub fn with_p3_alone(config: Config) -> Config {
     Config {
         component: ComponentSource::File(p3_component().to_owned()),
         ..config

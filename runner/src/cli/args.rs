@@ -195,6 +195,14 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub reuse_instances: u32,
 
+    /// Let one instance of a wasi:http 0.3 component serve up to N requests
+    /// at once (needs --reuse-instances of at least N): faster still, but
+    /// requests in flight share the instance's memory, and one that traps
+    /// fails the others in it. 1 (the default): one at a time.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub instance_concurrency: u32,
+
     /// Cache-Control max-age for files other than HTML, in seconds (HTML is
     /// always revalidated: no-cache).
     #[arg(long, value_name = "SECONDS", default_value_t = SiteSettings::default().max_age)]

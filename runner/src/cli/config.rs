@@ -77,6 +77,7 @@ impl Args {
         });
         config.max_instance_memory = (self.max_memory as usize) << 20;
         config.reuse_instances = self.reuse_instances;
+        config.instance_concurrency = self.instance_concurrency;
         config.site = SiteSettings {
             max_age: self.max_age,
             listing: self.listing,

@@ -183,7 +183,7 @@ impl WasiHttpView for RequestState {
 /// The site has no business calling other servers: outgoing requests are
 /// refused (`wasi:http/outgoing-handler` is in the proxy world, so it must be
 /// linked, but it does nothing).
-struct DenyOutgoing;
+pub(crate) struct DenyOutgoing;
 
 impl WasiHttpHooks for DenyOutgoing {
     fn send_request(

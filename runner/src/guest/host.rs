@@ -6,21 +6,24 @@
 
 use crate::filters::observed::Observed;
 use crate::guest::admission::{Admission, Refused};
+use crate::guest::alone::{Alone, Instance, WarmInstances};
 use crate::guest::engine::{RequestState, compile, engine_config, sitebox_world_linker};
-use crate::guest::guest_thread::{self, GuestThread};
+pub use crate::guest::failure::Failure;
+use crate::guest::failure::Running;
 use crate::guest::keyvalue::KeyValue;
 use crate::guest::limited_body::LimitedBody;
 use crate::guest::mounts::Mounts;
 use crate::guest::progress::{Progress, ProgressBody};
+use crate::guest::shared::{Job, SharedPool, Start};
 use crate::guest::site_rules::RulesFiles;
-use crate::guest::worlds::{Call, Guest, Pre, PrepareError};
+use crate::guest::worlds::{Answered, Pre, PrepareError, prepare_p3};
 use crate::ops::metrics::Metrics;
 use crate::{ComponentSource, Config, Limits};
 use anyhow::{Result, anyhow};
 use bytes::Bytes;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
-use tokio::sync::{Notify, OwnedSemaphorePermit};
+use std::sync::{Arc, RwLock};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, Linker};
 // wasmtime has its own error type; its `Context` covers both it and std
 // errors here, and `?` turns the result into an `anyhow::Error`.
@@ -44,6 +47,10 @@ pub struct Host {
     /// Requests one instance may serve (`--reuse-instances`); 1, the
     /// default, is a fresh instance for every request.
     reuse: u32,
+    /// Requests one 0.3 instance serves at once (`--instance-concurrency`);
+    /// above 1, `admission` counts requests and these slots instances.
+    per_instance: u32,
+    instance_slots: Arc<Semaphore>,
     metrics: Option<Arc<Metrics>>,
 }
 
@@ -51,15 +58,9 @@ pub struct Host {
 /// `--reuse-instances`) its instances waiting for their next request.
 struct Generation {
     pre: Pre,
-    warm: Mutex<Vec<Warm>>,
-}
-
-/// An instance that served `served` requests and may serve more.
-struct Warm {
-    store: Store<RequestState>,
-    proxy: Guest,
-    served: u32,
-    slot: OwnedSemaphorePermit,
+    warm: WarmInstances,
+    /// With `--instance-concurrency`: the instances requests share.
+    shared: Option<Arc<SharedPool>>,
 }
 
 impl Host {
@@ -86,23 +87,47 @@ impl Host {
             }
         };
         let linker = sitebox_world_linker(&engine, p3)?;
-        let generation = Generation::new(&linker, &component)?;
+        let (reuse, per_instance) = (
+            config.reuse_instances.max(1),
+            config.instance_concurrency.max(1),
+        );
+        if per_instance > 1 && reuse < per_instance {
+            anyhow::bail!(
+                "--instance-concurrency {per_instance} needs --reuse-instances of at least \
+                 {per_instance} (an instance serving {per_instance} requests at once serves that many)"
+            );
+        }
+        let max_concurrent = config.limits.max_concurrent;
+        let instance_slots = Arc::new(Semaphore::new(max_concurrent as usize));
+        let generation =
+            Generation::new(&linker, &component, per_instance, reuse, &instance_slots)?;
         Ok(Host {
             engine,
             cache,
             linker,
             current: RwLock::new(Arc::new(generation)),
             mounts,
-            admission: Admission::new(config.limits.max_concurrent, config.limits.max_queue),
+            admission: Admission::new(
+                max_concurrent.saturating_mul(per_instance),
+                config.limits.max_queue,
+            ),
             limits: config.limits.clone(),
-            reuse: config.reuse_instances.max(1),
+            reuse,
+            per_instance,
+            instance_slots,
             metrics,
         })
     }
 
     /// Instances busy and requests queued now.
     pub fn load(&self) -> (u32, u32) {
-        (self.admission.busy(), self.admission.queued())
+        let busy = if self.per_instance > 1 {
+            let free = self.instance_slots.available_permits() as u32;
+            self.limits.max_concurrent - free
+        } else {
+            self.admission.busy()
+        };
+        (busy, self.admission.queued())
     }
 
     /// Whether the board's store is there: Redis answers a PING, or the data
@@ -140,79 +165,53 @@ impl Host {
     pub fn reload(&self, path: &Path) -> Result<()> {
         let source = ComponentSource::File(path.to_owned());
         let component = compile(&self.engine, self.cache.as_ref(), &source)?;
-        let generation = Generation::new(&self.linker, &component)?;
+        let generation = Generation::new(
+            &self.linker,
+            &component,
+            self.per_instance,
+            self.reuse,
+            &self.instance_slots,
+        )?;
         *self.current.write().expect("not poisoned") = Arc::new(generation);
         Ok(())
     }
 }
 
 impl Generation {
-    fn new(linker: &Linker<RequestState>, component: &Component) -> Result<Generation> {
+    /// `component` made ready to serve, `per_instance` requests at once in
+    /// an instance (sharing `instance_slots`), `reuse` in all.
+    fn new(
+        linker: &Linker<RequestState>,
+        component: &Component,
+        per_instance: u32,
+        reuse: u32,
+        instance_slots: &Arc<Semaphore>,
+    ) -> Result<Generation> {
         let pre = linker
             .instantiate_pre(component)
             .context("the component needs imports outside the sitebox world")?;
         let pre = Pre::new(pre).context(
             "the component exports neither wasi:http/handler@0.3 nor wasi:http/incoming-handler@0.2",
         )?;
+        let shared = match (&pre, per_instance) {
+            (_, 1) => None,
+            (Pre::P3(_), per_instance) => {
+                Some(SharedPool::new(instance_slots.clone(), per_instance, reuse))
+            }
+            (Pre::P2(_), _) => anyhow::bail!(
+                "--instance-concurrency needs a wasi:http 0.3 component; this one exports \
+                 0.2's incoming-handler, which serves one request at a time"
+            ),
+        };
         Ok(Generation {
             pre,
-            warm: Mutex::new(Vec::new()),
+            warm: WarmInstances::default(),
+            shared,
         })
     }
 }
 
 pub type GuestResponse = hyper::Response<ProgressBody<HyperOutgoingBody>>;
-
-/// Why the host answers a request itself.
-#[derive(Debug)]
-pub enum Failure {
-    /// The guest trapped, or ended without answering (500).
-    Failed(anyhow::Error),
-    /// The guest went `request_timeout` without progress before answering (504).
-    TimedOut,
-    /// The host cannot turn the request into `wasi:http` for the guest: the
-    /// client's fault (400).
-    Unconvertible(anyhow::Error),
-    /// The request body is larger than `max_body` (413).
-    BodyTooLarge,
-    /// No instance free and the queue full, or waited too long (503).
-    Busy(Refused),
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Failure::Failed(error) => write!(f, "{error:#}"),
-            Failure::TimedOut => f.write_str("no progress within the request timeout"),
-            Failure::Unconvertible(error) => {
-                write!(f, "the request cannot be handed over: {error:#}")
-            }
-            Failure::BodyTooLarge => f.write_str("the request body is too large"),
-            Failure::Busy(Refused::QueueFull) => {
-                f.write_str("every instance is busy and the queue is full")
-            }
-            Failure::Busy(Refused::Waited) => f.write_str("no instance came free in time"),
-        }
-    }
-}
-
-/// How a guest's run ended.
-enum Outcome {
-    Done,
-    Trapped,
-    TimedOut,
-}
-
-/// An instance to run a request on, and what it comes with.
-struct Instance {
-    store: Store<RequestState>,
-    /// Set for a warm instance; a fresh one is instantiated in the guest's
-    /// task.
-    proxy: Option<Guest>,
-    /// Requests it has served before.
-    served: u32,
-    slot: OwnedSemaphorePermit,
-}
 
 impl Host {
     /// Runs `request` through an instance. The guest decides the response;
@@ -227,7 +226,6 @@ impl Host {
         E: Into<wasmtime_wasi_http::Error>,
     {
         let generation = self.current();
-        let mut instance = self.instance(&generation, request.uri().path()).await?;
         let progress = Progress::new();
         let too_large = Arc::new(Notify::new());
         let request = request.map(|body| {
@@ -238,12 +236,13 @@ impl Host {
                 too_large.clone(),
             )
         });
-        let (call, receiver) = match generation.pre.prepare(&mut instance.store, scheme, request) {
-            Ok(prepared) => prepared,
-            Err(PrepareError::Unconvertible(error)) => return Err(Failure::Unconvertible(error)),
-            Err(PrepareError::Failed(error)) => return Err(Failure::Failed(error)),
+        let (receiver, guest) = match &generation.shared {
+            Some(pool) => (self.run_shared(pool, &generation, scheme, request, &progress)).await?,
+            None => {
+                self.run_alone(generation.clone(), scheme, request, &progress)
+                    .await?
+            }
         };
-        let guest = self.spawn_guest(generation, instance, call, progress.clone());
 
         // A guest that hit the body limit may still answer (it saw an error
         // reading): the 413 wins.
@@ -262,15 +261,100 @@ impl Host {
             }
             Ok(Err(code)) => Err(Failure::Failed(anyhow!("guest answered with error {code}"))),
             // The guest is gone without answering: learn why.
-            Err(_) => match guest.join().await {
-                Ok(Outcome::TimedOut) => Err(Failure::TimedOut),
-                Ok(Outcome::Trapped) => Err(Failure::Failed(anyhow!("the guest trapped"))),
-                Ok(Outcome::Done) => {
-                    Err(Failure::Failed(anyhow!("guest ended without a response")))
-                }
-                Err(error) => Err(Failure::Failed(error)),
-            },
+            Err(()) => Err(guest.why_unanswered().await),
         }
+    }
+
+    /// `request` on an instance of its own (fresh, or warm with
+    /// `--reuse-instances`), run on a thread of its own.
+    async fn run_alone<B>(
+        &self,
+        generation: Arc<Generation>,
+        scheme: Scheme,
+        request: hyper::Request<B>,
+        progress: &Progress,
+    ) -> Result<(Answered, Running), Failure>
+    where
+        B: http_body::Body<Data = Bytes, Error = wasmtime_wasi_http::Error> + Send + 'static,
+    {
+        let mut instance = self.instance(&generation, request.uri().path()).await?;
+        let (call, receiver) = match generation.pre.prepare(&mut instance.store, scheme, request) {
+            Ok(prepared) => prepared,
+            Err(PrepareError::Unconvertible(error)) => return Err(Failure::Unconvertible(error)),
+            Err(PrepareError::Failed(error)) => return Err(Failure::Failed(error)),
+        };
+        let alone = Alone {
+            pre: generation.pre.clone(),
+            warm: generation.warm.clone(),
+            reuse: self.reuse,
+            idle: self.limits.request_timeout,
+            metrics: self.metrics.clone(),
+        };
+        let guest = alone.spawn(instance, call, progress.clone());
+        Ok((receiver, Running::Alone(guest)))
+    }
+
+    /// `request` on a shared instance (`--instance-concurrency`): a place
+    /// among the admitted requests, then one in an instance.
+    async fn run_shared<B>(
+        &self,
+        pool: &Arc<SharedPool>,
+        generation: &Generation,
+        scheme: Scheme,
+        request: hyper::Request<B>,
+        progress: &Progress,
+    ) -> Result<(Answered, Running), Failure>
+    where
+        B: http_body::Body<Data = Bytes, Error = wasmtime_wasi_http::Error> + Send + 'static,
+    {
+        let deadline = tokio::time::Instant::now() + self.limits.request_timeout;
+        let admitted = self.admit().await?;
+        let (call, receiver) = prepare_p3(scheme, request).map_err(Failure::Unconvertible)?;
+        let (unanswered, why) = tokio::sync::oneshot::channel();
+        let job = Job {
+            call,
+            progress: progress.clone(),
+            unanswered,
+            admitted,
+        };
+        let start = || Start {
+            pre: generation.pre.clone(),
+            store: self.new_store(None),
+            request_timeout: self.limits.request_timeout,
+            metrics: self.metrics.clone(),
+        };
+        (pool.dispatch(job, deadline, start).await).map_err(|refused| self.refused(refused))?;
+        let running = Running::Shared {
+            why,
+            progress: progress.clone(),
+            timeout: self.limits.request_timeout,
+        };
+        Ok((receiver, running))
+    }
+
+    /// A place among the requests admitted, at once or after waiting in the
+    /// queue.
+    async fn admit(&self) -> Result<OwnedSemaphorePermit, Failure> {
+        (self.admission)
+            .admit(self.limits.request_timeout)
+            .await
+            .map_err(|refused| self.refused(refused))
+    }
+
+    fn refused(&self, refused: Refused) -> Failure {
+        if let Some(metrics) = &self.metrics {
+            metrics.refused(&refused);
+        }
+        Failure::Busy(refused)
+    }
+
+    /// A store for a fresh instance (for a request for `path`, or several);
+    /// its guest yields to other requests at every epoch tick.
+    fn new_store(&self, path: Option<&str>) -> Store<RequestState> {
+        let mut store = Store::new(self.engine(), self.mounts.request_state(path));
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
     }
 
     /// A warm instance (with `--reuse-instances`), or a slot and a fresh
@@ -282,97 +366,23 @@ impl Host {
         } else {
             None
         };
-        let mut instance = match warm {
-            Some(warm) => Instance {
-                store: warm.store,
-                proxy: Some(warm.proxy),
-                served: warm.served,
-                slot: warm.slot,
-            },
-            None => {
-                let slot = (self.admission)
-                    .admit(self.limits.request_timeout)
-                    .await
-                    .map_err(|refused| {
-                        if let Some(metrics) = &self.metrics {
-                            metrics.refused(&refused);
-                        }
-                        Failure::Busy(refused)
-                    })?;
+        Ok(match warm {
+            Some(mut warm) => {
+                // Its deadline counts from now (`new_store`).
+                warm.store.set_epoch_deadline(1);
                 Instance {
-                    store: Store::new(
-                        self.engine(),
-                        self.mounts.request_state((self.reuse == 1).then_some(path)),
-                    ),
-                    proxy: None,
-                    served: 0,
-                    slot,
+                    store: warm.store,
+                    proxy: Some(warm.proxy),
+                    served: warm.served,
+                    slot: warm.slot,
                 }
             }
-        };
-        // A guest yields to other requests at every epoch tick.
-        instance.store.set_epoch_deadline(1);
-        instance.store.epoch_deadline_async_yield_and_update(1);
-        Ok(instance)
-    }
-
-    /// Runs the guest on a thread of its own (`guest_thread`: a filesystem
-    /// call that hangs stalls no other request), which owns the slot and the
-    /// store until the guest is done: it keeps running after it has sent
-    /// the headers (it streams the body). A healthy instance goes back to
-    /// the warm ones while it may serve more.
-    fn spawn_guest(
-        &self,
-        generation: Arc<Generation>,
-        instance: Instance,
-        call: Call,
-        progress: Progress,
-    ) -> GuestThread<Outcome> {
-        let (reuse, idle) = (self.reuse, self.limits.request_timeout);
-        let metrics = self.metrics.clone();
-        let Instance {
-            mut store,
-            proxy,
-            served,
-            slot,
-        } = instance;
-        guest_thread::spawn(async move {
-            let run = async {
-                let proxy = match proxy {
-                    Some(proxy) => proxy,
-                    None => generation.pre.instantiate(&mut store).await?,
-                };
-                proxy.run(&mut store, call).await
-            };
-            match progress.watch(idle, run).await {
-                None => {
-                    tracing::warn!("guest stopped: no progress in {idle:?}");
-                    if let Some(metrics) = &metrics {
-                        metrics.guest_timed_out();
-                    }
-                    Outcome::TimedOut
-                }
-                // A trapped instance is never reused.
-                Some(Err(error)) => {
-                    tracing::warn!("guest failed: {error:?}");
-                    if let Some(metrics) = &metrics {
-                        metrics.guest_trapped();
-                    }
-                    Outcome::Trapped
-                }
-                Some(Ok(proxy)) => {
-                    if served + 1 < reuse {
-                        let next = Warm {
-                            store,
-                            proxy,
-                            served: served + 1,
-                            slot,
-                        };
-                        generation.warm.lock().expect("not poisoned").push(next);
-                    }
-                    Outcome::Done
-                }
-            }
+            None => Instance {
+                slot: self.admit().await?,
+                store: self.new_store((self.reuse == 1).then_some(path)),
+                proxy: None,
+                served: 0,
+            },
         })
     }
 }

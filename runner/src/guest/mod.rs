@@ -5,14 +5,18 @@
 //! `site_rules`: the rules files read for it); the instance slots and their
 //! queue (`admission`); what bounds a guest (`limited_body`, the request body
 //! limit; `progress`, the no-progress deadline; `guest_thread`, the thread it
-//! runs on); and reloading the component when its file changes (`watch`).
+//! runs on); a 0.3 instance serving several requests at once (`shared`, with
+//! `severable`, a body it can cut); and reloading the component when its file
+//! changes (`watch`).
 //!
 //! May use: `ops` (the metrics it records) and `filters` (the observed body).
 //! The server side uses `host`, `admission`, `progress`, `watch` and
 //! `site_rules`; the rest is the guest side's own.
 
 pub(crate) mod admission;
+mod alone;
 mod engine;
+mod failure;
 mod guest_log;
 mod guest_thread;
 pub(crate) mod host;
@@ -20,6 +24,8 @@ pub(crate) mod keyvalue;
 mod limited_body;
 mod mounts;
 pub(crate) mod progress;
+mod severable;
+mod shared;
 pub(crate) mod site_rules;
 pub(crate) mod watch;
 mod worlds;

@@ -35,7 +35,8 @@ impl Progress {
         self.0.last.store(now, Ordering::Relaxed);
     }
 
-    fn last(&self) -> Instant {
+    /// When the request last moved.
+    pub fn last(&self) -> Instant {
         self.0.start + Duration::from_millis(self.0.last.load(Ordering::Relaxed))
     }
 

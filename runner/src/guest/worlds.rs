@@ -3,15 +3,15 @@
 //! then 0.2's `incoming-handler`), and how one request is handed to an
 //! instance of either and its answer taken back.
 
-use crate::guest::engine::RequestState;
+use crate::guest::engine::{DenyOutgoing, RequestState};
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
 use std::future::Future;
 use std::pin::Pin;
 use wasmtime::Store;
-use wasmtime::component::{InstancePre, Resource};
-use wasmtime_wasi_http::WasiHttpView;
+use wasmtime::component::{Accessor, InstancePre, Resource};
+use wasmtime_wasi_http::WasiHttpView as _;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -19,6 +19,7 @@ use wasmtime_wasi_http::p2::types::{HostIncomingRequest, HostResponseOutparam};
 use wasmtime_wasi_http::p3::bindings::{Service, ServicePre};
 
 /// A compiled component, ready to instantiate, in the world it exports.
+#[derive(Clone)]
 pub(crate) enum Pre {
     P2(ProxyPre<RequestState>),
     P3(ServicePre<RequestState>),
@@ -37,6 +38,10 @@ pub(crate) type Answer = hyper::Response<HyperOutgoingBody>;
 /// without either.
 pub(crate) type Answered = Pin<Box<dyn Future<Output = Result<Result<Answer, String>, ()>> + Send>>;
 
+/// A 0.3 request body's transfer, which the response's waits for.
+pub(crate) type RequestIo =
+    Pin<Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>>;
+
 /// A request made ready for the guest, in its store.
 pub(crate) enum Call {
     P2 {
@@ -45,8 +50,7 @@ pub(crate) enum Call {
     },
     P3 {
         request: wasmtime_wasi_http::p3::Request,
-        /// The request body's transfer, which the response's waits for.
-        request_io: Pin<Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>>,
+        request_io: RequestIo,
         respond: tokio::sync::oneshot::Sender<Result<Answer, String>>,
     },
 }
@@ -104,27 +108,52 @@ impl Pre {
                 };
                 Ok((call, Box::pin(answered)))
             }
-            Pre::P3(_) => {
-                // wasmtime's 0.3 host takes the authority from the target
-                // only and drops `Host` (a forbidden header): the target is
-                // made absolute here, as the 0.2 host does it.
-                let request = absolute(scheme, request).map_err(PrepareError::Unconvertible)?;
-                let hooks = store.data_mut().http().hooks;
-                let (request, request_io) =
-                    wasmtime_wasi_http::p3::Request::from_http(hooks, request);
-                let (respond, receiver) = tokio::sync::oneshot::channel();
-                let call = Call::P3 {
-                    request,
-                    request_io: Box::pin(request_io),
-                    respond,
-                };
-                Ok((
-                    call,
-                    Box::pin(receiver.map(|answer| answer.map_err(|_| ()))),
-                ))
-            }
+            Pre::P3(_) => prepare_p3(scheme, request).map_err(PrepareError::Unconvertible),
         }
     }
+}
+
+/// `request` as a 0.3 guest takes it; it needs no store, so a request for a
+/// shared instance is made ready before it goes to the instance's thread.
+pub(crate) fn prepare_p3<B>(
+    scheme: Scheme,
+    request: hyper::Request<B>,
+) -> anyhow::Result<(Call, Answered)>
+where
+    B: http_body::Body<Data = Bytes, Error = wasmtime_wasi_http::Error> + Send + 'static,
+{
+    // wasmtime's 0.3 host takes the authority from the target only and
+    // drops `Host` (a forbidden header): the target is made absolute here,
+    // as the 0.2 host does it.
+    let request = absolute(scheme, request)?;
+    let (request, request_io) =
+        wasmtime_wasi_http::p3::Request::from_http(&mut DenyOutgoing, request);
+    let (respond, receiver) = tokio::sync::oneshot::channel();
+    let call = Call::P3 {
+        request,
+        request_io: Box::pin(request_io),
+        respond,
+    };
+    Ok((
+        call,
+        Box::pin(receiver.map(|answer| answer.map_err(|_| ()))),
+    ))
+}
+
+/// The guest's answer to a 0.3 `request`: its response (the body still to
+/// come, moved by the store's event loop) or the error code it returned.
+pub(crate) async fn answer_p3(
+    service: &Service,
+    accessor: &Accessor<RequestState>,
+    request: wasmtime_wasi_http::p3::Request,
+    request_io: RequestIo,
+) -> wasmtime::Result<Result<Answer, String>> {
+    Ok(match service.handle(accessor, request).await? {
+        Ok(response) => {
+            Ok(accessor.with(|mut access| response.into_http(&mut access, request_io))?)
+        }
+        Err(code) => Err(format!("{code:?}")),
+    })
 }
 
 impl Guest {
@@ -159,11 +188,7 @@ impl Guest {
                 let guest = &service;
                 store
                     .run_concurrent(async move |accessor| {
-                        let answer = match guest.handle(accessor, request).await? {
-                            Ok(response) => Ok(accessor
-                                .with(|mut access| response.into_http(&mut access, request_io))?),
-                            Err(code) => Err(format!("{code:?}")),
-                        };
+                        let answer = answer_p3(guest, accessor, request, request_io).await?;
                         let _ = respond.send(answer);
                         std::future::poll_fn(|cx| accessor.poll_no_interesting_tasks(cx)).await;
                         wasmtime::Result::<()>::Ok(())

@@ -33,6 +33,7 @@ pub struct Metrics {
     /// 1 when the last real readiness check passed, else 0.
     ready: Gauge,
     readiness_checks: Family<ReadinessLabels, Counter>,
+    instances_started: Counter,
     /// Read from the host when the page is asked for.
     pub instances_busy: Gauge,
     pub requests_queued: Gauge,
@@ -184,6 +185,12 @@ impl Metrics {
             "Readiness checks run (at most one a second, however often --ready-path is asked), by result",
             readiness_checks.clone(),
         );
+        let instances_started = Counter::default();
+        registry.register(
+            "instances_started",
+            "Instances of the component made: one per request, unless --reuse-instances or --instance-concurrency share them",
+            instances_started.clone(),
+        );
         let instances_busy = Gauge::default();
         registry.register(
             "instances_busy",
@@ -207,6 +214,7 @@ impl Metrics {
             store_errors,
             ready,
             readiness_checks,
+            instances_started,
             instances_busy,
             requests_queued,
         }
@@ -244,6 +252,10 @@ impl Metrics {
         self.readiness_checks
             .get_or_create(&ReadinessLabels { result })
             .inc();
+    }
+
+    pub fn instance_started(&self) {
+        self.instances_started.inc();
     }
 
     pub fn guest_trapped(&self) {

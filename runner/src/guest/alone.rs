@@ -1,0 +1,118 @@
+//! A request on an instance of its own: fresh, or warm from earlier requests
+//! (`--reuse-instances`), run on a thread of its own (`guest_thread`: a
+//! filesystem call that hangs stalls no other request), and put back among
+//! the warm ones while it may serve more.
+
+use crate::guest::engine::RequestState;
+use crate::guest::guest_thread::{self, GuestThread};
+use crate::guest::progress::Progress;
+use crate::guest::worlds::{Call, Guest, Pre};
+use crate::ops::metrics::Metrics;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::Store;
+
+/// How a guest's run ended.
+pub(crate) enum Outcome {
+    Done,
+    Trapped,
+    TimedOut,
+}
+
+/// An instance to run a request on, and what it comes with.
+pub(crate) struct Instance {
+    pub store: Store<RequestState>,
+    /// Set for a warm instance; a fresh one is instantiated in the guest's
+    /// task.
+    pub proxy: Option<Guest>,
+    /// Requests it has served before.
+    pub served: u32,
+    pub slot: OwnedSemaphorePermit,
+}
+
+/// An instance that served `served` requests and may serve more.
+pub(crate) struct Warm {
+    pub store: Store<RequestState>,
+    pub proxy: Guest,
+    pub served: u32,
+    pub slot: OwnedSemaphorePermit,
+}
+
+/// The warm instances of one component.
+pub(crate) type WarmInstances = Arc<Mutex<Vec<Warm>>>;
+
+/// What a run needs besides its instance and request.
+pub(crate) struct Alone {
+    pub pre: Pre,
+    pub warm: WarmInstances,
+    /// Requests one instance may serve.
+    pub reuse: u32,
+    /// The request timeout: the longest the guest may go without progress.
+    pub idle: Duration,
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+impl Alone {
+    /// Runs `call` on `instance` on a thread of its own, which owns the slot
+    /// and the store until the guest is done: it keeps running after it has
+    /// sent the headers (it streams the body).
+    pub fn spawn(self, instance: Instance, call: Call, progress: Progress) -> GuestThread<Outcome> {
+        let Alone {
+            pre,
+            warm,
+            reuse,
+            idle,
+            metrics,
+        } = self;
+        let Instance {
+            mut store,
+            proxy,
+            served,
+            slot,
+        } = instance;
+        guest_thread::spawn(async move {
+            let run = async {
+                let proxy = match proxy {
+                    Some(proxy) => proxy,
+                    None => {
+                        if let Some(metrics) = &metrics {
+                            metrics.instance_started();
+                        }
+                        pre.instantiate(&mut store).await?
+                    }
+                };
+                proxy.run(&mut store, call).await
+            };
+            match progress.watch(idle, run).await {
+                None => {
+                    tracing::warn!("guest stopped: no progress in {idle:?}");
+                    if let Some(metrics) = &metrics {
+                        metrics.guest_timed_out();
+                    }
+                    Outcome::TimedOut
+                }
+                // A trapped instance is never reused.
+                Some(Err(error)) => {
+                    tracing::warn!("guest failed: {error:?}");
+                    if let Some(metrics) = &metrics {
+                        metrics.guest_trapped();
+                    }
+                    Outcome::Trapped
+                }
+                Some(Ok(proxy)) => {
+                    if served + 1 < reuse {
+                        let next = Warm {
+                            store,
+                            proxy,
+                            served: served + 1,
+                            slot,
+                        };
+                        warm.lock().expect("not poisoned").push(next);
+                    }
+                    Outcome::Done
+                }
+            }
+        })
+    }
+}
