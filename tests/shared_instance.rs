@@ -193,10 +193,10 @@ async fn by_default_the_runner_gives_each_request_a_fresh_0_3_instance() {
 }
 
 /// The runner on the faulty 0.3 guest, `per_instance` requests at once in an
-/// instance (100 in all), at most two instances.
+/// instance (100 in all), at most `instances` instances.
 fn faulty(
     site: &TestSite,
-    per_instance: u32,
+    (instances, per_instance): (u32, u32),
     request_timeout: Duration,
 ) -> (SocketAddr, SocketAddr) {
     start_with_metrics(Config {
@@ -204,7 +204,7 @@ fn faulty(
         instance_concurrency: per_instance,
         reuse_instances: 100,
         limits: Limits {
-            max_concurrent: 2,
+            max_concurrent: instances,
             request_timeout,
             max_body: 2 * SLOW_BODY as u64,
             ..Limits::default()
@@ -229,7 +229,7 @@ async fn settled(metrics: SocketAddr, series: &str, want: f64) -> f64 {
 #[tokio::test]
 async fn requests_in_one_instance_run_side_by_side() {
     let site = TestSite::bare();
-    let (addr, metrics) = faulty(&site, 4, Duration::from_secs(10));
+    let (addr, metrics) = faulty(&site, (1, 4), Duration::from_secs(10));
     let started = Instant::now();
     let counts: Vec<_> = (0..4)
         .map(|_| tokio::spawn(count_slowly(addr, SLOW_BODY, Duration::from_secs(1))))
@@ -247,17 +247,19 @@ async fn requests_in_one_instance_run_side_by_side() {
 }
 
 /// A spinning guest stalls its instance: the requests in it get 504 after
-/// the timeout; one that finds it full goes to another instance at once; the
-/// stuck instance is dropped.
+/// the timeout; one that comes while it spins goes to another instance and
+/// is served at once; the stuck instance is dropped.
 #[tokio::test]
 async fn a_spinning_guest_fails_only_the_requests_of_its_instance() {
     let site = TestSite::bare();
-    let (addr, metrics) = faulty(&site, 2, Duration::from_secs(2));
+    let (addr, metrics) = faulty(&site, (2, 2), Duration::from_secs(2));
     let started = Instant::now();
+    // In the instance first, waiting for the rest of its body: the instance
+    // waits too, so the next request joins it.
+    let beside = tokio::spawn(count_slowly(addr, SLOW_BODY, Duration::from_secs(1)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let spinning = tokio::spawn(client::get(addr, "/loop"));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let beside = tokio::spawn(count_slowly(addr, SLOW_BODY, Duration::from_millis(100)));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let elsewhere = client::get(addr, "/").await;
     assert_eq!(elsewhere.text(), "ok");
     assert!(!spinning.is_finished(), "answered elsewhere while it spun");
@@ -271,7 +273,11 @@ async fn a_spinning_guest_fails_only_the_requests_of_its_instance() {
     let (status, _) = beside.await.unwrap();
     assert!(status.starts_with("HTTP/1.1 504"), "{status}");
     assert!(started.elapsed() >= Duration::from_secs(2));
-    assert_eq!(sample(metrics, STARTED).await, 2.0);
+    assert_eq!(
+        sample(metrics, STARTED).await,
+        2.0,
+        "the spinning one and one beside"
+    );
     // The spinning instance is gone; the other one serves on.
     assert_eq!(settled(metrics, "sitebox_instances_busy", 1.0).await, 1.0);
     assert_eq!(client::get(addr, "/").await.text(), "ok");
@@ -284,7 +290,7 @@ async fn a_spinning_guest_fails_only_the_requests_of_its_instance() {
 #[tokio::test]
 async fn a_trap_fails_the_requests_of_its_instance_and_no_other() {
     let site = TestSite::bare();
-    let (addr, metrics) = faulty(&site, 2, Duration::from_secs(10));
+    let (addr, metrics) = faulty(&site, (2, 2), Duration::from_secs(10));
     let waiting = tokio::spawn(count_slowly(addr, SLOW_BODY, Duration::from_secs(1)));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let trap = client::get(addr, "/trap").await;
@@ -303,7 +309,7 @@ async fn a_trap_fails_the_requests_of_its_instance_and_no_other() {
 async fn a_client_that_stops_reading_is_cut_while_its_instance_serves_others() {
     const BIG: usize = 64 << 20;
     let site = TestSite::bare();
-    let (addr, metrics) = faulty(&site, 4, Duration::from_secs(1));
+    let (addr, metrics) = faulty(&site, (1, 4), Duration::from_secs(1));
     let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
     let head = format!("GET /big?{BIG} HTTP/1.1\r\nHost: test\r\n\r\n");
     stalled.write_all(head.as_bytes()).await.unwrap();
@@ -326,7 +332,7 @@ async fn a_client_that_stops_reading_is_cut_while_its_instance_serves_others() {
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413_and_the_instance_serves_on() {
     let site = TestSite::bare();
-    let (addr, metrics) = faulty(&site, 4, Duration::from_secs(10));
+    let (addr, metrics) = faulty(&site, (2, 4), Duration::from_secs(10));
     let mut connection = client::Connection::open(addr).await;
     let reply = connection
         .send_body(Method::POST, "/count", &[], vec![b'x'; 2 * SLOW_BODY])

@@ -372,6 +372,8 @@ fn instance_concurrency_needs_a_0_3_component_and_enough_reuse() {
         site,
         "--instance-concurrency",
         "4",
+        "--reuse-instances",
+        "8",
     ]);
     assert_eq!(p2.status.code(), Some(1));
     let message = stderr(&p2);

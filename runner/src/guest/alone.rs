@@ -84,13 +84,13 @@ impl Alone {
                 };
                 proxy.run(&mut store, call).await
             };
-            match progress.watch(idle, run).await {
+            let (outcome, proxy) = match progress.watch(idle, run).await {
                 None => {
                     tracing::warn!("guest stopped: no progress in {idle:?}");
                     if let Some(metrics) = &metrics {
                         metrics.guest_timed_out();
                     }
-                    Outcome::TimedOut
+                    (Outcome::TimedOut, None)
                 }
                 // A trapped instance is never reused.
                 Some(Err(error)) => {
@@ -98,21 +98,29 @@ impl Alone {
                     if let Some(metrics) = &metrics {
                         metrics.guest_trapped();
                     }
-                    Outcome::Trapped
+                    (Outcome::Trapped, None)
                 }
-                Some(Ok(proxy)) => {
-                    if served + 1 < reuse {
-                        let next = Warm {
-                            store,
-                            proxy,
-                            served: served + 1,
-                            slot,
-                        };
-                        warm.lock().expect("not poisoned").push(next);
-                    }
-                    Outcome::Done
+                Some(Ok(proxy)) => (Outcome::Done, Some(proxy)),
+            };
+            match proxy {
+                Some(proxy) if served + 1 < reuse => {
+                    let next = Warm {
+                        store,
+                        proxy,
+                        served: served + 1,
+                        slot,
+                    };
+                    warm.lock().expect("not poisoned").push(next);
+                }
+                // The pooling allocator's slot is free only once the store
+                // is gone: a new instance in `slot` before that would find
+                // the pool full.
+                _ => {
+                    drop(store);
+                    drop(slot);
                 }
             }
+            outcome
         })
     }
 }

@@ -65,6 +65,16 @@ struct Generation {
 
 impl Host {
     pub fn new(config: &Config, metrics: Option<Arc<Metrics>>) -> Result<Host> {
+        let (reuse, per_instance) = (
+            config.reuse_instances.max(1),
+            config.instance_concurrency.max(1),
+        );
+        if per_instance > 1 && reuse < per_instance {
+            anyhow::bail!(
+                "--instance-concurrency {per_instance} needs --reuse-instances of at least \
+                 {per_instance} (an instance serving {per_instance} requests at once serves that many)"
+            );
+        }
         let store_errors = metrics
             .as_ref()
             .map(|m| m.store_errors())
@@ -87,16 +97,6 @@ impl Host {
             }
         };
         let linker = sitebox_world_linker(&engine, p3)?;
-        let (reuse, per_instance) = (
-            config.reuse_instances.max(1),
-            config.instance_concurrency.max(1),
-        );
-        if per_instance > 1 && reuse < per_instance {
-            anyhow::bail!(
-                "--instance-concurrency {per_instance} needs --reuse-instances of at least \
-                 {per_instance} (an instance serving {per_instance} requests at once serves that many)"
-            );
-        }
         let max_concurrent = config.limits.max_concurrent;
         let instance_slots = Arc::new(Semaphore::new(max_concurrent as usize));
         let generation =

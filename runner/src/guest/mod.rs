@@ -1,5 +1,6 @@
-//! The guest side: the component and one request through one instance of it
-//! (`host`), on wasmtime's engine and the sitebox world (`engine`); what
+//! The guest side: the component and one request through an instance of it
+//! (`host`: on one of its own, `alone`, or a shared one, `shared`; `failure`
+//! when it cannot), on wasmtime's engine and the sitebox world (`engine`); what
 //! every instance is given (`mounts`: the preopens, the environment, the
 //! guest's output in `guest_log`; `keyvalue`: the board's store on Redis;
 //! `site_rules`: the rules files read for it); the instance slots and their
