@@ -201,15 +201,14 @@ impl SharedPool {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         jobs.send(job)
             .unwrap_or_else(|_| unreachable!("the receiver is here"));
-        if self.reuse > 1 {
-            places.push(Place {
-                id,
-                jobs,
-                running: running.clone(),
-                executing: executing.clone(),
-                accepted: 1,
-            });
-        }
+        // Shared, an instance serves at least two (`Host::new`): it is listed.
+        places.push(Place {
+            id,
+            jobs,
+            running: running.clone(),
+            executing: executing.clone(),
+            accepted: 1,
+        });
         Opened {
             id,
             running,
