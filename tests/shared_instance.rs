@@ -147,10 +147,11 @@ async fn under_wasmtime_serve_requests_sharing_an_instance_keep_their_own_data()
         instances.len()
     );
     assert_eq!(prefixes.len(), EXERCISE_REQUESTS, "{:?}", log.lines());
-    // Fewer instances than requests: instances served several, some at once
-    // (A's stayed open for half a second while the others came and went).
+    // Fewer instances than requests: some served several (A's stayed open
+    // for half a second while the others came and went). How many instances
+    // serve opens is its own timing (4 to 14 seen here, under load).
     assert!(
-        instances.len() * 2 < prefixes.len(),
+        instances.len() < prefixes.len(),
         "{} instances for {} requests",
         instances.len(),
         prefixes.len()
@@ -171,12 +172,21 @@ const STARTED: &str = "sitebox_instances_started_total";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_the_runner_requests_sharing_an_instance_keep_their_own_data() {
     let site = site_of_files();
-    let (addr, metrics) = start_with_metrics(support::with_p3(site.config()));
+    // Two instances at most: the 33 requests in flight at once (A and the
+    // reads) must share them. With room for more, placement opens a new
+    // instance whenever none is waiting, and how many that makes depends on
+    // the machine's timing (16 here, 23 on CI).
+    let config = support::with_p3(site.config());
+    let limits = Limits {
+        max_concurrent: 2,
+        ..config.limits
+    };
+    let (addr, metrics) = start_with_metrics(Config { limits, ..config });
     exercise(addr).await;
     let started = sample(metrics, STARTED).await;
     eprintln!("{EXERCISE_REQUESTS} requests in {started} instances");
     assert!(
-        started >= 1.0 && started * 2.0 < EXERCISE_REQUESTS as f64,
+        (1.0..=2.0).contains(&started),
         "{started} instances for {EXERCISE_REQUESTS} requests"
     );
 }
