@@ -101,3 +101,34 @@ async fn wasmtime_serve_streams_a_large_file() {
         download_and_verify(addr).await;
     }
 }
+
+/// A client that leaves mid-file is logged as gone, not as a file that
+/// ended early: both end the splice with the same `closed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_mid_file_is_logged_as_gone() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some((addr, log)) =
+        support::start_wasmtime_serve_logged(site(), support::embedded_component(), &[])
+    else {
+        return;
+    };
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /large.bin HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut start = vec![0; 1 << 16];
+    stream.read_exact(&mut start).await.unwrap();
+    drop(stream);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let aborted = loop {
+        let lines = log.lines();
+        if let Some(line) = lines.iter().find(|line| line.contains("body aborted")) {
+            break line.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{lines:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(aborted.contains("the connection ended"), "{aborted}");
+}

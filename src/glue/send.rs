@@ -106,7 +106,14 @@ fn splice_file(
     while remaining > 0 {
         match stream.blocking_splice(&input, remaining) {
             Ok(n) => remaining -= n.min(remaining),
-            Err(StreamError::Closed) => return Err(format!("file ended {remaining} bytes early")),
+            // `Closed` is either stream's end; only the output can say which
+            // (a client that leaves mid-file is no shrunken file).
+            Err(StreamError::Closed) => {
+                return Err(match stream.check_write() {
+                    Err(error) => format!("the connection ended: {}", stream_error(error)),
+                    Ok(_) => format!("the file ended {remaining} bytes early"),
+                });
+            }
             Err(error) => return Err(stream_error(error)),
         }
     }
