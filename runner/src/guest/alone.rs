@@ -3,6 +3,7 @@
 //! filesystem call that hangs stalls no other request), and put back among
 //! the warm ones while it may serve more.
 
+use crate::guest::admission::Refused;
 use crate::guest::engine::RequestState;
 use crate::guest::guest_thread::{self, GuestThread};
 use crate::guest::progress::Progress;
@@ -10,7 +11,8 @@ use crate::guest::worlds::{Call, Guest, Pre};
 use crate::ops::metrics::Metrics;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 use wasmtime::Store;
 
 /// How a guest's run ended.
@@ -28,7 +30,10 @@ pub(crate) struct Instance {
     pub proxy: Option<Guest>,
     /// Requests it has served before.
     pub served: u32,
+    /// Its place in the pooling allocator, held while the instance lives.
     pub slot: OwnedSemaphorePermit,
+    /// The request's place among those admitted, held while it runs.
+    pub admitted: OwnedSemaphorePermit,
 }
 
 /// An instance that served `served` requests and may serve more.
@@ -39,13 +44,60 @@ pub(crate) struct Warm {
     pub slot: OwnedSemaphorePermit,
 }
 
-/// The warm instances of one component.
-pub(crate) type WarmInstances = Arc<Mutex<Vec<Warm>>>;
+/// What `WarmInstances::take` found for a request.
+pub(crate) enum Taken {
+    Warm(Warm),
+    /// A free slot for a fresh instance.
+    Slot(OwnedSemaphorePermit),
+}
+
+/// The warm instances of one component. A warm instance keeps its slot but
+/// not an admitted request's place: one that held both kept requests waiting
+/// in the queue, until they timed out, beside idle instances.
+#[derive(Default)]
+pub(crate) struct WarmInstances {
+    list: Mutex<Vec<Warm>>,
+    put_back: Notify,
+}
+
+impl WarmInstances {
+    /// A warm instance, else a free slot among `slots`, waiting until
+    /// `deadline` for either: every slot may be held for a moment by an
+    /// instance being dropped or put back (or, after `--watch` swapped the
+    /// component, by the old one's).
+    pub async fn take(&self, slots: &Arc<Semaphore>, deadline: Instant) -> Result<Taken, Refused> {
+        loop {
+            let put_back = self.put_back.notified();
+            let mut put_back = std::pin::pin!(put_back);
+            put_back.as_mut().enable();
+            if let Some(warm) = self.list.lock().expect("not poisoned").pop() {
+                return Ok(Taken::Warm(warm));
+            }
+            tokio::select! {
+                slot = slots.clone().acquire_owned() => {
+                    return Ok(Taken::Slot(slot.expect("never closed")));
+                }
+                () = put_back => {}
+                () = tokio::time::sleep_until(deadline) => return Err(Refused::Waited),
+            }
+        }
+    }
+
+    fn put_back(&self, warm: Warm) {
+        self.list.lock().expect("not poisoned").push(warm);
+        self.put_back.notify_waiters();
+    }
+
+    /// Drops every warm instance (their component is no longer served).
+    pub fn clear(&self) {
+        self.list.lock().expect("not poisoned").clear();
+    }
+}
 
 /// What a run needs besides its instance and request.
 pub(crate) struct Alone {
     pub pre: Pre,
-    pub warm: WarmInstances,
+    pub warm: Arc<WarmInstances>,
     /// Requests one instance may serve.
     pub reuse: u32,
     /// The request timeout: the longest the guest may go without progress.
@@ -70,6 +122,7 @@ impl Alone {
             proxy,
             served,
             slot,
+            admitted,
         } = instance;
         guest_thread::spawn(async move {
             let run = async {
@@ -110,7 +163,7 @@ impl Alone {
                         served: served + 1,
                         slot,
                     };
-                    warm.lock().expect("not poisoned").push(next);
+                    warm.put_back(next);
                 }
                 // The pooling allocator's slot is free only once the store
                 // is gone: a new instance in `slot` before that would find
@@ -120,6 +173,9 @@ impl Alone {
                     drop(slot);
                 }
             }
+            // Last: a request admitted in its place finds the instance put
+            // back, or its slot free.
+            drop(admitted);
             outcome
         })
     }

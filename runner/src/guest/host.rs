@@ -6,7 +6,7 @@
 
 use crate::filters::observed::Observed;
 use crate::guest::admission::{Admission, Refused};
-use crate::guest::alone::{Alone, Instance, WarmInstances};
+use crate::guest::alone::{Alone, Instance, Taken, WarmInstances};
 use crate::guest::engine::{RequestState, compile, engine_config, sitebox_world_linker};
 pub use crate::guest::failure::Failure;
 use crate::guest::failure::Running;
@@ -47,9 +47,10 @@ pub struct Host {
     /// Requests one instance may serve (`--reuse-instances`); 1, the
     /// default, is a fresh instance for every request.
     reuse: u32,
-    /// Requests one 0.3 instance serves at once (`--instance-concurrency`);
-    /// above 1, `admission` counts requests and these slots instances.
+    /// Requests one 0.3 instance serves at once (`--instance-concurrency`).
     per_instance: u32,
+    /// The pooling allocator's places, one per live instance (busy, warm or
+    /// shared); `admission` counts requests.
     instance_slots: Arc<Semaphore>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -58,7 +59,7 @@ pub struct Host {
 /// `--reuse-instances`) its instances waiting for their next request.
 struct Generation {
     pre: Pre,
-    warm: WarmInstances,
+    warm: Arc<WarmInstances>,
     /// With `--instance-concurrency`: the instances requests share.
     shared: Option<Arc<SharedPool>>,
 }
@@ -172,7 +173,12 @@ impl Host {
             self.reuse,
             &self.instance_slots,
         )?;
-        *self.current.write().expect("not poisoned") = Arc::new(generation);
+        let old = std::mem::replace(
+            &mut *self.current.write().expect("not poisoned"),
+            Arc::new(generation),
+        );
+        // Their slots are the new component's to take.
+        old.warm.clear();
         Ok(())
     }
 }
@@ -205,7 +211,7 @@ impl Generation {
         };
         Ok(Generation {
             pre,
-            warm: WarmInstances::default(),
+            warm: Arc::default(),
             shared,
         })
     }
@@ -357,17 +363,16 @@ impl Host {
         store
     }
 
-    /// A warm instance (with `--reuse-instances`), or a slot and a fresh
-    /// store for a request for `path`, waiting in the queue for the slot if
-    /// need be.
+    /// A place among the admitted requests (waiting in the queue for it if
+    /// need be), then a warm instance (with `--reuse-instances`) or a slot
+    /// and a fresh store for a request for `path`.
     async fn instance(&self, generation: &Generation, path: &str) -> Result<Instance, Failure> {
-        let warm = if self.reuse > 1 {
-            generation.warm.lock().expect("not poisoned").pop()
-        } else {
-            None
-        };
-        Ok(match warm {
-            Some(mut warm) => {
+        let admitted = self.admit().await?;
+        let deadline = tokio::time::Instant::now() + self.limits.request_timeout;
+        let taken = (generation.warm.take(&self.instance_slots, deadline).await)
+            .map_err(|refused| self.refused(refused))?;
+        Ok(match taken {
+            Taken::Warm(mut warm) => {
                 // Its deadline counts from now (`new_store`).
                 warm.store.set_epoch_deadline(1);
                 Instance {
@@ -375,13 +380,15 @@ impl Host {
                     proxy: Some(warm.proxy),
                     served: warm.served,
                     slot: warm.slot,
+                    admitted,
                 }
             }
-            None => Instance {
-                slot: self.admit().await?,
+            Taken::Slot(slot) => Instance {
                 store: self.new_store((self.reuse == 1).then_some(path)),
                 proxy: None,
                 served: 0,
+                slot,
+                admitted,
             },
         })
     }
