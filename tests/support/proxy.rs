@@ -75,7 +75,9 @@ impl Proxy {
             };
             super::die_with_the_test(&mut command);
             let mut child = command.spawn().unwrap();
-            if listening(addr, &mut child) {
+            // The port may be another test's proxy's (free ports are
+            // handed out again): ours is the one with our certificate.
+            if listening(addr, &mut child) && super::tls::shows(addr, certified.cert.der()) {
                 return Some(Proxy {
                     addr,
                     kind,
