@@ -5,7 +5,8 @@
 # the 0.3 one, taking turns for ROUNDS rounds (default 3) so a slow spell
 # of the machine falls on all of them; prints a markdown table of the
 # median round's req/s and p99 latency (wrk --latency), with the CPU time
-# the hypervisor took (steal) during each row's runs.
+# the hypervisor took (steal) during each row's runs; then each server's
+# peak resident memory (VmHWM) over both workloads.
 #
 #   runner/benches/worlds.sh [path/to/sitebox]
 #
@@ -48,7 +49,7 @@ measure() { # url connections -> "req/s p99 steal%"
 # One board of 1,000 messages, copied for every server.
 seed_board "$work/seed" 1000
 
-declare -A result
+declare -A result rss
 for round in $(seq "$rounds"); do
     for server in "${servers[@]}"; do
         rm -rf "$work/data"; cp -a "$work/seed" "$work/data"
@@ -60,6 +61,8 @@ for round in $(seq "$rounds"); do
         wrk -t1 -c8 -d1s "$base/1k.txt" >/dev/null # warm-up
         result[$server,$round,file]=$(measure "$base/1k.txt" 32)
         result[$server,$round,board]=$(measure "$base/board" 8)
+        # The server's peak resident memory over both workloads, in KiB.
+        rss[$server,$round]=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
         stop
     done
 done
@@ -77,4 +80,13 @@ for workload in file board; do
         read -r rps p99 st rest <<<"$(median "$server" "$workload")"
         echo "| $name | $server | $rps | $p99 | $st% ${rest:-} |"
     done
+done
+
+echo
+echo "| server | peak RSS, both workloads (MiB, median round) |"
+echo "|---|---:|"
+for server in "${servers[@]}"; do
+    peak=$(for round in $(seq "$rounds"); do echo "${rss[$server,$round]:-0}"; done |
+        sort -n | sed -n "$(((rounds + 1) / 2))p")
+    echo "| $server | $((peak / 1024)) |"
 done

@@ -194,7 +194,7 @@ impl Metrics {
         let instances_busy = Gauge::default();
         registry.register(
             "instances_busy",
-            "Instances serving a request now (or kept warm by --reuse-instances)",
+            "Instances serving a request now (with --instance-concurrency: instances alive)",
             instances_busy.clone(),
         );
         let requests_queued = Gauge::default();

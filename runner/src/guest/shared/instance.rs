@@ -27,6 +27,7 @@ pub(super) struct Instance {
     pub pool: Weak<SharedPool>,
     pub running: Arc<AtomicU32>,
     pub executing: Arc<AtomicBool>,
+    pub untaken: Arc<AtomicU32>,
     pub timeout: Duration,
     pub metrics: Option<Arc<Metrics>>,
     /// The progress of each request in it, by a number of its own.
@@ -138,7 +139,10 @@ impl Instance {
         loop {
             tokio::select! {
                 job = jobs.recv(), if taking => match job {
-                    Some(job) => serving.push(self.serve_one(accessor, service, job)),
+                    Some(job) => {
+                        self.untaken.fetch_sub(1, Ordering::AcqRel);
+                        serving.push(self.serve_one(accessor, service, job));
+                    }
                     None => taking = false,
                 },
                 Some(served) = serving.next(), if !serving.is_empty() => {

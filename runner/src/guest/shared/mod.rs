@@ -60,6 +60,10 @@ struct Place {
     /// Its thread is running it now (the guest's code or its host calls),
     /// rather than waiting.
     executing: Arc<AtomicBool>,
+    /// Requests sent to it that it has not taken yet: until it takes them
+    /// and they wait too, it is not waiting (else a burst of requests would
+    /// all go to the instance that looked idle when the first came).
+    untaken: Arc<AtomicU32>,
     accepted: u32,
 }
 
@@ -75,6 +79,7 @@ struct Opened {
     id: u32,
     running: Arc<AtomicU32>,
     executing: Arc<AtomicBool>,
+    untaken: Arc<AtomicU32>,
     receiver: mpsc::UnboundedReceiver<Job>,
     slot: OwnedSemaphorePermit,
 }
@@ -86,6 +91,7 @@ impl Opened {
             pool: Arc::downgrade(pool),
             running: self.running,
             executing: self.executing,
+            untaken: self.untaken,
             timeout: start.request_timeout,
             metrics: start.metrics,
             in_flight: Mutex::default(),
@@ -151,7 +157,7 @@ impl SharedPool {
     }
 
     /// Sends `job` to an instance with room that is waiting (its requests
-    /// wait for the network), else to a new one in a free slot, else to the
+    /// wait for the network, and it has taken all it was sent), else to a new one in a free slot, else to the
     /// instance with room that has the fewest requests. So waiting requests
     /// share an instance, while work for the CPU spreads over instances and
     /// threads, as `wasmtime serve` spreads it. Under one lock: requests
@@ -161,8 +167,11 @@ impl SharedPool {
         let has_room = |place: &Place| {
             place.running.load(Ordering::Acquire) < self.per_instance && !place.jobs.is_closed()
         };
-        let waiting = (places.iter())
-            .position(|place| has_room(place) && !place.executing.load(Ordering::Acquire));
+        let waiting = (places.iter()).position(|place| {
+            has_room(place)
+                && !place.executing.load(Ordering::Acquire)
+                && place.untaken.load(Ordering::Acquire) == 0
+        });
         let index = match waiting {
             Some(index) => index,
             None => match self.slots.clone().try_acquire_owned() {
@@ -180,9 +189,11 @@ impl SharedPool {
         };
         let place = &mut places[index];
         place.running.fetch_add(1, Ordering::AcqRel);
+        place.untaken.fetch_add(1, Ordering::AcqRel);
         place.accepted += 1;
         if let Err(mpsc::error::SendError(job)) = place.jobs.send(job) {
             place.running.fetch_sub(1, Ordering::AcqRel);
+            place.untaken.fetch_sub(1, Ordering::AcqRel);
             return Placed::Nowhere(job);
         }
         // Its last request: dropping its sender lets it end once done.
@@ -198,6 +209,7 @@ impl SharedPool {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let running = Arc::new(AtomicU32::new(1));
         let executing = Arc::new(AtomicBool::new(true));
+        let untaken = Arc::new(AtomicU32::new(1));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         jobs.send(job)
             .unwrap_or_else(|_| unreachable!("the receiver is here"));
@@ -207,12 +219,14 @@ impl SharedPool {
             jobs,
             running: running.clone(),
             executing: executing.clone(),
+            untaken: untaken.clone(),
             accepted: 1,
         });
         Opened {
             id,
             running,
             executing,
+            untaken,
             receiver,
             slot,
         }
@@ -224,5 +238,42 @@ impl SharedPool {
             .lock()
             .expect("not poisoned")
             .retain(|place| place.id != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guest::worlds::prepare_p3;
+    use http_body_util::{BodyExt as _, Empty};
+    use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+    fn job() -> Job {
+        let body = Empty::new().map_err(|never| match never {});
+        let request = hyper::Request::get("http://test/").body(body).unwrap();
+        let (call, _answered) = prepare_p3(Scheme::Http, request).unwrap();
+        Job {
+            call,
+            progress: Progress::new(),
+            unanswered: oneshot::channel().0,
+            admitted: Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap(),
+        }
+    }
+
+    /// Requests that come together do not all go to the instance that was
+    /// waiting when the first came: until it takes that one (and waits
+    /// again), the next goes to another instance.
+    #[tokio::test]
+    async fn a_waiting_instance_takes_one_request_of_a_burst() {
+        let pool = SharedPool::new(Arc::new(Semaphore::new(4)), 16, 128);
+        let Placed::InNew(first) = pool.place(job()) else {
+            panic!("the first request opens an instance");
+        };
+        // Its thread took the request, which now waits for the network.
+        first.untaken.store(0, Ordering::Release);
+        first.executing.store(false, Ordering::Release);
+        assert!(matches!(pool.place(job()), Placed::InRoom));
+        assert!(matches!(pool.place(job()), Placed::InNew(_)));
+        assert_eq!(first.running.load(Ordering::Acquire), 2);
     }
 }
