@@ -2,7 +2,7 @@
 //! requests the pool sends it into the store's event loop, keeps each one's
 //! deadline, and ends when no more come, when one traps, or when it stalls.
 
-use super::{Job, SharedPool, Unanswered};
+use super::{Job, Load, SharedPool, Unanswered};
 use crate::guest::engine::RequestState;
 use crate::guest::progress::Progress;
 use crate::guest::severable::severable;
@@ -12,7 +12,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use http_body_util::BodyExt as _;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
@@ -25,9 +25,7 @@ use wasmtime_wasi_http::p3::bindings::Service;
 pub(super) struct Instance {
     pub id: u32,
     pub pool: Weak<SharedPool>,
-    pub running: Arc<AtomicU32>,
-    pub executing: Arc<AtomicBool>,
-    pub untaken: Arc<AtomicU32>,
+    pub load: Arc<Load>,
     pub timeout: Duration,
     pub metrics: Option<Arc<Metrics>>,
     /// The progress of each request in it, by a number of its own.
@@ -115,9 +113,9 @@ impl Instance {
         let mut serving = std::pin::pin!(serving);
         // Seen by `SharedPool::place`.
         let serving = std::future::poll_fn(|cx| {
-            self.executing.store(true, Ordering::Release);
+            self.load.executing.store(true, Ordering::Release);
             let polled = serving.as_mut().poll(cx);
-            self.executing.store(false, Ordering::Release);
+            self.load.executing.store(false, Ordering::Release);
             polled
         });
         tokio::select! {
@@ -140,13 +138,13 @@ impl Instance {
             tokio::select! {
                 job = jobs.recv(), if taking => match job {
                     Some(job) => {
-                        self.untaken.fetch_sub(1, Ordering::AcqRel);
+                        self.load.untaken.fetch_sub(1, Ordering::AcqRel);
                         serving.push(self.serve_one(accessor, service, job));
                     }
                     None => taking = false,
                 },
                 Some(served) = serving.next(), if !serving.is_empty() => {
-                    self.running.fetch_sub(1, Ordering::AcqRel);
+                    self.load.running.fetch_sub(1, Ordering::AcqRel);
                     let pool = self.pool.upgrade();
                     match served {
                         Served::Done => {}

@@ -56,15 +56,29 @@ pub(crate) struct SharedPool {
 struct Place {
     id: u32,
     jobs: mpsc::UnboundedSender<Job>,
-    running: Arc<AtomicU32>,
+    load: Arc<Load>,
+    accepted: u32,
+}
+
+/// How busy an instance is: the pool reads it to place requests, the
+/// instance's thread keeps it.
+pub(super) struct Load {
+    /// Requests in it, taken or not.
+    pub running: AtomicU32,
     /// Its thread is running it now (the guest's code or its host calls),
     /// rather than waiting.
-    executing: Arc<AtomicBool>,
+    pub executing: AtomicBool,
     /// Requests sent to it that it has not taken yet: until it takes them
     /// and they wait too, it is not waiting (else a burst of requests would
     /// all go to the instance that looked idle when the first came).
-    untaken: Arc<AtomicU32>,
-    accepted: u32,
+    pub untaken: AtomicU32,
+}
+
+impl Load {
+    /// Whether it waits for the network with all it was sent.
+    fn waiting(&self) -> bool {
+        !self.executing.load(Ordering::Acquire) && self.untaken.load(Ordering::Acquire) == 0
+    }
 }
 
 /// Where `place` put a request.
@@ -77,9 +91,7 @@ enum Placed {
 /// An instance listed, to be started on its thread.
 struct Opened {
     id: u32,
-    running: Arc<AtomicU32>,
-    executing: Arc<AtomicBool>,
-    untaken: Arc<AtomicU32>,
+    load: Arc<Load>,
     receiver: mpsc::UnboundedReceiver<Job>,
     slot: OwnedSemaphorePermit,
 }
@@ -89,9 +101,7 @@ impl Opened {
         let instance = Instance {
             id: self.id,
             pool: Arc::downgrade(pool),
-            running: self.running,
-            executing: self.executing,
-            untaken: self.untaken,
+            load: self.load,
             timeout: start.request_timeout,
             metrics: start.metrics,
             in_flight: Mutex::default(),
@@ -156,22 +166,19 @@ impl SharedPool {
         }
     }
 
-    /// Sends `job` to an instance with room that is waiting (its requests
-    /// wait for the network, and it has taken all it was sent), else to a new one in a free slot, else to the
-    /// instance with room that has the fewest requests. So waiting requests
+    /// Sends `job` to an instance with room that is waiting (`Load::waiting`),
+    /// else to a new one in a free slot, else to the instance with room that
+    /// has the fewest requests. So waiting requests
     /// share an instance, while work for the CPU spreads over instances and
     /// threads, as `wasmtime serve` spreads it. Under one lock: requests
     /// that come together never open more instances than they need.
     fn place(&self, job: Job) -> Placed {
         let mut places = self.places.lock().expect("not poisoned");
         let has_room = |place: &Place| {
-            place.running.load(Ordering::Acquire) < self.per_instance && !place.jobs.is_closed()
+            place.load.running.load(Ordering::Acquire) < self.per_instance
+                && !place.jobs.is_closed()
         };
-        let waiting = (places.iter()).position(|place| {
-            has_room(place)
-                && !place.executing.load(Ordering::Acquire)
-                && place.untaken.load(Ordering::Acquire) == 0
-        });
+        let waiting = (places.iter()).position(|place| has_room(place) && place.load.waiting());
         let index = match waiting {
             Some(index) => index,
             None => match self.slots.clone().try_acquire_owned() {
@@ -179,7 +186,7 @@ impl SharedPool {
                 Err(_) => {
                     let least_busy = (places.iter().enumerate())
                         .filter(|(_, place)| has_room(place))
-                        .min_by_key(|(_, place)| place.running.load(Ordering::Acquire));
+                        .min_by_key(|(_, place)| place.load.running.load(Ordering::Acquire));
                     match least_busy {
                         Some((index, _)) => index,
                         None => return Placed::Nowhere(job),
@@ -188,12 +195,12 @@ impl SharedPool {
             },
         };
         let place = &mut places[index];
-        place.running.fetch_add(1, Ordering::AcqRel);
-        place.untaken.fetch_add(1, Ordering::AcqRel);
+        place.load.running.fetch_add(1, Ordering::AcqRel);
+        place.load.untaken.fetch_add(1, Ordering::AcqRel);
         place.accepted += 1;
         if let Err(mpsc::error::SendError(job)) = place.jobs.send(job) {
-            place.running.fetch_sub(1, Ordering::AcqRel);
-            place.untaken.fetch_sub(1, Ordering::AcqRel);
+            place.load.running.fetch_sub(1, Ordering::AcqRel);
+            place.load.untaken.fetch_sub(1, Ordering::AcqRel);
             return Placed::Nowhere(job);
         }
         // Its last request: dropping its sender lets it end once done.
@@ -207,9 +214,12 @@ impl SharedPool {
     /// (while it may take more) before it runs.
     fn open(&self, places: &mut Vec<Place>, slot: OwnedSemaphorePermit, job: Job) -> Opened {
         let (jobs, receiver) = mpsc::unbounded_channel();
-        let running = Arc::new(AtomicU32::new(1));
-        let executing = Arc::new(AtomicBool::new(true));
-        let untaken = Arc::new(AtomicU32::new(1));
+        // Its first request: sent, not yet taken, and it is about to run.
+        let load = Arc::new(Load {
+            running: AtomicU32::new(1),
+            executing: AtomicBool::new(true),
+            untaken: AtomicU32::new(1),
+        });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         jobs.send(job)
             .unwrap_or_else(|_| unreachable!("the receiver is here"));
@@ -217,16 +227,12 @@ impl SharedPool {
         places.push(Place {
             id,
             jobs,
-            running: running.clone(),
-            executing: executing.clone(),
-            untaken: untaken.clone(),
+            load: load.clone(),
             accepted: 1,
         });
         Opened {
             id,
-            running,
-            executing,
-            untaken,
+            load,
             receiver,
             slot,
         }
@@ -270,10 +276,10 @@ mod tests {
             panic!("the first request opens an instance");
         };
         // Its thread took the request, which now waits for the network.
-        first.untaken.store(0, Ordering::Release);
-        first.executing.store(false, Ordering::Release);
+        first.load.untaken.store(0, Ordering::Release);
+        first.load.executing.store(false, Ordering::Release);
         assert!(matches!(pool.place(job()), Placed::InRoom));
         assert!(matches!(pool.place(job()), Placed::InNew(_)));
-        assert_eq!(first.running.load(Ordering::Acquire), 2);
+        assert_eq!(first.load.running.load(Ordering::Acquire), 2);
     }
 }
